@@ -1,0 +1,42 @@
+package aggregator
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	points       prometheus.Counter
+	dropped      *prometheus.CounterVec
+	latePartials prometheus.Counter
+	closed       *prometheus.CounterVec
+	openWindows  prometheus.Gauge
+	watermark    *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		points: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weir_aggregator_points_total", Help: "Points folded into windows.",
+		}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weir_aggregator_dropped_points_total", Help: "Points not aggregated, by reason (future, window_closed, invalid).",
+		}, []string{"reason"}),
+		latePartials: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weir_aggregator_late_partials_total", Help: "Partial windows that arrived after their window was emitted.",
+		}),
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weir_aggregator_windows_closed_total", Help: "Windows emitted, by cause (watermark, timeout, shutdown).",
+		}, []string{"cause"}),
+		openWindows: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "weir_aggregator_open_windows", Help: "Stage-1 windows open.",
+		}),
+		watermark: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "weir_aggregator_watermark_seconds", Help: "Watermark of each input partition (Unix seconds).",
+		}, []string{"partition"}),
+	}
+	for _, r := range []string{ReasonFuture, ReasonWindowClosed, ReasonInvalid} {
+		m.dropped.WithLabelValues(r)
+	}
+	if reg != nil {
+		reg.MustRegister(m.points, m.dropped, m.latePartials, m.closed, m.openWindows, m.watermark)
+	}
+	return m
+}

@@ -1,0 +1,158 @@
+package aggregator
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/weirdev/weir/sample"
+)
+
+type winKey struct {
+	key   uint64
+	start int64
+}
+
+type openWin struct {
+	t *Target
+	w *window
+}
+
+// Partial is a window of one input partition handed from stage 1 to stage 2.
+type Partial struct {
+	Target    *Target
+	Start     int64
+	Partition int32
+	w         *window
+}
+
+// Drop reasons of points that are counted, never merged.
+const (
+	ReasonFuture       = "future"        // event time too far ahead of wall time
+	ReasonWindowClosed = "window_closed" // the window was already handed on
+	ReasonInvalid      = "invalid"       // NaN, out of sketch range, bad buckets
+)
+
+// Partition is stage 1 for one input partition: it keeps the partition's open
+// windows and its watermark. It is not safe for concurrent use; one goroutine
+// owns a partition.
+type Partition struct {
+	id  int32
+	agg *Aggregator
+
+	open  map[winKey]*openWin
+	byEnd map[int64][]winKey
+	ends  []int64 // sorted distinct keys of byEnd
+
+	maxT     int64 // largest event time seen
+	wm       int64 // windows ending at or before wm have been handed on
+	lastData time.Time
+}
+
+func newPartition(id int32, a *Aggregator, now time.Time) *Partition {
+	return &Partition{
+		id:       id,
+		agg:      a,
+		open:     make(map[winKey]*openWin),
+		byEnd:    make(map[int64][]winKey),
+		maxT:     math.MinInt64,
+		wm:       math.MinInt64,
+		lastData: now,
+	}
+}
+
+// ID returns the input partition.
+func (p *Partition) ID() int32 { return p.id }
+
+// Watermark returns the partition's watermark in Unix milliseconds.
+func (p *Partition) Watermark() int64 { return p.wm }
+
+// Add folds pt into the window of t it belongs to. It returns "" when the
+// point was taken, else the reason it was dropped (already counted).
+func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
+	if pt.T > now.UnixMilli()+p.agg.cfg.maxFuture.Milliseconds() {
+		p.agg.m.dropped.WithLabelValues(ReasonFuture).Inc()
+		return ReasonFuture
+	}
+	start := pt.T - mod(pt.T, t.Resolution)
+	end := start + t.Resolution
+	if end <= p.wm {
+		p.agg.m.dropped.WithLabelValues(ReasonWindowClosed).Inc()
+		return ReasonWindowClosed
+	}
+	k := winKey{t.Key, start}
+	ow := p.open[k]
+	if ow == nil {
+		ow = &openWin{t: t, w: newWindow(t, start, p.agg.mapping)}
+		p.open[k] = ow
+		if _, ok := p.byEnd[end]; !ok {
+			i, _ := slices.BinarySearch(p.ends, end)
+			p.ends = slices.Insert(p.ends, i, end)
+		}
+		p.byEnd[end] = append(p.byEnd[end], k)
+		p.agg.m.openWindows.Inc()
+	}
+	if err := ow.w.add(pt); err != nil {
+		p.agg.m.dropped.WithLabelValues(ReasonInvalid).Inc()
+		p.agg.cfg.logger.Debug("invalid point", "series", pt.Labels.String(), "err", err)
+		return ReasonInvalid
+	}
+	p.agg.m.points.Inc()
+	if pt.T > p.maxT {
+		p.maxT = pt.T
+	}
+	p.lastData = now
+	return ""
+}
+
+func mod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+// Advance moves the watermark (max event time − allowed lateness, or wall
+// time − allowed lateness once the partition has been idle for the idle
+// timeout) and hands every window that ended at or before it to emit. The
+// watermark never goes backwards.
+func (p *Partition) Advance(now time.Time, emit func(Partial)) int64 {
+	lateness := p.agg.cfg.lateness.Milliseconds()
+	wm := p.wm
+	if p.maxT != math.MinInt64 && p.maxT-lateness > wm {
+		wm = p.maxT - lateness
+	}
+	if now.Sub(p.lastData) >= p.agg.cfg.idleTimeout {
+		if w := now.UnixMilli() - lateness; w > wm {
+			wm = w
+		}
+	}
+	p.wm = wm
+	p.handOn(func(end int64) bool { return end <= wm }, emit)
+	return wm
+}
+
+// FlushAll hands on every open window regardless of the watermark, for a
+// shutdown or a revoked partition.
+func (p *Partition) FlushAll(emit func(Partial)) {
+	p.handOn(func(int64) bool { return true }, emit)
+}
+
+func (p *Partition) handOn(due func(end int64) bool, emit func(Partial)) {
+	n := 0
+	for _, end := range p.ends {
+		if !due(end) {
+			break
+		}
+		for _, k := range p.byEnd[end] {
+			ow := p.open[k]
+			delete(p.open, k)
+			emit(Partial{Target: ow.t, Start: k.start, Partition: p.id, w: ow.w})
+			p.agg.m.openWindows.Dec()
+		}
+		delete(p.byEnd, end)
+		n++
+	}
+	p.ends = slices.Delete(p.ends, 0, n)
+}

@@ -1,0 +1,132 @@
+package aggregator
+
+import (
+	"errors"
+	"math"
+
+	"github.com/DataDog/sketches-go/ddsketch/mapping"
+
+	"github.com/weirdev/weir/sample"
+)
+
+// window is the mergeable state of one (target, window start). Stage 1 fills
+// it from points, stage 2 merges the partial windows of all input partitions.
+type window struct {
+	start int64
+	// n counts points (Gauge, Delta) or observations (the others).
+	n   float64
+	sum exactSum
+	// delta is the sum of Delta points: the window's increase.
+	delta exactSum
+	// scalar reports whether any point carried a single value, which min, max
+	// and last are defined for.
+	scalar   bool
+	min, max float64
+	lastT    int64
+	lastV    float64
+	dist     *dist
+	hist     *bucketHist
+}
+
+var errUnknownKind = errors.New("unknown point kind")
+
+func newWindow(t *Target, start int64, m mapping.IndexMapping) *window {
+	w := &window{start: start, min: math.Inf(1), max: math.Inf(-1)}
+	if t.needs.dist {
+		w.dist = newDist(m)
+	}
+	if t.needs.buckets {
+		w.hist = &bucketHist{}
+	}
+	return w
+}
+
+// add folds one point into the window. An error means the point was not
+// (entirely) taken and is counted as invalid by the caller.
+func (w *window) add(p *sample.Point) error {
+	switch p.Kind {
+	case sample.Gauge, sample.Delta:
+		w.n++
+		w.sum.add(p.V)
+		if p.Kind == sample.Delta {
+			w.delta.add(p.V)
+		}
+		w.scalarValue(p.T, p.V)
+		if w.dist != nil {
+			return w.dist.add(p.V, 1, p.Exemplar)
+		}
+	case sample.Observation:
+		c := p.Count
+		if c <= 0 {
+			c = 1
+		}
+		w.n += c
+		w.sum.add(p.V * c)
+		w.scalarValue(p.T, p.V)
+		if w.dist != nil {
+			return w.dist.add(p.V, c, p.Exemplar)
+		}
+	case sample.Histogram:
+		if p.Hist == nil {
+			return errors.New("histogram point without buckets")
+		}
+		w.n += float64(p.Hist.Count)
+		w.sum.add(p.Hist.Sum)
+		if w.hist != nil {
+			return w.hist.add(p.Hist)
+		}
+	case sample.ExponentialHistogram:
+		if p.Exp == nil {
+			return errors.New("exponential histogram point without buckets")
+		}
+		w.n += float64(p.Exp.Count)
+		w.sum.add(p.Exp.Sum)
+		if w.dist != nil {
+			return w.dist.addExp(p.Exp)
+		}
+	default:
+		return errUnknownKind
+	}
+	return nil
+}
+
+func (w *window) scalarValue(t int64, v float64) {
+	// Last by event time; equal timestamps keep the larger value so that the
+	// result does not depend on arrival order.
+	if !w.scalar || t > w.lastT || (t == w.lastT && v > w.lastV) {
+		w.lastT, w.lastV = t, v
+	}
+	w.scalar = true
+	w.min = math.Min(w.min, v)
+	w.max = math.Max(w.max, v)
+}
+
+// merge folds a partial window of the same target and start into w.
+func (w *window) merge(o *window) error {
+	w.n += o.n
+	w.sum.merge(&o.sum)
+	w.delta.merge(&o.delta)
+	if o.scalar {
+		if !w.scalar || o.lastT > w.lastT || (o.lastT == w.lastT && o.lastV > w.lastV) {
+			w.lastT, w.lastV = o.lastT, o.lastV
+		}
+		w.scalar = true
+		w.min = math.Min(w.min, o.min)
+		w.max = math.Max(w.max, o.max)
+	}
+	if o.dist != nil {
+		if w.dist == nil {
+			w.dist = o.dist
+		} else {
+			w.dist.merge(o.dist)
+		}
+	}
+	if o.hist != nil {
+		if w.hist == nil {
+			w.hist = o.hist
+		} else if err := w.hist.merge(o.hist); err != nil {
+			return err
+		}
+	}
+	return nil
+}
