@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/weirdev/weir/internal/demo"
+	"github.com/weirdev/weir/rules"
+)
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("weir demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:9464", "HTTP address: Prometheus and Jaeger API subsets, /metrics, UI")
+	rulesPath := fs.String("rules", "", "rules file or directory (default: the embedded configs/demo-rules.yaml)")
+	rate := fs.Float64("trace-rate", 200, "generated traces per second")
+	seed := fs.Uint64("seed", 1, "load generator seed")
+	verbose := fs.Bool("v", false, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg := demo.Config{Listen: *listen, TraceRate: *rate, Seed: *seed, Logger: log}
+	if *rulesPath != "" {
+		s, err := rules.Load(*rulesPath)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		cfg.Rules = s
+	}
+	d, err := demo.Start(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "weir demo:", err)
+		return 1
+	}
+	base := "http://" + d.Addr()
+	fmt.Fprintf(stdout, `weir demo is running on %[1]s (Ctrl-C stops it; open windows are flushed first)
+  p99 per operation:  %[1]s/api/v1/query?query=span_duration_seconds{quantile="0.99"}
+  their exemplars:    %[1]s/api/v1/query_exemplars?query=span_duration_seconds{quantile="0.99"}
+  a linked trace:     %[1]s/api/traces/<trace_id>
+  weir's own metrics: %[1]s/metrics
+`, base)
+	if err := d.Wait(); err != nil {
+		fmt.Fprintln(stderr, "weir demo:", err)
+		return 1
+	}
+	return 0
+}

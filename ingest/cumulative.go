@@ -1,0 +1,66 @@
+package ingest
+
+// seriesKey identifies a series' cumulative state. The label hash stands for
+// the labels: a 64-bit collision between two live series of one tenant on one
+// partition is accepted as negligible, as in Prometheus' own hash maps.
+type seriesKey struct {
+	tenant string
+	hash   uint64
+}
+
+type numState struct {
+	start, t uint64 // StartTimestamp and Timestamp of the previous point, ns.
+	v        float64
+	seen     int64 // Wall time the series was last converted, Unix ns.
+}
+
+// cumulative returns the increase of a monotonic cumulative sum since the
+// series' previous point. ok is false for a baseline (first point) and for a
+// replay (not newer than the previous point, same start). A new start or a
+// decrease is a reset: the counter restarted from zero, so the increase is v.
+func (c *MetricConverter) cumulative(k seriesKey, start, t uint64, v float64) (d float64, ok bool) {
+	s, seen := c.nums[k]
+	if seen && start == s.start && t <= s.t {
+		return 0, false
+	}
+	c.nums[k] = numState{start: start, t: t, v: v, seen: c.stamp}
+	switch {
+	case !seen:
+		return 0, false
+	case start != s.start || v < s.v:
+		return v, true
+	}
+	return v - s.v, true
+}
+
+// cumulativeReplay reports whether a histogram point is a baseline-less
+// replay: same start as the previous point and not newer.
+func cumulativeReplay(start, t, prevStart, prevT uint64) bool {
+	return start == prevStart && t <= prevT
+}
+
+// sweepStale drops the state of series not converted for staleAfter, at most
+// twice per staleAfter, so that series that ended do not hold memory forever.
+func (c *MetricConverter) sweepStale() {
+	if c.stamp < c.sweep {
+		return
+	}
+	ttl := int64(c.cfg.staleAfter)
+	c.sweep = c.stamp + ttl/2
+	cut := c.stamp - ttl
+	for k, s := range c.nums {
+		if s.seen < cut {
+			delete(c.nums, k)
+		}
+	}
+	for k, s := range c.hists {
+		if s.seen < cut {
+			delete(c.hists, k)
+		}
+	}
+	for k, s := range c.exps {
+		if s.seen < cut {
+			delete(c.exps, k)
+		}
+	}
+}

@@ -1,0 +1,265 @@
+package ingest
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/weirdev/weir/sample"
+)
+
+// MetricConverter flattens OTLP metrics into sample.Points. It holds the
+// cumulative-to-delta state of the series it has seen, so use one per input
+// partition: a series' points must all reach the same converter, in order.
+// It is not safe for concurrent use.
+type MetricConverter struct {
+	cfg   convertConfig
+	names nameCache
+	b     *labels.Builder
+	res   []resourceLabel
+	p     sample.Point
+	now   func() time.Time
+
+	nums  map[seriesKey]numState
+	hists map[seriesKey]*histState
+	exps  map[seriesKey]*expState
+	stamp int64 // wall time of the running Convert, Unix ns; marks series as seen.
+	sweep int64 // wall time of the next stale-state sweep.
+}
+
+// NewMetricConverter returns a converter with empty state.
+func NewMetricConverter(opts ...ConvertOpt) *MetricConverter {
+	c := &MetricConverter{
+		cfg:   defaultConvertConfig(),
+		names: nameCache{},
+		b:     labels.NewBuilder(labels.EmptyLabels()),
+		now:   time.Now,
+		nums:  map[seriesKey]numState{},
+		hists: map[seriesKey]*histState{},
+		exps:  map[seriesKey]*expState{},
+	}
+	for _, o := range opts {
+		o.fn(&c.cfg)
+	}
+	return c
+}
+
+// Series returns how many series the converter holds cumulative state for.
+func (c *MetricConverter) Series() int { return len(c.nums) + len(c.hists) + len(c.exps) }
+
+// Convert calls emit for every point md yields, in input order:
+//
+//   - Gauge: one Gauge point per data point.
+//   - Sum: delta -> Delta; monotonic cumulative -> Delta of the increase since
+//     the series' previous point (the first point is a baseline and yields
+//     nothing; a decrease or a new StartTimestamp is a counter reset and yields
+//     the value itself); non-monotonic cumulative -> Gauge.
+//   - Histogram and ExponentialHistogram: delta -> Histogram /
+//     ExponentialHistogram; cumulative -> per-bucket deltas, same rules.
+//   - Summary: Gauges name{quantile="q"}, name_sum and name_count.
+//
+// Labels are __name__ (the metric name, characters outside [a-zA-Z0-9_:]
+// replaced by '_'), the point's attributes (names sanitized likewise, without
+// ':', and a leading digit prefixed by '_'), service_name from the resource's
+// service.name, and the PromoteResourceAttributes.
+//
+// Points flagged "no recorded value" yield nothing and end the series'
+// cumulative state; NaN values, unspecified temporality and malformed
+// histograms yield nothing. A cumulative point not newer than the series'
+// previous one (same StartTimestamp) is a replay and yields nothing.
+//
+// tenant is the record's tenant; see TenantAttribute for how an empty one is
+// resolved. emit gets a Point owned by the converter and reused for the next
+// call: copy *p to keep it. The Labels, Hist and Exp it references are never
+// reused and may be kept, but must not be modified.
+func (c *MetricConverter) Convert(md pmetric.Metrics, tenant string, emit func(*sample.Point)) {
+	c.stamp = c.now().UnixNano()
+	c.sweepStale()
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		rm := rms.At(i)
+		attrs := rm.Resource().Attributes()
+		c.res = resourceLabels(c.res[:0], attrs, c.cfg.promote, c.names)
+		t := c.cfg.tenant(tenant, attrs)
+		sms := rm.ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				c.metric(ms.At(k), t, emit)
+			}
+		}
+	}
+}
+
+func (c *MetricConverter) metric(m pmetric.Metric, tenant string, emit func(*sample.Point)) {
+	name := c.names.metric(m.Name())
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		dps := m.Gauge().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			c.number(dps.At(i), name, tenant, sample.Gauge, false, emit)
+		}
+	case pmetric.MetricTypeSum:
+		s := m.Sum()
+		kind, cumulative := sample.Delta, false
+		switch s.AggregationTemporality() {
+		case pmetric.AggregationTemporalityDelta:
+		case pmetric.AggregationTemporalityCumulative:
+			if s.IsMonotonic() {
+				cumulative = true
+			} else {
+				kind = sample.Gauge
+			}
+		default:
+			return
+		}
+		dps := s.DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			c.number(dps.At(i), name, tenant, kind, cumulative, emit)
+		}
+	case pmetric.MetricTypeHistogram:
+		h := m.Histogram()
+		cumulative, ok := temporality(h.AggregationTemporality())
+		if !ok {
+			return
+		}
+		dps := h.DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			c.histogram(dps.At(i), name, tenant, cumulative, emit)
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		h := m.ExponentialHistogram()
+		cumulative, ok := temporality(h.AggregationTemporality())
+		if !ok {
+			return
+		}
+		dps := h.DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			c.expHistogram(dps.At(i), name, tenant, cumulative, emit)
+		}
+	case pmetric.MetricTypeSummary:
+		c.summary(m.Summary().DataPoints(), name, tenant, emit)
+	}
+}
+
+func temporality(t pmetric.AggregationTemporality) (cumulative, ok bool) {
+	switch t {
+	case pmetric.AggregationTemporalityDelta:
+		return false, true
+	case pmetric.AggregationTemporalityCumulative:
+		return true, true
+	}
+	return false, false
+}
+
+func (c *MetricConverter) number(dp pmetric.NumberDataPoint, name, tenant string, kind sample.Kind, cumulative bool, emit func(*sample.Point)) {
+	if dp.Flags().NoRecordedValue() {
+		if cumulative {
+			delete(c.nums, seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").Hash()})
+		}
+		return
+	}
+	v := dp.DoubleValue()
+	if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
+		v = float64(dp.IntValue())
+	}
+	if math.IsNaN(v) {
+		return
+	}
+	lbls := c.labels(name, dp.Attributes(), "", "")
+	if cumulative {
+		var ok bool
+		if v, ok = c.cumulative(seriesKey{tenant, lbls.Hash()}, uint64(dp.StartTimestamp()), uint64(dp.Timestamp()), v); !ok {
+			return
+		}
+	}
+	c.p = sample.Point{Labels: lbls, Tenant: tenant, Kind: kind, T: millis(dp.Timestamp()), V: v, Exemplar: firstExemplar(dp.Exemplars())}
+	emit(&c.p)
+}
+
+func (c *MetricConverter) summary(dps pmetric.SummaryDataPointSlice, name, tenant string, emit func(*sample.Point)) {
+	sumName, countName := name+"_sum", name+"_count"
+	for i := 0; i < dps.Len(); i++ {
+		dp := dps.At(i)
+		if dp.Flags().NoRecordedValue() {
+			continue
+		}
+		t, attrs := millis(dp.Timestamp()), dp.Attributes()
+		gauge := func(lbls labels.Labels, v float64) {
+			if !math.IsNaN(v) {
+				c.p = sample.Point{Labels: lbls, Tenant: tenant, Kind: sample.Gauge, T: t, V: v}
+				emit(&c.p)
+			}
+		}
+		qs := dp.QuantileValues()
+		for j := 0; j < qs.Len(); j++ {
+			q := qs.At(j)
+			gauge(c.labels(name, attrs, "quantile", strconv.FormatFloat(q.Quantile(), 'g', -1, 64)), q.Value())
+		}
+		gauge(c.labels(sumName, attrs, "", ""), dp.Sum())
+		gauge(c.labels(countName, attrs, "", ""), float64(dp.Count()))
+	}
+}
+
+// labels builds the sorted label set of one point: resource labels, then the
+// point's attributes (which win on equal names), then extra and __name__.
+func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraValue string) labels.Labels {
+	c.b.Reset(labels.EmptyLabels())
+	for _, l := range c.res {
+		c.b.Set(l.name, l.value)
+	}
+	attrs.Range(func(k string, v pcommon.Value) bool {
+		c.b.Set(c.names.label(k), v.AsString())
+		return true
+	})
+	if extra != "" {
+		c.b.Set(extra, extraValue)
+	}
+	c.b.Set(metricNameLabel, name)
+	return c.b.Labels()
+}
+
+func millis(t pcommon.Timestamp) int64 { return int64(t) / int64(time.Millisecond) }
+
+// firstExemplar returns the first exemplar that links to a trace.
+func firstExemplar(es pmetric.ExemplarSlice) sample.Exemplar {
+	for i := 0; i < es.Len(); i++ {
+		if e, ok := exemplar(es.At(i)); ok {
+			return e
+		}
+	}
+	return sample.Exemplar{}
+}
+
+// exemplars returns the exemplars that link to a trace, or nil.
+func exemplars(es pmetric.ExemplarSlice) []sample.Exemplar {
+	var out []sample.Exemplar
+	for i := 0; i < es.Len(); i++ {
+		if e, ok := exemplar(es.At(i)); ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func exemplar(e pmetric.Exemplar) (sample.Exemplar, bool) {
+	tid := e.TraceID()
+	if tid.IsEmpty() {
+		return sample.Exemplar{}, false
+	}
+	v := e.DoubleValue()
+	if e.ValueType() == pmetric.ExemplarValueTypeInt {
+		v = float64(e.IntValue())
+	}
+	return sample.Exemplar{
+		TraceID:   sample.TraceID(tid),
+		SpanID:    sample.SpanID(e.SpanID()),
+		Value:     v,
+		T:         millis(e.Timestamp()),
+		Partition: -1,
+	}, true
+}

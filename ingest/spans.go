@@ -1,0 +1,168 @@
+package ingest
+
+import (
+	"hash/maphash"
+	"slices"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/weirdev/weir/sample"
+)
+
+// SpanDurationMetric is the metric name of the points spans yield.
+const SpanDurationMetric = "span_duration_seconds"
+
+// Span kind and status values as the spanmetrics connector writes them (the
+// proto enum names; ptrace.SpanKind.String() gives "Server" instead).
+var (
+	spanKinds   = [...]string{"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"}
+	statusCodes = [...]string{"STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"}
+)
+
+// SpanConverter turns every span into one Observation of its duration. It
+// caches label sets, so that the spans of one operation share one
+// labels.Labels instead of building it per span. It is not safe for
+// concurrent use; use one per input partition.
+type SpanConverter struct {
+	cfg      convertConfig
+	dimNames []string
+	b        *labels.Builder
+	p        sample.Point
+	h        maphash.Hash
+	cache    map[uint64]*spanLabels
+	dims     []string // Scratch: the current span's dimension values.
+}
+
+type spanLabels struct {
+	svc, name string
+	kind      ptrace.SpanKind
+	status    ptrace.StatusCode
+	dims      []string
+	lbls      labels.Labels
+}
+
+// NewSpanConverter returns a SpanConverter. SpanDimensions, TenantAttribute
+// and FallbackTenant apply; PromoteResourceAttributes does not (name resource
+// attributes in SpanDimensions instead).
+func NewSpanConverter(opts ...ConvertOpt) *SpanConverter {
+	c := &SpanConverter{cfg: defaultConvertConfig(), b: labels.NewBuilder(labels.EmptyLabels()), cache: map[uint64]*spanLabels{}}
+	for _, o := range opts {
+		o.fn(&c.cfg)
+	}
+	names := nameCache{}
+	for _, d := range c.cfg.spanDims {
+		c.dimNames = append(c.dimNames, names.label(d))
+	}
+	c.dims = make([]string, len(c.dimNames))
+	return c
+}
+
+// Convert calls emit once per span of td, in input order, with an
+// Observation of span_duration_seconds{service_name, span_name, span_kind,
+// status_code, dimensions...}: V is end-start in seconds (0 when end precedes
+// start), Count 1, T the end time in ms, and the exemplar links the span with
+// the input partition it was read from. Labels with empty values are left
+// out. tenant is the record's tenant; see TenantAttribute.
+//
+// emit gets a Point owned by the converter and reused for the next call: copy
+// *p to keep it. Its Labels may be kept (they are shared, never modified).
+func (c *SpanConverter) Convert(td ptrace.Traces, partition int32, tenant string, emit func(*sample.Point)) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		res := rs.Resource().Attributes()
+		svc := ""
+		if v, ok := res.Get("service.name"); ok {
+			svc = v.AsString()
+		}
+		t := c.cfg.tenant(tenant, res)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				c.span(spans.At(k), res, svc, t, partition, emit)
+			}
+		}
+	}
+}
+
+func (c *SpanConverter) span(s ptrace.Span, res pcommon.Map, svc, tenant string, partition int32, emit func(*sample.Point)) {
+	for i, d := range c.cfg.spanDims {
+		v, ok := s.Attributes().Get(d)
+		if !ok {
+			v, ok = res.Get(d)
+		}
+		c.dims[i] = ""
+		if ok {
+			c.dims[i] = v.AsString()
+		}
+	}
+	start, end := s.StartTimestamp(), s.EndTimestamp()
+	var d float64
+	if end > start {
+		d = float64(end-start) / 1e9
+	}
+	t := millis(end)
+	c.p = sample.Point{
+		Labels: c.labels(svc, s.Name(), s.Kind(), s.Status().Code()),
+		Tenant: tenant,
+		Kind:   sample.Observation,
+		T:      t,
+		V:      d,
+		Count:  1,
+		Exemplar: sample.Exemplar{
+			TraceID:   sample.TraceID(s.TraceID()),
+			SpanID:    sample.SpanID(s.SpanID()),
+			Value:     d,
+			T:         t,
+			Partition: partition,
+		},
+	}
+	emit(&c.p)
+}
+
+// labels returns the cached label set for the span's operation, building it
+// on a miss. The cache is cleared when full: operations are few, but their
+// names come from outside.
+func (c *SpanConverter) labels(svc, name string, kind ptrace.SpanKind, status ptrace.StatusCode) labels.Labels {
+	c.h.Reset()
+	c.h.WriteString(svc)
+	c.h.WriteByte(0)
+	c.h.WriteString(name)
+	c.h.WriteByte(byte(kind))
+	c.h.WriteByte(byte(status))
+	for _, d := range c.dims {
+		c.h.WriteString(d)
+		c.h.WriteByte(0)
+	}
+	key := c.h.Sum64()
+	if e := c.cache[key]; e != nil && e.svc == svc && e.name == name && e.kind == kind && e.status == status && slices.Equal(e.dims, c.dims) {
+		return e.lbls
+	}
+	c.b.Reset(labels.EmptyLabels())
+	for i, n := range c.dimNames {
+		c.b.Set(n, c.dims[i])
+	}
+	c.b.Set("service_name", svc)
+	c.b.Set("span_name", name)
+	c.b.Set("span_kind", enumName(spanKinds[:], int32(kind)))
+	c.b.Set("status_code", enumName(statusCodes[:], int32(status)))
+	c.b.Set(metricNameLabel, SpanDurationMetric)
+	e := &spanLabels{svc: svc, name: name, kind: kind, status: status, dims: append([]string(nil), c.dims...), lbls: c.b.Labels()}
+	if len(c.cache) >= c.cfg.maxSpanCache {
+		clear(c.cache)
+	}
+	c.cache[key] = e
+	return e.lbls
+}
+
+// enumName returns the name of a known enum value, "" (label left out) for
+// values newer than this code.
+func enumName(names []string, v int32) string {
+	if v >= 0 && int(v) < len(names) {
+		return names[v]
+	}
+	return ""
+}

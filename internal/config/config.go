@@ -1,0 +1,204 @@
+// Package config reads weir's YAML configuration file (`weir run -config`).
+//
+// Unknown fields, bad durations and missing required settings are refused
+// with the file name and line of the offending field.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Duration is a time.Duration written as "10s", "1m30s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: bad duration %q: %w", n.Line, n.Value, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Config is the whole file.
+type Config struct {
+	// Listen is the HTTP address for /metrics, health, the query API and the UI.
+	Listen       string        `yaml:"listen"`
+	Kafka        Kafka         `yaml:"kafka"`
+	Rules        []string      `yaml:"rules"`
+	Aggregation  Aggregation   `yaml:"aggregation"`
+	TailSampling TailSampling  `yaml:"tail_sampling"`
+	RemoteWrite  []RemoteWrite `yaml:"remote_write"`
+	Traces       Traces        `yaml:"traces"`
+	Query        Query         `yaml:"query"`
+
+	// dir is the config file's directory; relative paths resolve against it.
+	dir string
+}
+
+// Kafka says where the input is.
+type Kafka struct {
+	Brokers         []string `yaml:"brokers"`
+	Group           string   `yaml:"group"`
+	MetricsTopic    string   `yaml:"metrics_topic"`
+	SpansTopic      string   `yaml:"spans_topic"`
+	MetricsEncoding string   `yaml:"metrics_encoding"`
+	TracesEncoding  string   `yaml:"traces_encoding"`
+	DeadLetterTopic string   `yaml:"dead_letter_topic"`
+	TenantHeader    string   `yaml:"tenant_header"`
+	TenantAttribute string   `yaml:"tenant_attribute"`
+	// PromoteResourceAttributes become labels of metric points.
+	PromoteResourceAttributes []string `yaml:"promote_resource_attributes"`
+}
+
+// Aggregation tunes windows and sketches.
+type Aggregation struct {
+	AllowedLateness  Duration `yaml:"allowed_lateness"`
+	IdleTimeout      Duration `yaml:"idle_timeout"`
+	CloseTimeout     Duration `yaml:"close_timeout"`
+	MaxFuture        Duration `yaml:"max_future"`
+	RelativeAccuracy float64  `yaml:"relative_accuracy"`
+}
+
+// TailSampling tunes the span buffer.
+type TailSampling struct {
+	DecisionWait     Duration `yaml:"decision_wait"`
+	MaxBytes         int64    `yaml:"max_bytes"`
+	BaselineRate     *float64 `yaml:"baseline_rate"`
+	LatencyThreshold Duration `yaml:"latency_threshold"`
+}
+
+// RemoteWrite is one Prometheus remote-write destination.
+type RemoteWrite struct {
+	URL string `yaml:"url"`
+	// Policies routed here ("10s:2d"); empty takes every policy no other
+	// destination names.
+	Policies []string          `yaml:"policies"`
+	Headers  map[string]string `yaml:"headers"`
+	Timeout  Duration          `yaml:"timeout"`
+}
+
+// Traces is the OTLP gRPC destination of kept traces.
+type Traces struct {
+	Endpoint string            `yaml:"endpoint"`
+	Insecure bool              `yaml:"insecure"`
+	CAFile   string            `yaml:"ca_file"`
+	CertFile string            `yaml:"cert_file"`
+	KeyFile  string            `yaml:"key_file"`
+	Headers  map[string]string `yaml:"headers"`
+}
+
+// Query says where the UI reads from under `weir run`.
+type Query struct {
+	PrometheusURL string `yaml:"prometheus_url"`
+	JaegerURL     string `yaml:"jaeger_url"`
+	JaegerUIURL   string `yaml:"jaeger_ui_url"`
+}
+
+// Load reads and validates a config file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.dir = filepath.Dir(path)
+	return c, nil
+}
+
+// Parse decodes and validates a config. Defaults are filled in.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.defaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) defaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Listen, "127.0.0.1:9464")
+	def(&c.Kafka.Group, "weir")
+	def(&c.Kafka.MetricsTopic, "otlp_metrics")
+	def(&c.Kafka.SpansTopic, "otlp_spans")
+	def(&c.Kafka.MetricsEncoding, "otlp_proto")
+	def(&c.Kafka.TracesEncoding, "otlp_proto")
+	def(&c.Kafka.DeadLetterTopic, "weir.dlq")
+}
+
+func (c *Config) validate() error {
+	var errs []string
+	if len(c.Kafka.Brokers) == 0 {
+		errs = append(errs, "kafka.brokers: at least one broker is required")
+	}
+	for _, enc := range []struct{ field, v string }{
+		{"kafka.metrics_encoding", c.Kafka.MetricsEncoding}, {"kafka.traces_encoding", c.Kafka.TracesEncoding},
+	} {
+		if enc.v != "otlp_proto" && enc.v != "otlp_json" {
+			errs = append(errs, fmt.Sprintf("%s: %q is not otlp_proto or otlp_json", enc.field, enc.v))
+		}
+	}
+	if len(c.RemoteWrite) == 0 {
+		errs = append(errs, "remote_write: at least one destination is required")
+	}
+	catchAll := 0
+	for i, rw := range c.RemoteWrite {
+		if u, err := url.Parse(rw.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Sprintf("remote_write[%d].url: %q is not an http(s) URL", i, rw.URL))
+		}
+		if len(rw.Policies) == 0 {
+			catchAll++
+		}
+	}
+	if catchAll > 1 {
+		errs = append(errs, "remote_write: more than one destination without policies")
+	}
+	if a := c.Aggregation.RelativeAccuracy; a != 0 && !(a > 0 && a < 1) {
+		errs = append(errs, fmt.Sprintf("aggregation.relative_accuracy: %v is not in (0, 1)", a))
+	}
+	if r := c.TailSampling.BaselineRate; r != nil && (*r < 0 || *r > 1) {
+		errs = append(errs, fmt.Sprintf("tail_sampling.baseline_rate: %v is not in [0, 1]", *r))
+	}
+	if c.TailSampling.MaxBytes < 0 {
+		errs = append(errs, "tail_sampling.max_bytes: negative")
+	}
+	if t := c.Traces; t.Insecure && (t.CAFile != "" || t.CertFile != "") {
+		errs = append(errs, "traces: insecure together with TLS files")
+	}
+	if len(errs) > 0 {
+		return errors.New("config: " + strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Path resolves a path named in the config relative to the config's folder.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}

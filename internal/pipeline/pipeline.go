@@ -1,0 +1,231 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/prompb"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/weirdev/weir/aggregator"
+	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/ingest"
+	"github.com/weirdev/weir/rules"
+	"github.com/weirdev/weir/sample"
+)
+
+// SeriesSink receives the samples of closed windows. Enqueue may block
+// (backpressure); it returns an error only when ctx ends or the sink is
+// closed.
+type SeriesSink interface {
+	Enqueue(ctx context.Context, series []prompb.TimeSeries) error
+}
+
+// TraceSink receives kept traces.
+type TraceSink interface {
+	Enqueue(ctx context.Context, td ptrace.Traces) error
+}
+
+// Config holds what the pipeline needs besides its sinks.
+type Config struct {
+	Rules      *rules.Set
+	Aggregator []aggregator.Opt
+	Buffer     []exemplars.BufferOpt
+	// Convert options for metric and span conversion.
+	MetricConvert []ingest.ConvertOpt
+	SpanConvert   []ingest.ConvertOpt
+	// TracesEncoding is the encoding of the spans topic.
+	TracesEncoding ingest.Encoding
+	// MetricsTopic names the metrics topic, to tell its partitions apart.
+	MetricsTopic string
+	// Series routes outputs by storage policy ("10s:2d"); the sink under ""
+	// takes every policy that has none of its own.
+	Series map[string]SeriesSink
+	Traces TraceSink
+	Logger *slog.Logger
+	Reg    prometheus.Registerer
+	// MaxCachedSeries bounds the per-input-series match cache (default 1M).
+	MaxCachedSeries int
+}
+
+// Pipeline implements ingest.Handler. Its Handle methods and PollDone are
+// called from the consumer's goroutine; SetRules may be called from any.
+type Pipeline struct {
+	cfg     Config
+	log     *slog.Logger
+	rules   atomic.Pointer[rules.Set]
+	applied *rules.Set
+	agg     *aggregator.Aggregator
+	buffer  *exemplars.Buffer
+	seed    maphash.Seed
+
+	metricConv map[int32]*ingest.MetricConverter
+	spanConv   *ingest.SpanConverter
+	cache      map[uint64][]*match
+	cached     int
+	targets    map[uint64]*aggregator.Target
+
+	now     time.Time // wall time of the record being handled
+	kept    []exemplars.Kept
+	pending map[string][]prompb.TimeSeries
+	m       *metrics
+}
+
+// New builds a pipeline. It fails when the aggregator options are invalid or
+// no series sink is configured.
+func New(cfg Config) (*Pipeline, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Rules == nil {
+		cfg.Rules = rules.Default()
+	}
+	if len(cfg.Series) == 0 {
+		return nil, errors.New("pipeline: no series sink configured")
+	}
+	if cfg.MaxCachedSeries <= 0 {
+		cfg.MaxCachedSeries = 1 << 20
+	}
+	if cfg.MetricsTopic == "" {
+		cfg.MetricsTopic = "otlp_metrics"
+	}
+	if cfg.TracesEncoding == "" {
+		cfg.TracesEncoding = ingest.EncodingProto
+	}
+	aggOpts := append([]aggregator.Opt{aggregator.WithRegisterer(cfg.Reg), aggregator.WithLogger(cfg.Logger)}, cfg.Aggregator...)
+	agg, err := aggregator.New(aggOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	p := &Pipeline{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		agg:        agg,
+		seed:       maphash.MakeSeed(),
+		metricConv: make(map[int32]*ingest.MetricConverter),
+		spanConv:   ingest.NewSpanConverter(cfg.SpanConvert...),
+		cache:      make(map[uint64][]*match),
+		targets:    make(map[uint64]*aggregator.Target),
+		pending:    make(map[string][]prompb.TimeSeries),
+		m:          newMetrics(cfg.Reg),
+	}
+	bufOpts := append([]exemplars.BufferOpt{
+		exemplars.OnKeep(func(k exemplars.Kept) { p.kept = append(p.kept, k) }),
+		exemplars.WithRegisterer(cfg.Reg),
+		exemplars.WithLogger(cfg.Logger),
+	}, cfg.Buffer...)
+	p.buffer = exemplars.NewBuffer(bufOpts...)
+	p.rules.Store(cfg.Rules)
+	p.applied = cfg.Rules
+	return p, nil
+}
+
+// SetRules replaces the rules. Input series are matched again from the next
+// record on; windows of rules that did not change keep their state because
+// their targets keep their keys.
+func (p *Pipeline) SetRules(s *rules.Set) { p.rules.Store(s) }
+
+// Aggregator exposes the aggregator, for tests and metrics.
+func (p *Pipeline) Aggregator() *aggregator.Aggregator { return p.agg }
+
+// aggPartition gives each (topic, partition) its own stage-1 state: metric and
+// span partitions with the same number are different inputs.
+func aggPartition(topic string, metrics bool, partition int32) int32 {
+	if metrics {
+		return 1<<20 | partition
+	}
+	return partition
+}
+
+// HandleMetrics converts a metrics record and folds its points.
+func (p *Pipeline) HandleMetrics(src ingest.Source, md pmetric.Metrics) {
+	p.refreshRules()
+	p.now = time.Now()
+	conv := p.metricConv[src.Partition]
+	if conv == nil {
+		conv = ingest.NewMetricConverter(p.cfg.MetricConvert...)
+		p.metricConv[src.Partition] = conv
+	}
+	part := p.agg.Partition(aggPartition(src.Topic, true, src.Partition), p.now)
+	conv.Convert(md, src.Tenant, func(pt *sample.Point) { p.addPoint(part, pt) })
+}
+
+// HandleTraces derives the span series of a record and buffers its spans for
+// tail sampling.
+func (p *Pipeline) HandleTraces(src ingest.Source, td ptrace.Traces) {
+	p.refreshRules()
+	p.now = time.Now()
+	part := p.agg.Partition(aggPartition(src.Topic, false, src.Partition), p.now)
+	var maxDur = map[sample.TraceID]time.Duration{}
+	p.spanConv.Convert(td, src.Partition, src.Tenant, func(pt *sample.Point) {
+		d := time.Duration(pt.V * float64(time.Second))
+		if d > maxDur[pt.Exemplar.TraceID] {
+			maxDur[pt.Exemplar.TraceID] = d
+		}
+		p.addPoint(part, pt)
+	})
+	err := ingest.ForEachTrace(p.cfg.TracesEncoding, src.Value, td, func(id sample.TraceID, raw []byte, spans int, hasError bool) {
+		p.buffer.Add(id, src.Partition, string(p.cfg.TracesEncoding), raw, spans, hasError, maxDur[id], p.now)
+	})
+	if err != nil {
+		p.log.Warn("cannot split record into traces", "topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", err)
+	}
+}
+
+func (p *Pipeline) refreshRules() {
+	if s := p.rules.Load(); s != p.applied {
+		p.applied = s
+		clear(p.cache)
+		p.cached = 0
+		// Targets stay: an unchanged rule gives the same keys and finds them.
+		p.m.ruleSwaps.Inc()
+	}
+}
+
+// addPoint matches a point against the rules (once per input series) and
+// folds it into every target.
+func (p *Pipeline) addPoint(part *aggregator.Partition, pt *sample.Point) {
+	m := p.lookup(pt)
+	if m.drop != "" {
+		p.m.dropped.WithLabelValues(m.drop).Inc()
+		return
+	}
+	if len(m.targets) == 0 {
+		p.m.unmatched.Inc()
+		return
+	}
+	for _, t := range m.targets {
+		part.Add(pt, t, p.now)
+	}
+}
+
+func (p *Pipeline) lookup(pt *sample.Point) *match {
+	h := pt.Labels.Hash() ^ uint64(pt.Kind)<<56
+	for _, m := range p.cache[h] {
+		if m.kind == pt.Kind && m.tenant == pt.Tenant && labelsEqual(m, pt) {
+			return m
+		}
+	}
+	rm := p.applied.Match(pt.Labels)
+	m := &match{lset: pt.Labels, tenant: pt.Tenant, kind: pt.Kind, drop: rm.Drop}
+	if rm.Drop == "" {
+		m.targets = p.targetsFor(rm, pt)
+	}
+	if p.cached >= p.cfg.MaxCachedSeries {
+		clear(p.cache)
+		p.cached = 0
+	}
+	p.cache[h] = append(p.cache[h], m)
+	p.cached++
+	return m
+}
+
+func labelsEqual(m *match, pt *sample.Point) bool { return labels.Equal(m.lset, pt.Labels) }

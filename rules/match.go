@@ -1,0 +1,116 @@
+package rules
+
+import (
+	"slices"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Match is what the rules say about one input series.
+type Match struct {
+	// Drop is the name of the first drop rule that matched, or "". A dropped
+	// series feeds nothing: Outputs is empty and KeepOriginal false.
+	Drop string
+	// Outputs are the rollup and mapping rules that matched, in rule order.
+	Outputs []Output
+	// KeepOriginal reports whether the input series is also written as it
+	// came in: true when no rule matched it, or when a matching rollup says
+	// keep_original. A mapping rule replaces the raw series by its policies.
+	KeepOriginal bool
+}
+
+// Output is one series a matching rollup or mapping rule feeds.
+type Output struct {
+	// Rule is the rule's name.
+	Rule string
+	// Fingerprint hashes the rule's definition: it changes iff the rule does,
+	// so state kept per rule survives a reload that leaves the rule alone.
+	Fingerprint uint64
+	// Name is the output base name: a rollup's output, a mapping's input name.
+	// The series each aggregation writes are named by Aggregation.SeriesName.
+	Name string
+	// Labels are the output series labels with __name__ = Name: for a rollup
+	// the input labels regrouped by its by or without clause, for a mapping
+	// the input labels unchanged.
+	Labels labels.Labels
+	// Aggregations are the rollup's, in canonical order; nil for a mapping
+	// rule, whose aggregation the aggregator picks by the point's kind.
+	Aggregations []Aggregation
+	// Policies are sorted by resolution.
+	Policies []StoragePolicy
+	// Priority: over a tenant's limit, lower priorities are shed first.
+	Priority int
+}
+
+// Match returns what the rules say about the input series lset. It does not
+// allocate when no rule matches. The Aggregations and Policies of the
+// returned Outputs are shared with the Set and must not be modified.
+func (s *Set) Match(lset labels.Labels) Match {
+	name := lset.Get(model.MetricNameLabel)
+	if r := s.drops.first(name, lset); r != nil {
+		return Match{Drop: r.name}
+	}
+	var m Match
+	var c candidates
+	s.xforms.candidates(name, &c)
+	for r := c.next(); r != nil; r = c.next() {
+		if !r.matches(name, lset) {
+			continue
+		}
+		m.KeepOriginal = m.KeepOriginal || r.keepOriginal
+		m.Outputs = append(m.Outputs, r.makeOutput(name, lset))
+	}
+	if len(m.Outputs) == 0 {
+		m.KeepOriginal = true
+	}
+	return m
+}
+
+func (r *rule) makeOutput(name string, lset labels.Labels) Output {
+	o := Output{
+		Rule:         r.name,
+		Fingerprint:  r.fp,
+		Aggregations: r.aggs,
+		Policies:     r.policies,
+		Priority:     r.priority,
+	}
+	if r.kind == MappingRule {
+		o.Name, o.Labels = name, lset
+		return o
+	}
+	o.Name, o.Labels = r.output, r.regroup(lset)
+	return o
+}
+
+// regroup builds a rollup's output labels from the input labels.
+func (r *rule) regroup(lset labels.Labels) labels.Labels {
+	// A stack buffer, so that the only allocation is the Labels themselves
+	// (for series of up to 16 labels).
+	var buf [16]labels.Label
+	ls := buf[:0]
+	if !r.grouping.Without {
+		for _, n := range r.keepNames {
+			if n == model.MetricNameLabel {
+				ls = append(ls, labels.Label{Name: n, Value: r.output})
+			} else if v := lset.Get(n); v != "" {
+				ls = append(ls, labels.Label{Name: n, Value: v})
+			}
+		}
+		return labels.New(ls...)
+	}
+	named := false
+	lset.Range(func(l labels.Label) {
+		switch {
+		case l.Name == model.MetricNameLabel:
+			ls = append(ls, labels.Label{Name: l.Name, Value: r.output})
+			named = true
+		case !slices.Contains(r.grouping.Labels, l.Name):
+			ls = append(ls, l)
+		}
+	})
+	if !named {
+		ls = append(ls, labels.Label{Name: model.MetricNameLabel, Value: r.output})
+	}
+	return labels.New(ls...)
+}

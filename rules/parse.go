@@ -1,0 +1,389 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+	"gopkg.in/yaml.v3"
+)
+
+// fileDef is what one rules file declares, decoded and checked on its own.
+// Checks that span files (duplicate names, colliding outputs, forbidden
+// dimensions) run in compile.
+type fileDef struct {
+	name   string
+	rules  []*rule
+	spans  spansDef
+	limits limitsDef
+}
+
+type spansDef struct {
+	dims      []strNode
+	services  []serviceDef
+	forbidden []strNode
+}
+
+type serviceDef struct {
+	name strNode
+	dims []strNode
+}
+
+type limitsDef struct {
+	def     *limitDef
+	tenants []limitDef
+}
+
+type limitDef struct {
+	name  string
+	pos   position
+	limit Limit
+}
+
+var topFields = []string{"drop", "rollup", "mapping", "spans", "limits"}
+
+var ruleFields = [...][]string{
+	DropRule:    {"name", "match"},
+	RollupRule:  {"name", "match", "output", "by", "without", "aggregations", "policies", "keep_original", "priority"},
+	MappingRule: {"name", "match", "policies", "priority"},
+}
+
+// decodeFile decodes one file. Problems are left in d.errs; the rules that
+// decoded cleanly are returned either way so that cross-file checks can still
+// report on them.
+func decodeFile(d *decoder, data []byte) *fileDef {
+	f := &fileDef{name: d.file}
+	doc := d.document(data)
+	if doc == nil {
+		return f
+	}
+	top, ok := d.fields(doc, "rules file", topFields...)
+	if !ok {
+		return f
+	}
+	// Sections in the order the file has them, so rules keep file order.
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		key := resolve(doc.Content[i])
+		fl, known := top[key.Value]
+		if !known || fl.key != key {
+			continue
+		}
+		switch key.Value {
+		case "drop":
+			f.rules = append(f.rules, d.ruleList(fl.val, DropRule)...)
+		case "rollup":
+			f.rules = append(f.rules, d.ruleList(fl.val, RollupRule)...)
+		case "mapping":
+			f.rules = append(f.rules, d.ruleList(fl.val, MappingRule)...)
+		case "spans":
+			f.spans = d.spans(fl.val)
+		case "limits":
+			f.limits = d.limits(fl.val)
+		}
+	}
+	return f
+}
+
+func (d *decoder) ruleList(n *yaml.Node, kind RuleKind) []*rule {
+	items, ok := d.seq(n, kind.String()+" rules")
+	if !ok {
+		return nil
+	}
+	var out []*rule
+	for i, it := range items {
+		if r := d.rule(it, kind, i); r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// rule decodes one rule, reporting what is wrong with it. It returns nil only
+// when the node is not a rule at all.
+func (d *decoder) rule(n *yaml.Node, kind RuleKind, idx int) *rule {
+	what := fmt.Sprintf("%s rule #%d", kind, idx+1)
+	// Name the rule in messages as soon as its name is known.
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k, v := resolve(n.Content[i]), resolve(n.Content[i+1]); k.Value == "name" && v.Kind == yaml.ScalarNode && v.Value != "" {
+				what = fmt.Sprintf("%s rule %q", kind, v.Value)
+				break
+			}
+		}
+	}
+	fs, ok := d.fields(n, what, ruleFields[kind]...)
+	if !ok {
+		return nil
+	}
+	if isNull(n) {
+		d.errorf(n, "%s is empty", what)
+		return nil
+	}
+	r := &rule{kind: kind, pos: d.at(n)}
+
+	required := []string{"name", "match"}
+	switch kind {
+	case RollupRule:
+		required = append(required, "output", "aggregations", "policies")
+	case MappingRule:
+		required = append(required, "policies")
+	}
+	for _, f := range required {
+		if _, ok := fs[f]; !ok {
+			d.errorf(n, "%s: missing required field %q", what, f)
+		}
+	}
+
+	if f, ok := fs["name"]; ok {
+		r.name, _ = d.str(f.val, what+": name")
+		r.namePos = d.at(f.val)
+	}
+	if f, ok := fs["match"]; ok {
+		if s, ok := d.str(f.val, what+": match"); ok {
+			r.selector = s
+			ms, err := parser.NewParser(parser.Options{}).ParseMetricSelector(s)
+			switch {
+			case err != nil:
+				d.errorf(f.val, "%s: bad matcher %q: %v", what, s, err)
+			case matchesEmpty(ms):
+				// PromQL refuses such a selector in a query; here it would
+				// drop or roll up every series of every tenant.
+				d.errorf(f.val, "%s: bad matcher %q: it matches every series: add a matcher that does not match the empty string, such as a metric name", what, s)
+			default:
+				r.matchers = ms
+			}
+		}
+	}
+	if f, ok := fs["output"]; ok {
+		if s, ok := d.str(f.val, what+": output"); ok {
+			if !model.LegacyValidation.IsValidMetricName(s) {
+				d.errorf(f.val, "%s: output %q is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", what, s)
+			}
+			r.output = s
+			r.outputPos = d.at(f.val)
+		}
+	}
+	by, hasBy := fs["by"]
+	without, hasWithout := fs["without"]
+	switch {
+	case hasBy && hasWithout:
+		later := without
+		if by.key.Line > without.key.Line || (by.key.Line == without.key.Line && by.key.Column > without.key.Column) {
+			later = by
+		}
+		d.errorf(later.key, "%s: use either by or without, not both", what)
+	case hasBy:
+		r.grouping.Labels = d.labelNames(by.val, what+": by")
+	case hasWithout:
+		r.grouping.Without = true
+		r.grouping.Labels = d.labelNames(without.val, what+": without")
+	}
+	if f, ok := fs["aggregations"]; ok {
+		r.aggs = d.aggregations(f.val, what+": aggregations")
+	}
+	if f, ok := fs["policies"]; ok {
+		r.policies = d.policies(f.val, what+": policies")
+	}
+	if f, ok := fs["keep_original"]; ok {
+		r.keepOriginal, _ = d.boolean(f.val, what+": keep_original")
+	}
+	if f, ok := fs["priority"]; ok {
+		r.priority, _ = d.integer(f.val, what+": priority")
+	}
+	// A rule with problems is still returned, so that duplicate names and
+	// colliding outputs are reported beside its own problems; the Set is
+	// refused anyway.
+	r.finish()
+	return r
+}
+
+// labelNames decodes a by or without list: distinct label names, sorted.
+func (d *decoder) labelNames(n *yaml.Node, what string) []string {
+	l, _ := d.strs(n, what)
+	out := make([]string, 0, len(l))
+	for _, s := range l {
+		if s.s == model.MetricNameLabel {
+			d.errorf(s.node, "%s: %s is set to the output name; leave it out", what, model.MetricNameLabel)
+			continue
+		}
+		out = append(out, s.s)
+	}
+	return out
+}
+
+func (d *decoder) aggregations(n *yaml.Node, what string) []Aggregation {
+	items, ok := d.seq(n, what)
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		d.errorf(n, "%s: list at least one aggregation", what)
+		return nil
+	}
+	out := make([]Aggregation, 0, len(items))
+	first := make(map[Aggregation]*yaml.Node, len(items))
+	for _, it := range items {
+		s, ok := d.str(it, what+" entry")
+		if !ok {
+			continue
+		}
+		a, err := ParseAggregation(s)
+		if err != nil {
+			d.errorf(it, "%s: %v", what, err)
+			continue
+		}
+		if prev, dup := first[a]; dup {
+			d.errorf(it, "%s: %s listed twice (first at %s)", what, a, d.at(prev))
+			continue
+		}
+		first[a] = it
+		out = append(out, a)
+	}
+	return out
+}
+
+func (d *decoder) policies(n *yaml.Node, what string) []StoragePolicy {
+	items, ok := d.seq(n, what)
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		d.errorf(n, "%s: list at least one storage policy", what)
+		return nil
+	}
+	out := make([]StoragePolicy, 0, len(items))
+	first := make(map[time.Duration]*yaml.Node, len(items))
+	for _, it := range items {
+		s, ok := d.str(it, what+" entry")
+		if !ok {
+			continue
+		}
+		p, err := ParseStoragePolicy(s)
+		if err != nil {
+			d.errorf(it, "%s: %v", what, err)
+			continue
+		}
+		if prev, dup := first[p.Resolution]; dup {
+			d.errorf(it, "%s: resolution %s listed twice (first at %s)", what, formatDuration(p.Resolution), d.at(prev))
+			continue
+		}
+		first[p.Resolution] = it
+		out = append(out, p)
+	}
+	return out
+}
+
+func (d *decoder) spans(n *yaml.Node) spansDef {
+	var s spansDef
+	fs, ok := d.fields(n, "spans", "dimensions", "services", "forbidden")
+	if !ok {
+		return s
+	}
+	if f, ok := fs["dimensions"]; ok {
+		s.dims, _ = d.strs(f.val, "spans: dimensions")
+	}
+	if f, ok := fs["forbidden"]; ok {
+		s.forbidden, _ = d.strs(f.val, "spans: forbidden")
+	}
+	if f, ok := fs["services"]; ok {
+		for _, e := range d.entries(f.val, "spans: services") {
+			what := fmt.Sprintf("spans: service %q", e.key.Value)
+			sf, ok := d.fields(e.val, what, "dimensions")
+			if !ok {
+				continue
+			}
+			svc := serviceDef{name: strNode{e.key.Value, e.key}}
+			if df, ok := sf["dimensions"]; ok {
+				svc.dims, _ = d.strs(df.val, what+": dimensions")
+			}
+			s.services = append(s.services, svc)
+		}
+	}
+	return s
+}
+
+func (d *decoder) limits(n *yaml.Node) limitsDef {
+	var l limitsDef
+	fs, ok := d.fields(n, "limits", "default", "tenants")
+	if !ok {
+		return l
+	}
+	if f, ok := fs["default"]; ok {
+		if lim, ok := d.limit(f.val, "limits: default"); ok {
+			l.def = &limitDef{pos: d.at(f.key), limit: lim}
+		}
+	}
+	if f, ok := fs["tenants"]; ok {
+		for _, e := range d.entries(f.val, "limits: tenants") {
+			if lim, ok := d.limit(e.val, fmt.Sprintf("limits: tenant %q", e.key.Value)); ok {
+				l.tenants = append(l.tenants, limitDef{name: e.key.Value, pos: d.at(e.key), limit: lim})
+			}
+		}
+	}
+	return l
+}
+
+// defaultBurst is the burst window of a limit that names none.
+const defaultBurst = time.Second
+
+func (d *decoder) limit(n *yaml.Node, what string) (Limit, bool) {
+	fs, ok := d.fields(n, what, "samples_per_second", "burst")
+	if !ok {
+		return Limit{}, false
+	}
+	lim := Limit{Burst: defaultBurst}
+	f, ok := fs["samples_per_second"]
+	if !ok {
+		d.errorf(n, "%s: missing required field %q", what, "samples_per_second")
+		return Limit{}, false
+	}
+	if lim.SamplesPerSecond, ok = d.number(f.val, what+": samples_per_second"); !ok {
+		return Limit{}, false
+	}
+	if lim.SamplesPerSecond <= 0 {
+		d.errorf(f.val, "%s: samples_per_second must be positive (leave the limit out for no limit)", what)
+		return Limit{}, false
+	}
+	if f, ok := fs["burst"]; ok {
+		s, ok := d.str(f.val, what+": burst")
+		if !ok {
+			return Limit{}, false
+		}
+		b, err := model.ParseDuration(s)
+		if err != nil {
+			d.errorf(f.val, "%s: bad burst: %v", what, err)
+			return Limit{}, false
+		}
+		if b <= 0 {
+			d.errorf(f.val, "%s: burst must be positive", what)
+			return Limit{}, false
+		}
+		lim.Burst = time.Duration(b)
+	}
+	return lim, true
+}
+
+// matchesEmpty reports whether every matcher matches the empty string, so
+// that the selector matches every series.
+func matchesEmpty(ms []*labels.Matcher) bool {
+	for _, m := range ms {
+		if !m.Matches("") {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalSelector prints matchers in a fixed order, so that two spellings
+// of the same selector fingerprint alike.
+func canonicalSelector(ms []*labels.Matcher) string {
+	ss := make([]string, len(ms))
+	for i, m := range ms {
+		ss[i] = m.String()
+	}
+	sortStrings(ss)
+	return "{" + strings.Join(ss, ", ") + "}"
+}
