@@ -58,7 +58,6 @@ type Aggregator struct {
 	parts   map[int32]*Partition
 	merger  *Merger
 	m       *metrics
-	partial []Partial // scratch for Tick
 }
 
 // New returns an aggregator. It fails on an invalid relative accuracy or a

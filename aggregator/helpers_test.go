@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/weirdev/weir/sample"
@@ -25,7 +26,7 @@ func target(name string, key uint64, specs ...Spec) *Target {
 	t := &Target{Key: key, Resolution: 10_000, Route: "10s:2d"}
 	for _, s := range specs {
 		if s.Labels.IsEmpty() {
-			s.Labels = labels.FromStrings(labels.MetricName, name+"_"+aggName(s))
+			s.Labels = labels.FromStrings(model.MetricNameLabel, name+"_"+aggName(s))
 		}
 		t.Specs = append(t.Specs, s)
 	}
