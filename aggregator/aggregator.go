@@ -121,6 +121,31 @@ func (a *Aggregator) RemovePartition(id int32, now time.Time) {
 	a.merger.Forget(id)
 }
 
+// Advance is stage 1 alone: it advances every partition's watermark and hands
+// the windows that ended to emit, with the watermark of each partition, for a
+// stage 2 elsewhere.
+func (a *Aggregator) Advance(now time.Time, emit func(Partial), watermark func(partition int32, wm int64)) {
+	for id, p := range a.parts {
+		wm := p.Advance(now, emit)
+		watermark(id, wm)
+		a.m.watermark.WithLabelValues(fmt.Sprint(id)).Set(float64(wm) / 1000)
+	}
+}
+
+// DropPartition forgets a partition's open windows without handing them on:
+// another owner replays them from the committed offset.
+func (a *Aggregator) DropPartition(id int32) {
+	if p := a.parts[id]; p != nil {
+		a.m.openWindows.Sub(float64(len(p.open)))
+		delete(a.parts, id)
+		a.merger.Forget(id)
+		a.m.watermark.DeleteLabelValues(fmt.Sprint(id))
+	}
+}
+
+// Partitions returns the partitions this aggregator holds state for.
+func (a *Aggregator) Partitions() map[int32]*Partition { return a.parts }
+
 // Tick advances every partition's watermark, merges the windows they hand on
 // and emits the windows that closed.
 func (a *Aggregator) Tick(now time.Time, emit func(Series)) {

@@ -10,6 +10,8 @@ type mergeWin struct {
 	t     *Target
 	w     *window
 	first time.Time // wall time of the first partial, for the close timeout
+	// offset is the input offset of the first partial (-1 in one process).
+	offset int64
 }
 
 // Merger is stage 2: it merges the partial windows of all input partitions
@@ -30,6 +32,10 @@ type Merger struct {
 	timedOut map[winKey]int64 // window end
 }
 
+// NewMerger returns a stage-2 merger of its own, for one partition of
+// weir.partials. It shares the aggregator's settings and metrics.
+func (a *Aggregator) NewMerger() *Merger { return newMerger(a) }
+
 func newMerger(a *Aggregator) *Merger {
 	return &Merger{
 		agg:           a,
@@ -43,7 +49,11 @@ func newMerger(a *Aggregator) *Merger {
 
 // Merge folds a partial into its window. A partial of a window that was
 // already emitted is counted and dropped.
-func (m *Merger) Merge(pt Partial, now time.Time) {
+func (m *Merger) Merge(pt Partial, now time.Time) { m.MergeAt(pt, now, -1) }
+
+// MergeAt is Merge for a partial read at an input offset, which CommitPoint
+// accounts for.
+func (m *Merger) MergeAt(pt Partial, now time.Time, offset int64) {
 	k := winKey{pt.Target.Key, pt.Start}
 	end := pt.Start + pt.Target.Resolution
 	if _, late := m.timedOut[k]; late || end <= m.closedThrough {
@@ -52,7 +62,7 @@ func (m *Merger) Merge(pt Partial, now time.Time) {
 	}
 	mw := m.open[k]
 	if mw == nil {
-		m.open[k] = &mergeWin{t: pt.Target, w: pt.w, first: now}
+		m.open[k] = &mergeWin{t: pt.Target, w: pt.w, first: now, offset: offset}
 		if _, ok := m.byEnd[end]; !ok {
 			i, _ := slices.BinarySearch(m.ends, end)
 			m.ends = slices.Insert(m.ends, i, end)
@@ -72,6 +82,44 @@ func (m *Merger) Watermark(partition int32, wm int64) {
 		m.wms[partition] = wm
 	}
 }
+
+// Expect makes the merger wait for the watermarks of sources it has not heard
+// from yet: every stage-1 input partition, known from the topics' metadata,
+// so that a source whose owner died before its first record still holds the
+// windows open (until the close timeout).
+func (m *Merger) Expect(sources ...int32) {
+	for _, s := range sources {
+		if _, ok := m.wms[s]; !ok {
+			m.wms[s] = math.MinInt64
+		}
+	}
+}
+
+// Restore resumes after a restart: windows ending at or before closedThrough
+// were emitted by an earlier owner, their partials are skipped.
+func (m *Merger) Restore(closedThrough int64) {
+	if closedThrough > m.closedThrough {
+		m.closedThrough = closedThrough
+	}
+}
+
+// ClosedThrough returns the watermark through which every window was emitted.
+func (m *Merger) ClosedThrough() int64 { return m.closedThrough }
+
+// CommitPoint returns the input offset to commit: the first offset that
+// feeds an open window, else next.
+func (m *Merger) CommitPoint(next int64) int64 {
+	c := next
+	for _, mw := range m.open {
+		if mw.offset >= 0 && mw.offset < c {
+			c = mw.offset
+		}
+	}
+	return c
+}
+
+// Open returns the number of windows waiting to close.
+func (m *Merger) Open() int { return len(m.open) }
 
 // Forget stops waiting for a partition (revoked, or moved to another node).
 func (m *Merger) Forget(partition int32) { delete(m.wms, partition) }

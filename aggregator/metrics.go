@@ -17,7 +17,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weir_aggregator_points_total", Help: "Points folded into windows.",
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "weir_aggregator_dropped_points_total", Help: "Points not aggregated, by reason (future, window_closed, invalid).",
+			Name: "weir_aggregator_dropped_points_total", Help: "Points not aggregated, by reason (future, window_closed, invalid, replayed).",
 		}, []string{"reason"}),
 		latePartials: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_aggregator_late_partials_total", Help: "Partial windows that arrived after their window was emitted.",
@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weir_aggregator_watermark_seconds", Help: "Watermark of each input partition (Unix seconds).",
 		}, []string{"partition"}),
 	}
-	for _, r := range []string{ReasonFuture, ReasonWindowClosed, ReasonInvalid} {
+	for _, r := range []string{ReasonFuture, ReasonWindowClosed, ReasonInvalid, ReasonReplayed} {
 		m.dropped.WithLabelValues(r)
 	}
 	if reg != nil {

@@ -16,6 +16,10 @@ type winKey struct {
 type openWin struct {
 	t *Target
 	w *window
+	// first is the input offset of the first record that fed the window: a
+	// replay from the oldest open window's first offset rebuilds every open
+	// window exactly.
+	first int64
 }
 
 // Partial is a window of one input partition handed from stage 1 to stage 2.
@@ -31,6 +35,9 @@ const (
 	ReasonFuture       = "future"        // event time too far ahead of wall time
 	ReasonWindowClosed = "window_closed" // the window was already handed on
 	ReasonInvalid      = "invalid"       // NaN, out of sketch range, bad buckets
+	// ReasonReplayed marks points of windows that were handed on before a
+	// restart: a replay skips them, they are already in the output.
+	ReasonReplayed = "replayed"
 )
 
 // Partition is stage 1 for one input partition: it keeps the partition's open
@@ -47,6 +54,13 @@ type Partition struct {
 	maxT     int64 // largest event time seen
 	wm       int64 // windows ending at or before wm have been handed on
 	lastData time.Time
+
+	// offset is the input offset of the record being added, next the offset
+	// after the last record added.
+	offset, next int64
+	// replayThrough: windows ending at or before it were handed on by an
+	// earlier owner of the partition (see Restore).
+	replayThrough int64
 }
 
 func newPartition(id int32, a *Aggregator, now time.Time) *Partition {
@@ -55,10 +69,44 @@ func newPartition(id int32, a *Aggregator, now time.Time) *Partition {
 		agg:      a,
 		open:     make(map[winKey]*openWin),
 		byEnd:    make(map[int64][]winKey),
-		maxT:     math.MinInt64,
-		wm:       math.MinInt64,
-		lastData: now,
+		maxT:          math.MinInt64,
+		wm:            math.MinInt64,
+		lastData:      now,
+		offset:        -1,
+		next:          -1,
+		replayThrough: math.MinInt64,
 	}
+}
+
+// SetOffset tells the partition the input offset of the record whose points
+// come next. Offsets must not decrease.
+func (p *Partition) SetOffset(offset int64) {
+	p.offset = offset
+	p.next = offset + 1
+}
+
+// Restore resumes a partition that an earlier owner handed on through
+// flushedThrough (its watermark at its last commit): points of windows ending
+// at or before it are skipped as replayed, the watermark starts there.
+func (p *Partition) Restore(flushedThrough int64) {
+	p.replayThrough = flushedThrough
+	if flushedThrough > p.wm {
+		p.wm = flushedThrough
+	}
+}
+
+// CommitPoint returns the offset to commit for the partition: the first
+// offset that still feeds an open window, else the offset after the last
+// record added (-1 when nothing was added). Committing it, with Watermark as
+// the flushed-through time, makes a replay rebuild exactly the open windows.
+func (p *Partition) CommitPoint() int64 {
+	c := p.next
+	for _, ow := range p.open {
+		if ow.first >= 0 && ow.first < c {
+			c = ow.first
+		}
+	}
+	return c
 }
 
 // ID returns the input partition.
@@ -76,6 +124,10 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 	}
 	start := pt.T - mod(pt.T, t.Resolution)
 	end := start + t.Resolution
+	if end <= p.replayThrough {
+		p.agg.m.dropped.WithLabelValues(ReasonReplayed).Inc()
+		return ReasonReplayed
+	}
 	if end <= p.wm {
 		p.agg.m.dropped.WithLabelValues(ReasonWindowClosed).Inc()
 		return ReasonWindowClosed
@@ -83,7 +135,7 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 	k := winKey{t.Key, start}
 	ow := p.open[k]
 	if ow == nil {
-		ow = &openWin{t: t, w: newWindow(t, start, p.agg.mapping)}
+		ow = &openWin{t: t, w: newWindow(t, start, p.agg.mapping), first: p.offset}
 		p.open[k] = ow
 		if _, ok := p.byEnd[end]; !ok {
 			i, _ := slices.BinarySearch(p.ends, end)

@@ -1,0 +1,453 @@
+package aggregator
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/sample"
+)
+
+// The wire format of weir.partials records, version 1. Everything is
+// little-endian; "varint" and "uvarint" are encoding/binary's; "f64" is an
+// IEEE-754 float64 in 8 bytes; "str" is a uvarint length and the bytes.
+//
+//	record    = version:byte(1) type:byte body
+//	type 1    = partial:   source:varint start:varint resolution:varint key:u64
+//	                       route:str specs window
+//	type 2    = watermark: source:varint watermark:varint
+//	specs     = n:uvarint { agg:byte q:f64 labels }
+//	labels    = n:uvarint { name:str value:str }
+//	window    = n:f64 sum:xsum delta:xsum flags:byte
+//	            [scalar: min:f64 max:f64 lastT:varint lastV:f64]
+//	            [dist: zero:f64 pos:bins neg:bins cands maxEx:exemplar?]
+//	            [hist: nb:uvarint bounds:f64*(nb-1) counts:uvarint*nb exemplar?*nb]
+//	xsum      = n:uvarint f64*n special:f64
+//	bins      = n:uvarint { index:varint count:f64 }
+//	cands     = n:uvarint { key:varint exemplar }
+//	exemplar  = trace:16 span:8 value:f64 t:varint partition:varint
+//	exemplar? = present:byte [exemplar]
+//
+// A decoder refuses unknown versions and types, truncated input, trailing
+// bytes, and values no encoder writes (negative counts, NaN bounds, indexes
+// outside the sketch's range), so a corrupt record is an error, never a
+// panic or a huge allocation.
+const codecVersion = 1
+
+const (
+	recPartial   = 1
+	recWatermark = 2
+)
+
+const (
+	flagScalar = 1 << iota
+	flagDist
+	flagHist
+)
+
+// maxSketchIndex bounds sketch indexes on decode: a 1% sketch indexes all of
+// float64's range within ±40,000.
+const maxSketchIndex = 1 << 20
+
+// EncodePartial appends the record of a partial window to b.
+func EncodePartial(b []byte, p Partial) []byte {
+	b = append(b, codecVersion, recPartial)
+	b = binary.AppendVarint(b, int64(p.Partition))
+	b = binary.AppendVarint(b, p.Start)
+	b = binary.AppendVarint(b, p.Target.Resolution)
+	b = binary.LittleEndian.AppendUint64(b, p.Target.Key)
+	b = appendStr(b, p.Target.Route)
+	b = binary.AppendUvarint(b, uint64(len(p.Target.Specs)))
+	for _, s := range p.Target.Specs {
+		b = append(b, byte(s.Agg))
+		b = appendF64(b, s.Q)
+		b = binary.AppendUvarint(b, uint64(s.Labels.Len()))
+		s.Labels.Range(func(l labels.Label) {
+			b = appendStr(b, l.Name)
+			b = appendStr(b, l.Value)
+		})
+	}
+	return p.w.appendTo(b)
+}
+
+// EncodeWatermark appends the record of a stage-1 partition's watermark.
+func EncodeWatermark(b []byte, source int32, wm int64) []byte {
+	b = append(b, codecVersion, recWatermark)
+	b = binary.AppendVarint(b, int64(source))
+	return binary.AppendVarint(b, wm)
+}
+
+// Record is a decoded weir.partials record: a Partial, or a watermark.
+type Record struct {
+	Partial     *Partial // nil for a watermark
+	Source      int32
+	Watermark   int64
+	IsWatermark bool
+}
+
+// Decode parses a weir.partials record. Targets are rebuilt from the record;
+// equal keys get equal targets.
+func (a *Aggregator) Decode(b []byte) (Record, error) {
+	d := decoder{b: b}
+	if v := d.byte(); d.err == nil && v != codecVersion {
+		return Record{}, fmt.Errorf("partials record: unknown version %d", v)
+	}
+	typ := d.byte()
+	var r Record
+	switch {
+	case d.err != nil:
+	case typ == recWatermark:
+		r.IsWatermark = true
+		r.Source = d.int32()
+		r.Watermark = d.varint()
+	case typ == recPartial:
+		r.Partial = a.decodePartial(&d)
+		if r.Partial != nil {
+			r.Source = r.Partial.Partition
+		}
+	default:
+		return Record{}, fmt.Errorf("partials record: unknown type %d", typ)
+	}
+	if d.err == nil && len(d.b) > 0 {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
+	}
+	if d.err != nil {
+		return Record{}, fmt.Errorf("partials record: %w", d.err)
+	}
+	return r, nil
+}
+
+func (a *Aggregator) decodePartial(d *decoder) *Partial {
+	p := &Partial{Partition: d.int32(), Start: d.varint()}
+	t := &Target{Resolution: d.varint(), Key: d.u64(), Route: d.str()}
+	if d.err == nil && t.Resolution <= 0 {
+		d.fail("resolution %d", t.Resolution)
+	}
+	n := d.count(10)
+	for i := 0; i < n && d.err == nil; i++ {
+		s := Spec{Agg: Agg(d.byte()), Q: d.f64()}
+		if s.Agg > Buckets {
+			d.fail("aggregation %d", s.Agg)
+		}
+		nl := d.count(2)
+		bl := labels.NewScratchBuilder(nl)
+		for j := 0; j < nl && d.err == nil; j++ {
+			bl.Add(d.str(), d.str())
+		}
+		bl.Sort()
+		s.Labels = bl.Labels()
+		t.Specs = append(t.Specs, s)
+	}
+	t.Init()
+	p.Target = t
+	p.w = a.decodeWindow(d, t, p.Start)
+	if d.err != nil {
+		return nil
+	}
+	return p
+}
+
+func (w *window) appendTo(b []byte) []byte {
+	b = appendF64(b, w.n)
+	b = w.sum.appendTo(b)
+	b = w.delta.appendTo(b)
+	var flags byte
+	if w.scalar {
+		flags |= flagScalar
+	}
+	if w.dist != nil {
+		flags |= flagDist
+	}
+	if w.hist != nil && w.hist.counts != nil {
+		flags |= flagHist
+	}
+	b = append(b, flags)
+	if w.scalar {
+		b = appendF64(b, w.min)
+		b = appendF64(b, w.max)
+		b = binary.AppendVarint(b, w.lastT)
+		b = appendF64(b, w.lastV)
+	}
+	if w.dist != nil {
+		b = appendF64(b, w.dist.sk.GetZeroCount())
+		b = appendBins(b, w.dist, exemplars.Positive)
+		b = appendBins(b, w.dist, exemplars.Negative)
+		b = binary.AppendUvarint(b, uint64(w.dist.cands.Len()))
+		w.dist.cands.Each(func(k exemplars.Key, e sample.Exemplar) {
+			b = binary.AppendVarint(b, int64(k))
+			b = appendExemplar(b, e)
+		})
+		b = appendOptExemplar(b, w.dist.maxEx)
+	}
+	if flags&flagHist != 0 {
+		h := w.hist
+		b = binary.AppendUvarint(b, uint64(len(h.counts)))
+		for _, v := range h.bounds {
+			b = appendF64(b, v)
+		}
+		for _, c := range h.counts {
+			b = binary.AppendUvarint(b, c)
+		}
+		for _, e := range h.ex {
+			b = appendOptExemplar(b, e)
+		}
+	}
+	return b
+}
+
+func appendBins(b []byte, d *dist, sign int8) []byte {
+	st := d.sk.GetPositiveValueStore()
+	if sign == exemplars.Negative {
+		st = d.sk.GetNegativeValueStore()
+	}
+	var idx []int
+	var cnt []float64
+	st.ForEach(func(i int, c float64) bool {
+		idx, cnt = append(idx, i), append(cnt, c)
+		return false
+	})
+	b = binary.AppendUvarint(b, uint64(len(idx)))
+	for i := range idx {
+		b = binary.AppendVarint(b, int64(idx[i]))
+		b = appendF64(b, cnt[i])
+	}
+	return b
+}
+
+func (a *Aggregator) decodeWindow(d *decoder, t *Target, start int64) *window {
+	w := &window{start: start, min: math.Inf(1), max: math.Inf(-1)}
+	w.n = d.count64()
+	w.sum = d.xsum()
+	w.delta = d.xsum()
+	flags := d.byte()
+	if flags&^(flagScalar|flagDist|flagHist) != 0 {
+		d.fail("window flags %#x", flags)
+	}
+	if flags&flagScalar != 0 {
+		w.scalar = true
+		w.min, w.max, w.lastT, w.lastV = d.f64(), d.f64(), d.varint(), d.f64()
+	}
+	if flags&flagDist != 0 {
+		w.dist = newDist(a.mapping)
+		if z := d.count64(); z > 0 && d.err == nil {
+			_ = w.dist.sk.AddWithCount(0, z)
+		}
+		for _, st := range []int8{exemplars.Positive, exemplars.Negative} {
+			store := w.dist.sk.GetPositiveValueStore()
+			if st == exemplars.Negative {
+				store = w.dist.sk.GetNegativeValueStore()
+			}
+			n := d.count(9)
+			for i := 0; i < n && d.err == nil; i++ {
+				idx, c := d.varint(), d.count64()
+				if idx < -maxSketchIndex || idx > maxSketchIndex {
+					d.fail("sketch index %d", idx)
+					break
+				}
+				store.AddWithCount(int(idx), c)
+			}
+		}
+		n := d.count(34)
+		for i := 0; i < n && d.err == nil; i++ {
+			k := exemplars.Key(d.varint())
+			w.dist.cands.Offer(k, d.exemplar())
+		}
+		w.dist.maxEx = d.optExemplar()
+	} else if t.needs.dist {
+		w.dist = newDist(a.mapping)
+	}
+	if flags&flagHist != 0 {
+		n := d.count(9)
+		h := &bucketHist{bounds: make([]float64, 0, max(n-1, 0)), counts: make([]uint64, 0, n), ex: make([]sample.Exemplar, 0, n)}
+		if n == 0 {
+			d.fail("histogram without buckets")
+		}
+		for i := 0; i < n-1 && d.err == nil; i++ {
+			v := d.f64()
+			if math.IsNaN(v) || (i > 0 && v <= h.bounds[i-1]) {
+				d.fail("histogram bounds not ascending")
+			}
+			h.bounds = append(h.bounds, v)
+		}
+		for i := 0; i < n && d.err == nil; i++ {
+			h.counts = append(h.counts, d.uvarint())
+		}
+		for i := 0; i < n && d.err == nil; i++ {
+			h.ex = append(h.ex, d.optExemplar())
+		}
+		w.hist = h
+	} else if t.needs.buckets {
+		w.hist = &bucketHist{}
+	}
+	return w
+}
+
+func (s *exactSum) appendTo(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s.partials)))
+	for _, p := range s.partials {
+		b = appendF64(b, p)
+	}
+	return appendF64(b, s.special)
+}
+
+func appendF64(b []byte, v float64) []byte {
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendExemplar(b []byte, e sample.Exemplar) []byte {
+	b = append(b, e.TraceID[:]...)
+	b = append(b, e.SpanID[:]...)
+	b = appendF64(b, e.Value)
+	b = binary.AppendVarint(b, e.T)
+	return binary.AppendVarint(b, int64(e.Partition))
+}
+
+func appendOptExemplar(b []byte, e sample.Exemplar) []byte {
+	if !e.Valid() {
+		return append(b, 0)
+	}
+	return appendExemplar(append(b, 1), e)
+}
+
+// decoder reads the format above; the first error sticks and every later
+// read returns zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+var errTruncated = errors.New("truncated")
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("bad "+format, args...)
+	}
+}
+
+func (d *decoder) take(n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || len(d.b) < n {
+		d.err = errTruncated
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if v := d.take(1); v != nil {
+		return v[0]
+	}
+	return 0
+}
+
+func (d *decoder) u64() uint64 {
+	if v := d.take(8); v != nil {
+		return binary.LittleEndian.Uint64(v)
+	}
+	return 0
+}
+
+func (d *decoder) f64() float64 { return math.Float64frombits(d.u64()) }
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errTruncated
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errTruncated
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) int32() int32 {
+	v := d.varint()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		d.fail("partition %d", v)
+	}
+	return int32(v)
+}
+
+// count reads a length whose elements take at least minSize bytes each, so
+// a corrupt length cannot make the decoder allocate more than the input.
+func (d *decoder) count(minSize int) int {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)/minSize) {
+		d.fail("length %d for %d bytes", n, len(d.b))
+	}
+	if d.err != nil {
+		return 0
+	}
+	return int(n)
+}
+
+// count64 reads a float count: finite and not negative.
+func (d *decoder) count64() float64 {
+	v := d.f64()
+	if d.err == nil && (v < 0 || math.IsNaN(v) || math.IsInf(v, 0)) {
+		d.fail("count %v", v)
+	}
+	return v
+}
+
+func (d *decoder) str() string { return string(d.take(d.count(1))) }
+
+func (d *decoder) xsum() exactSum {
+	var s exactSum
+	n := d.count(8)
+	for i := 0; i < n && d.err == nil; i++ {
+		s.partials = append(s.partials, d.f64())
+	}
+	s.special = d.f64()
+	return s
+}
+
+func (d *decoder) exemplar() sample.Exemplar {
+	var e sample.Exemplar
+	copy(e.TraceID[:], d.take(16))
+	copy(e.SpanID[:], d.take(8))
+	e.Value = d.f64()
+	e.T = d.varint()
+	e.Partition = d.int32()
+	return e
+}
+
+func (d *decoder) optExemplar() sample.Exemplar {
+	switch d.byte() {
+	case 0:
+		return sample.Exemplar{}
+	case 1:
+		return d.exemplar()
+	default:
+		d.fail("exemplar presence byte")
+		return sample.Exemplar{}
+	}
+}
