@@ -65,10 +65,10 @@ type Partition struct {
 
 func newPartition(id int32, a *Aggregator, now time.Time) *Partition {
 	return &Partition{
-		id:       id,
-		agg:      a,
-		open:     make(map[winKey]*openWin),
-		byEnd:    make(map[int64][]winKey),
+		id:            id,
+		agg:           a,
+		open:          make(map[winKey]*openWin),
+		byEnd:         make(map[int64][]winKey),
 		maxT:          math.MinInt64,
 		wm:            math.MinInt64,
 		lastData:      now,

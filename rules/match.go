@@ -41,6 +41,9 @@ type Output struct {
 	Policies []StoragePolicy
 	// Priority: over a tenant's limit, lower priorities are shed first.
 	Priority int
+	// KeepOriginal is a rollup's keep_original: the input series is also
+	// written as it came in, at this rule's Policies.
+	KeepOriginal bool
 }
 
 // Match returns what the rules say about the input series lset. It does not
@@ -74,6 +77,7 @@ func (r *rule) makeOutput(name string, lset labels.Labels) Output {
 		Aggregations: r.aggs,
 		Policies:     r.policies,
 		Priority:     r.priority,
+		KeepOriginal: r.keepOriginal,
 	}
 	if r.kind == MappingRule {
 		o.Name, o.Labels = name, lset

@@ -151,7 +151,7 @@ func TestMatch(t *testing.T) {
 				if o.Name != o.Labels.Get(model.MetricNameLabel) {
 					t.Errorf("output %d: Name %q is not the __name__ of %s", i, o.Name, o.Labels)
 				}
-				if o.Fingerprint != info.Fingerprint || o.Priority != info.Priority ||
+				if o.Fingerprint != info.Fingerprint || o.Priority != info.Priority || o.KeepOriginal != info.KeepOriginal ||
 					!slices.Equal(o.Aggregations, info.Aggregations) || !slices.Equal(o.Policies, info.Policies) {
 					t.Errorf("output %d: %+v does not carry rule %+v", i, o, info)
 				}

@@ -24,6 +24,7 @@ type Watcher struct {
 	interval time.Duration
 	logger   *slog.Logger
 	reg      prometheus.Registerer
+	check    func(*Set) error
 
 	cur atomic.Pointer[Set]
 
@@ -64,6 +65,15 @@ func WatcherLogger(l *slog.Logger) WatcherOpt {
 // default, registers nothing.
 func WatcherRegisterer(r prometheus.Registerer) WatcherOpt {
 	return func(w *Watcher) { w.reg = r }
+}
+
+// WatcherCheck adds a check that a Set must pass, besides compiling, to be
+// put in force: for example that its storage policies are routed somewhere.
+// A Set the check fails is refused like files that do not compile (logged,
+// counted, the running Set stays). An Errors from check is logged error by
+// error.
+func WatcherCheck(check func(*Set) error) WatcherOpt {
+	return func(w *Watcher) { w.check = check }
 }
 
 // NewWatcher loads the rules at paths (files or directories, as Load) and
@@ -138,8 +148,9 @@ func (w *Watcher) Run(ctx context.Context, onChange func(*Set)) {
 }
 
 // Reload reads the files now, whether they changed or not, as on SIGHUP. It
-// returns the Errors that made it refuse the files (the Set in force stays),
-// or nil when the new Set is in force.
+// returns the Errors that made it refuse the files, or the error of the
+// WatcherCheck that refused them (the Set in force stays), or nil when the
+// new Set is in force.
 func (w *Watcher) Reload() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -191,6 +202,9 @@ func (w *Watcher) logRefused(err error) {
 		for _, e := range errs {
 			w.logger.Error("bad rules", "error", e.Error())
 		}
+	} else {
+		errs = Errors{{Msg: err.Error()}}
+		w.logger.Error("bad rules", "error", err.Error())
 	}
 	w.logger.Error("rules refused, keeping the rules in force", "paths", strings.Join(w.paths, ","), "problems", len(errs))
 }
@@ -219,6 +233,11 @@ func (w *Watcher) load() (stamp string, sum [32]byte, set *Set, err error) {
 	}
 	h.Sum(sum[:0])
 	set, err = compile(srcs, errs)
+	if err == nil && w.check != nil {
+		if err = w.check(set); err != nil {
+			set = nil
+		}
+	}
 	return stamp, sum, set, err
 }
 

@@ -207,3 +207,43 @@ func TestNewWatcherRegistersOnce(t *testing.T) {
 	}()
 	NewWatcher([]string{path}, WatcherRegisterer(reg))
 }
+
+func TestWatcherCheckRefuses(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	replaceFile(t, path, goodRules)
+	reg := prometheus.NewRegistry()
+	var logs syncBuffer
+	// The check refuses any set with a rule named b.
+	check := func(s *Set) error {
+		if strings.Contains(ruleNames(s), "b") {
+			return Errors{{File: path, Line: 3, Col: 5, Msg: "rule b is not routed"}}
+		}
+		return nil
+	}
+	w := NewWatcher([]string{path}, WatcherCheck(check), WatcherRegisterer(reg),
+		WatcherLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if w.Current() == nil || ruleNames(w.Current()) != "a" {
+		t.Fatalf("initial set %v, want rule a", w.Current())
+	}
+	replaceFile(t, path, goodRules2)
+	err := w.Reload()
+	if err == nil || err.Error() != path+":3:5: rule b is not routed" {
+		t.Fatalf("Reload = %v, want the check's error", err)
+	}
+	if got := ruleNames(w.Current()); got != "a" {
+		t.Errorf("rules in force after a refused reload: %q, want a", got)
+	}
+	if got := testutil.ToFloat64(w.failures); got != 1 {
+		t.Errorf("weir_rules_reload_failures_total = %v, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "rule b is not routed") {
+		t.Errorf("refusal not logged:\n%s", logs.String())
+	}
+
+	// A check that fails at start leaves no Set in force, like bad files.
+	w2 := NewWatcher([]string{path}, WatcherCheck(check), WatcherLogger(slog.New(slog.DiscardHandler)))
+	if w2.Current() != nil {
+		t.Errorf("Current = %v after a refused first load, want nil", ruleNames(w2.Current()))
+	}
+}

@@ -2,7 +2,8 @@
 //
 //	weir demo [-listen ADDR]          everything in one process, nothing to install
 //	weir run -config FILE             against real Kafka, remote-write storage and an OTLP trace backend
-//	weir rules check FILE|DIR...      validate rules files
+//	weir rules check FILE|DIR...      validate rules files (and a config's routing of their policies)
+//	weir rules test FILE... -input P  show which rules each input series matches and what it produces
 //	weir version
 package main
 
@@ -21,6 +22,7 @@ commands:
   demo          run everything in one process on embedded defaults
   run           run the pipeline: weir run -config configs/weir.yaml
   rules check   validate rules files: weir rules check FILE|DIR...
+  rules test    show what rules make of input points: weir rules test FILE... -input POINTS
   version       print the version
 
 Run 'weir <command> -h' for a command's flags.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weirdev/weir/aggregator"
 	"github.com/weirdev/weir/exemplars"
@@ -23,7 +24,7 @@ import (
 	"github.com/weirdev/weir/internal/server"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sinks/otlptrace"
-	"github.com/weirdev/weir/sinks/remotewrite"
+	"github.com/weirdev/weir/ui"
 )
 
 func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
@@ -45,6 +46,12 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return 2
 	}
 	if err := runPipeline(ctx, cfg, log); err != nil {
+		if errs := (rules.Errors{}); errors.As(err, &errs) {
+			// Bad rules, or rules the destinations cannot take: one
+			// FILE:LINE:COL: message per line, as weir rules check prints them.
+			fmt.Fprintln(stderr, errs)
+			return 2
+		}
 		log.Error("weir run failed", "err", err)
 		return 1
 	}
@@ -67,26 +74,15 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		}
 		ruleSet = s
 	}
+	// Every storage policy must reach storage that keeps its resolution apart
+	// (see config.CheckRouting); reloads are held to the same check.
+	if err := cfg.CheckRouting(ruleSet); err != nil {
+		return err
+	}
 
-	series := map[string]pipeline.SeriesSink{}
-	var queues []*remotewrite.Queue
-	for _, rw := range cfg.RemoteWrite {
-		opts := []remotewrite.Opt{remotewrite.WithHeaders(rw.Headers), remotewrite.WithLogger(log), remotewrite.WithRegisterer(prometheus.WrapRegistererWith(prometheus.Labels{"url": rw.URL}, reg))}
-		if rw.Timeout > 0 {
-			opts = append(opts, remotewrite.WithTimeout(time.Duration(rw.Timeout)))
-		}
-		c, err := remotewrite.New(rw.URL, opts...)
-		if err != nil {
-			return err
-		}
-		q := remotewrite.NewQueue(c)
-		queues = append(queues, q)
-		if len(rw.Policies) == 0 {
-			series[""] = q
-		}
-		for _, p := range rw.Policies {
-			series[p] = q
-		}
+	series, queues, err := seriesSinks(cfg, log, reg)
+	if err != nil {
+		return err
 	}
 
 	var traceSink pipeline.TraceSink
@@ -161,6 +157,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		TracesEncoding: tracesEnc,
 		MetricsTopic:   k.MetricsTopic,
 		Series:         series,
+		Unmatched:      unmatched(cfg),
 		Traces:         traceSink,
 		Logger:         log,
 		Reg:            reg,
@@ -168,16 +165,6 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	consumer, err := ingest.NewConsumer(
-		ingest.Brokers(k.Brokers...), ingest.Group(k.Group),
-		ingest.MetricsTopic(k.MetricsTopic), ingest.SpansTopic(k.SpansTopic),
-		ingest.MetricsEncoding(metricsEnc), ingest.TracesEncoding(tracesEnc),
-		ingest.DeadLetterTopic(k.DeadLetterTopic), ingest.TenantHeader(k.TenantHeader),
-		ingest.WithLogger(log), ingest.WithRegisterer(reg))
-	if err != nil {
-		return err
-	}
-
 	srvOpts := []server.Opt{server.WithLogger(log)}
 	if u := cfg.Query.PrometheusURL; u != "" {
 		h, err := server.Proxy(u)
@@ -193,6 +180,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		}
 		srvOpts = append(srvOpts, server.Traces(h))
 	}
+	srvOpts = append(srvOpts, server.UI(ui.Handler(ui.Config{JaegerUIURL: cfg.Query.JaegerUIURL})))
 	srv := server.New(reg, srvOpts...)
 	l, err := server.Listen(cfg.Listen)
 	if err != nil {
@@ -205,7 +193,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	// Rules: reloaded on SIGHUP and on file change; a bad file is refused and
 	// the running rules stay.
 	if len(rulePaths) > 0 {
-		w := rules.NewWatcher(rulePaths, rules.WatcherLogger(log), rules.WatcherRegisterer(reg))
+		w := rules.NewWatcher(rulePaths, rules.WatcherLogger(log), rules.WatcherRegisterer(reg), rules.WatcherCheck(cfg.CheckRouting))
 		go w.Run(ctx, pipe.SetRules)
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
@@ -224,10 +212,19 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 
 	srv.SetReady(true)
 	log.Info("weir running", "listen", l.Addr().String(), "brokers", k.Brokers, "group", k.Group)
-	errs := []error{consumer.Run(ctx, pipe)}
+	cc := pipeline.ClusterConfig{
+		Brokers: k.Brokers, Group: k.Group,
+		MetricsTopic: k.MetricsTopic, SpansTopic: k.SpansTopic,
+		PartialsTopic: k.PartialsTopic, DecisionsTopic: k.DecisionsTopic, DeadLetterTopic: k.DeadLetterTopic,
+		MetricsEncoding: metricsEnc, PartialsPartitions: k.PartialsPartitions, TransactionalID: k.TransactionalID,
+		TenantHeader: k.TenantHeader,
+	}
+	if k.SessionTimeout > 0 {
+		cc.ClientOpts = append(cc.ClientOpts, kgo.SessionTimeout(time.Duration(k.SessionTimeout)))
+	}
+	errs := []error{pipe.RunCluster(ctx, cc)}
 	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	errs = append(errs, pipe.Flush(fctx))
 	for _, q := range queues {
 		errs = append(errs, q.Close(fctx))
 	}

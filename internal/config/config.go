@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/weirdev/weir/rules"
 )
 
 // Duration is a time.Duration written as "10s", "1m30s" in YAML.
@@ -42,9 +44,22 @@ type Config struct {
 	RemoteWrite  []RemoteWrite `yaml:"remote_write"`
 	Traces       Traces        `yaml:"traces"`
 	Query        Query         `yaml:"query"`
+	Unmatched    Unmatched     `yaml:"unmatched"`
 
-	// dir is the config file's directory; relative paths resolve against it.
-	dir string
+	// file is the config file's path and dir its directory; relative paths
+	// resolve against dir.
+	file, dir string
+}
+
+// Unmatched says what happens to input series that no rule matches (and no
+// drop rule drops). By default they pass through, aggregated by kind like a
+// mapping rule, at the finest storage policy the rules use, as an M3
+// coordinator keeps series that no rule names.
+type Unmatched struct {
+	// Drop discards them (they are still counted).
+	Drop bool `yaml:"drop"`
+	// Policies replace the finest policy of the rules ("1m:40d").
+	Policies []string `yaml:"policies"`
 }
 
 // Kafka says where the input is.
@@ -56,6 +71,18 @@ type Kafka struct {
 	MetricsEncoding string   `yaml:"metrics_encoding"`
 	TracesEncoding  string   `yaml:"traces_encoding"`
 	DeadLetterTopic string   `yaml:"dead_letter_topic"`
+	// PartialsTopic and DecisionsTopic are weir's own topics between its two
+	// stages; created when missing.
+	PartialsTopic      string `yaml:"partials_topic"`
+	DecisionsTopic     string `yaml:"decisions_topic"`
+	PartialsPartitions int32  `yaml:"partials_partitions"`
+	// TransactionalID identifies this process' stage-1 producer; a restarted
+	// process with the same ID fences its predecessor's open transaction at
+	// once. Default: random per start.
+	TransactionalID string `yaml:"transactional_id"`
+	// SessionTimeout is how long the group waits for a silent member before
+	// moving its partitions (default 45s).
+	SessionTimeout  Duration `yaml:"session_timeout"`
 	TenantHeader    string   `yaml:"tenant_header"`
 	TenantAttribute string   `yaml:"tenant_attribute"`
 	// PromoteResourceAttributes become labels of metric points.
@@ -83,10 +110,16 @@ type TailSampling struct {
 type RemoteWrite struct {
 	URL string `yaml:"url"`
 	// Policies routed here ("10s:2d"); empty takes every policy no other
-	// destination names.
+	// destination names. Validation rewrites them in the form
+	// rules.StoragePolicy.String writes ("48h" becomes "2d").
 	Policies []string          `yaml:"policies"`
 	Headers  map[string]string `yaml:"headers"`
 	Timeout  Duration          `yaml:"timeout"`
+	// M3StoragePolicyHeaders marks an M3 coordinator: each request carries
+	// M3-Metrics-Type: aggregated and the M3-Storage-Policy of its samples,
+	// so that each policy lands in its own aggregated namespace. It needs
+	// Policies.
+	M3StoragePolicyHeaders bool `yaml:"m3_storage_policy_headers"`
 }
 
 // Traces is the OTLP gRPC destination of kept traces.
@@ -116,7 +149,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	c.dir = filepath.Dir(path)
+	c.file, c.dir = path, filepath.Dir(path)
 	return c, nil
 }
 
@@ -148,6 +181,8 @@ func (c *Config) defaults() {
 	def(&c.Kafka.MetricsEncoding, "otlp_proto")
 	def(&c.Kafka.TracesEncoding, "otlp_proto")
 	def(&c.Kafka.DeadLetterTopic, "weir.dlq")
+	def(&c.Kafka.PartialsTopic, "weir.partials")
+	def(&c.Kafka.DecisionsTopic, "weir.decisions")
 }
 
 func (c *Config) validate() error {
@@ -166,6 +201,7 @@ func (c *Config) validate() error {
 		errs = append(errs, "remote_write: at least one destination is required")
 	}
 	catchAll := 0
+	routed := make(map[string]int)
 	for i, rw := range c.RemoteWrite {
 		if u, err := url.Parse(rw.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Sprintf("remote_write[%d].url: %q is not an http(s) URL", i, rw.URL))
@@ -173,9 +209,43 @@ func (c *Config) validate() error {
 		if len(rw.Policies) == 0 {
 			catchAll++
 		}
+		for j, p := range rw.Policies {
+			sp, err := rules.ParseStoragePolicy(p)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("remote_write[%d].policies[%d]: %v", i, j, err))
+				continue
+			}
+			rw.Policies[j] = sp.String()
+			if prev, dup := routed[sp.String()]; dup {
+				errs = append(errs, fmt.Sprintf("remote_write[%d].policies[%d]: %s is already routed to remote_write[%d]", i, j, p, prev))
+				continue
+			}
+			routed[sp.String()] = i
+		}
+		if rw.M3StoragePolicyHeaders {
+			if len(rw.Policies) == 0 {
+				errs = append(errs, fmt.Sprintf("remote_write[%d]: m3_storage_policy_headers needs the policies this destination takes listed (each gets its own M3-Storage-Policy)", i))
+			}
+			for h := range rw.Headers {
+				if strings.EqualFold(h, M3MetricsTypeHeader) || strings.EqualFold(h, M3StoragePolicyHeader) {
+					errs = append(errs, fmt.Sprintf("remote_write[%d].headers: %s is set by m3_storage_policy_headers", i, h))
+				}
+			}
+		}
 	}
 	if catchAll > 1 {
 		errs = append(errs, "remote_write: more than one destination without policies")
+	}
+	if c.Unmatched.Drop && len(c.Unmatched.Policies) > 0 {
+		errs = append(errs, "unmatched: drop together with policies")
+	}
+	for j, p := range c.Unmatched.Policies {
+		sp, err := rules.ParseStoragePolicy(p)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("unmatched.policies[%d]: %v", j, err))
+			continue
+		}
+		c.Unmatched.Policies[j] = sp.String()
 	}
 	if a := c.Aggregation.RelativeAccuracy; a != 0 && !(a > 0 && a < 1) {
 		errs = append(errs, fmt.Sprintf("aggregation.relative_accuracy: %v is not in (0, 1)", a))

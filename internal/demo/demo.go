@@ -27,6 +27,7 @@ import (
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sinks/promstore"
 	"github.com/weirdev/weir/sinks/tracestore"
+	"github.com/weirdev/weir/ui"
 )
 
 // Topics of the demo's embedded Kafka.
@@ -117,7 +118,7 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		return fail(fmt.Errorf("demo: %w", err))
 	}
 
-	srv := server.New(reg, server.Query(store.Handler()), server.Traces(traces.Handler()), server.WithLogger(log))
+	srv := server.New(reg, server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{})), server.WithLogger(log))
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fail(fmt.Errorf("demo: listen on %s: %w", cfg.Listen, err))

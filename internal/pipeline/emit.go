@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/weirdev/weir/aggregator"
-	"github.com/weirdev/weir/exemplars"
 	"github.com/weirdev/weir/ingest"
 )
 
@@ -63,7 +62,7 @@ func (p *Pipeline) collect(s aggregator.Series, now time.Time) {
 			Value:     s.Exemplar.Value,
 			Timestamp: s.Exemplar.T,
 		}}
-		p.buffer.Keep(s.Exemplar.TraceID, exemplars.KeepExemplar, now)
+		p.decide(s.Exemplar, now)
 		p.m.exemplars.Inc()
 	}
 	route := s.Route
@@ -82,6 +81,14 @@ func toProto(ls labels.Labels) []prompb.Label {
 
 // drain hands pending samples and kept traces to the sinks.
 func (p *Pipeline) drain(ctx context.Context) error {
+	if err := p.drainSeries(ctx); err != nil {
+		return err
+	}
+	return p.drainTraces(ctx)
+}
+
+// drainSeries hands pending samples to the series sinks.
+func (p *Pipeline) drainSeries(ctx context.Context) error {
 	for route, series := range p.pending {
 		if len(series) == 0 {
 			continue
@@ -94,8 +101,15 @@ func (p *Pipeline) drain(ctx context.Context) error {
 		}
 		p.pending[route] = nil
 	}
+	return nil
+}
+
+// drainTraces exports the traces kept since the last call.
+func (p *Pipeline) drainTraces(ctx context.Context) error {
+	p.keptMu.Lock()
 	kept := p.kept
 	p.kept = nil
+	p.keptMu.Unlock()
 	for _, k := range kept {
 		if p.cfg.Traces == nil {
 			break

@@ -10,6 +10,14 @@ type metrics struct {
 	exemplars  prometheus.Counter
 	keptTraces *prometheus.CounterVec
 	ruleSwaps  prometheus.Counter
+
+	aborts      prometheus.Counter
+	rebalances  prometheus.Counter
+	partials    prometheus.Counter
+	deadLetters *prometheus.CounterVec
+	decisions   prometheus.Counter
+	stage2Open  *prometheus.GaugeVec
+	commitFails *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -18,7 +26,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weir_rules_dropped_points_total", Help: "Points dropped by a drop rule, by rule.",
 		}, []string{"rule"}),
 		unmatched: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "weir_rules_unmatched_points_total", Help: "Points that no rule matched (not aggregated).",
+			Name: "weir_rules_unmatched_points_total", Help: "Points that no rule matched: passed through at the unmatched storage policies, or dropped when configured so.",
 		}),
 		unrouted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_pipeline_unrouted_samples_total", Help: "Output samples whose storage policy has no sink.",
@@ -36,8 +44,30 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weir_pipeline_rule_swaps_total", Help: "Rule sets taken into use.",
 		}),
 	}
+	m.aborts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "weir_stage1_transaction_aborts_total", Help: "Stage-1 transactions aborted (state rebuilt from the committed offsets).",
+	})
+	m.rebalances = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "weir_stage1_rebalances_total", Help: "Stage-1 partition assignments received.",
+	})
+	m.partials = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "weir_stage1_partials_total", Help: "Partial windows produced to weir.partials.",
+	})
+	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "weir_stage1_dead_letters_total", Help: "Input records that did not decode, sent to the dead-letter topic.",
+	}, []string{"topic"})
+	m.decisions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "weir_stage2_decisions_total", Help: "Keep decisions produced to weir.decisions.",
+	})
+	m.stage2Open = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "weir_stage2_open_windows", Help: "Stage-2 windows waiting to close, per weir.partials partition.",
+	}, []string{"partition"})
+	m.commitFails = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "weir_commit_failures_total", Help: "Offset commits that failed, by stage.",
+	}, []string{"stage"})
 	if reg != nil {
-		reg.MustRegister(m.dropped, m.unmatched, m.unrouted, m.samples, m.exemplars, m.keptTraces, m.ruleSwaps)
+		reg.MustRegister(m.dropped, m.unmatched, m.unrouted, m.samples, m.exemplars, m.keptTraces, m.ruleSwaps,
+			m.aborts, m.rebalances, m.partials, m.deadLetters, m.decisions, m.stage2Open, m.commitFails)
 	}
 	return m
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +54,8 @@ type Config struct {
 	Reg    prometheus.Registerer
 	// MaxCachedSeries bounds the per-input-series match cache (default 1M).
 	MaxCachedSeries int
+	// Unmatched says what happens to series no rule matches.
+	Unmatched Unmatched
 }
 
 // Pipeline implements ingest.Handler. Its Handle methods and PollDone are
@@ -65,18 +67,22 @@ type Pipeline struct {
 	applied *rules.Set
 	agg     *aggregator.Aggregator
 	buffer  *exemplars.Buffer
-	seed    maphash.Seed
 
 	metricConv map[int32]*ingest.MetricConverter
 	spanConv   *ingest.SpanConverter
 	cache      map[uint64][]*match
 	cached     int
 	targets    map[uint64]*aggregator.Target
+	reload     reloadState
 
-	now     time.Time // wall time of the record being handled
+	now     time.Time  // wall time of the record being handled
+	keptMu  sync.Mutex // OnKeep may run on the decisions reader's goroutine
 	kept    []exemplars.Kept
 	pending map[string][]prompb.TimeSeries
-	m       *metrics
+	// decide records the keep decision of a closed window's exemplar: the
+	// local span buffer in one process, a weir.decisions record in a cluster.
+	decide func(ex sample.Exemplar, now time.Time)
+	m      *metrics
 }
 
 // New builds a pipeline. It fails when the aggregator options are invalid or
@@ -109,7 +115,6 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg:        cfg,
 		log:        cfg.Logger,
 		agg:        agg,
-		seed:       maphash.MakeSeed(),
 		metricConv: make(map[int32]*ingest.MetricConverter),
 		spanConv:   ingest.NewSpanConverter(cfg.SpanConvert...),
 		cache:      make(map[uint64][]*match),
@@ -118,19 +123,28 @@ func New(cfg Config) (*Pipeline, error) {
 		m:          newMetrics(cfg.Reg),
 	}
 	bufOpts := append([]exemplars.BufferOpt{
-		exemplars.OnKeep(func(k exemplars.Kept) { p.kept = append(p.kept, k) }),
+		exemplars.OnKeep(func(k exemplars.Kept) {
+			p.keptMu.Lock()
+			p.kept = append(p.kept, k)
+			p.keptMu.Unlock()
+		}),
 		exemplars.WithRegisterer(cfg.Reg),
 		exemplars.WithLogger(cfg.Logger),
 	}, cfg.Buffer...)
 	p.buffer = exemplars.NewBuffer(bufOpts...)
+	p.decide = func(ex sample.Exemplar, now time.Time) { p.buffer.Keep(ex.TraceID, exemplars.KeepExemplar, now) }
 	p.rules.Store(cfg.Rules)
 	p.applied = cfg.Rules
 	return p, nil
 }
 
-// SetRules replaces the rules. Input series are matched again from the next
-// record on; windows of rules that did not change keep their state because
-// their targets keep their keys.
+// SetRules puts s in force from the next record on. Windows of rules that
+// did not change keep their state. A changed or new rule starts at the next
+// window boundary of each of its resolutions after the newest event time
+// seen: points before it, late ones included, are still matched against the
+// previous set, so that no window mixes two versions of a rule. A set given
+// while such a switch is under way waits until it is over. Swaps are counted
+// in weir_pipeline_rule_swaps_total.
 func (p *Pipeline) SetRules(s *rules.Set) { p.rules.Store(s) }
 
 // Aggregator exposes the aggregator, for tests and metrics.
@@ -180,16 +194,6 @@ func (p *Pipeline) HandleTraces(src ingest.Source, td ptrace.Traces) {
 	}
 }
 
-func (p *Pipeline) refreshRules() {
-	if s := p.rules.Load(); s != p.applied {
-		p.applied = s
-		clear(p.cache)
-		p.cached = 0
-		// Targets stay: an unchanged rule gives the same keys and finds them.
-		p.m.ruleSwaps.Inc()
-	}
-}
-
 // addPoint matches a point against the rules (once per input series) and
 // folds it into every target.
 func (p *Pipeline) addPoint(part *aggregator.Partition, pt *sample.Point) {
@@ -198,34 +202,14 @@ func (p *Pipeline) addPoint(part *aggregator.Partition, pt *sample.Point) {
 		p.m.dropped.WithLabelValues(m.drop).Inc()
 		return
 	}
-	if len(m.targets) == 0 {
+	if m.unmatched {
 		p.m.unmatched.Inc()
-		return
 	}
 	for _, t := range m.targets {
-		part.Add(pt, t, p.now)
-	}
-}
-
-func (p *Pipeline) lookup(pt *sample.Point) *match {
-	h := pt.Labels.Hash() ^ uint64(pt.Kind)<<56
-	for _, m := range p.cache[h] {
-		if m.kind == pt.Kind && m.tenant == pt.Tenant && labelsEqual(m, pt) {
-			return m
+		if part.Add(pt, t, p.now) == "" {
+			p.reload.taken(pt.T)
 		}
 	}
-	rm := p.applied.Match(pt.Labels)
-	m := &match{lset: pt.Labels, tenant: pt.Tenant, kind: pt.Kind, drop: rm.Drop}
-	if rm.Drop == "" {
-		m.targets = p.targetsFor(rm, pt)
-	}
-	if p.cached >= p.cfg.MaxCachedSeries {
-		clear(p.cache)
-		p.cached = 0
-	}
-	p.cache[h] = append(p.cache[h], m)
-	p.cached++
-	return m
 }
 
 func labelsEqual(m *match, pt *sample.Point) bool { return labels.Equal(m.lset, pt.Labels) }

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"hash/maphash"
 	"math"
 	"strconv"
 
@@ -24,24 +23,29 @@ type match struct {
 	kind    sample.Kind
 	drop    string
 	targets []*aggregator.Target
+	// unmatched is set when no rule matched the series: its targets, if
+	// any, pass it through at the Unmatched policies.
+	unmatched bool
+	// phase tells apart the matches of one series during a rule switch:
+	// see reloadState.mixed.
+	phase int
 }
 
-// targetsFor turns the rules' outputs for one input series into aggregator
-// targets: one per output and storage policy. Targets with equal keys are
-// shared between input series through p.targets.
-func (p *Pipeline) targetsFor(m rules.Match, pt *sample.Point) []*aggregator.Target {
+// targetsFor turns what the rules say about one input series (see plan)
+// into aggregator targets: one per output and storage policy. Targets with
+// equal keys are shared between input series through p.targets.
+func (p *Pipeline) targetsFor(m rules.Match, unmatched []rules.StoragePolicy, pt *sample.Point) []*aggregator.Target {
 	var ts []*aggregator.Target
-	for _, out := range m.Outputs {
-		lset := out.Labels
-		if pt.Tenant != "" {
-			lset = labels.NewBuilder(lset).Set("tenant", pt.Tenant).Labels()
-		}
-		specs := specsFor(out, lset, pt.Kind)
-		for _, pol := range out.Policies {
-			key := targetKey(p.seed, lset, pol.Resolution.Milliseconds(), out.Fingerprint)
+	for _, out := range plan(m, unmatched, pt) {
+		for _, pol := range out.policies {
+			fp := out.fp
+			if out.raw {
+				fp = rawFingerprint(pt.Kind, pol)
+			}
+			key := targetKey(out.labels, pol.Resolution.Milliseconds(), fp)
 			t := p.targets[key]
 			if t == nil {
-				t = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Route: pol.String(), Specs: specs}
+				t = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Route: pol.String(), Specs: out.specs}
 				t.Init()
 				p.targets[key] = t
 			}
@@ -51,25 +55,20 @@ func (p *Pipeline) targetsFor(m rules.Match, pt *sample.Point) []*aggregator.Tar
 	return ts
 }
 
-func targetKey(seed maphash.Seed, lset labels.Labels, res int64, fp uint64) uint64 {
-	var h maphash.Hash
-	h.SetSeed(seed)
-	var b [8]byte
-	lset.Range(func(l labels.Label) {
-		h.WriteString(l.Name)
-		h.WriteByte(0)
-		h.WriteString(l.Value)
-		h.WriteByte(0)
-	})
-	for i := range 8 {
-		b[i] = byte(uint64(res) >> (8 * i))
-	}
-	h.Write(b[:])
-	for i := range 8 {
-		b[i] = byte(fp >> (8 * i))
-	}
-	h.Write(b[:])
-	return h.Sum64()
+// targetKey identifies an output series' window state. It must be the same
+// in every weir process: stage 1 on one node and stage 2 on another meet on
+// it, and it chooses the weir.partials partition.
+func targetKey(lset labels.Labels, res int64, fp uint64) uint64 {
+	return mix(lset.Hash() ^ mix(uint64(res)^mix(fp)))
+}
+
+// mix is splitmix64's finalizer.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // specsFor names the output series of one rule output. Explicit aggregations

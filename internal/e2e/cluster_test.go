@@ -1,0 +1,311 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/weirdev/weir/aggregator"
+	"github.com/weirdev/weir/ingest"
+	"github.com/weirdev/weir/internal/loadgen"
+	"github.com/weirdev/weir/internal/pipeline"
+	"github.com/weirdev/weir/internal/testenv"
+	"github.com/weirdev/weir/rules"
+)
+
+const e2eRules = `
+rollup:
+  - name: span-red
+    match: '{__name__="span_duration_seconds"}'
+    output: span_duration_seconds
+    by: [service_name, span_name, span_kind, status_code]
+    aggregations: [count, sum, max, p50, p90, p99, p999]
+    policies: [10s:2d]
+  - name: gauge-by-job
+    match: e2e_gauge
+    output: 'e2e_gauge:by_job'
+    by: [job]
+    aggregations: [sum, count, min, max, last, p50, p99]
+    policies: [10s:2d]
+`
+
+const (
+	partitions   = 16
+	traces       = 26_000 // ≈ 200k spans
+	metricBatch  = 1000   // points per metrics record
+	metricBatchN = 1000   // records: 1M points
+)
+
+type input struct {
+	spans, points int
+	records       []*kgo.Record
+}
+
+// genInput builds the fixed input: loadgen traces (kafkaexporter-shaped,
+// keyed by trace ID) and gauge batches, event times over the last minutes.
+func genInput(t *testing.T, spansTopic, metricsTopic string) input {
+	t.Helper()
+	var in input
+	g := loadgen.New(loadgen.WithSeed(2026))
+	base := time.Now().Add(-10 * time.Minute).Truncate(10 * time.Second)
+	for i := range traces {
+		td := g.NextTrace(base.Add(time.Duration(i) * 10 * time.Millisecond))
+		in.spans += td.SpanCount()
+		rs, err := loadgen.TraceRecords(spansTopic, td)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.records = append(in.records, rs...)
+	}
+	for r := range metricBatchN {
+		md := pmetric.NewMetrics()
+		rm := md.ResourceMetrics().AppendEmpty()
+		rm.Resource().Attributes().PutStr("service.name", "e2e")
+		m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+		m.SetName("e2e_gauge")
+		dps := m.SetEmptyGauge().DataPoints()
+		at := base.Add(time.Duration(r) * 250 * time.Millisecond)
+		for s := range metricBatch / 10 {
+			for j := range 10 {
+				dp := dps.AppendEmpty()
+				dp.Attributes().PutStr("job", fmt.Sprintf("job-%d", s%10))
+				dp.Attributes().PutStr("instance", fmt.Sprintf("i-%d", s))
+				dp.SetTimestamp(pcommon.NewTimestampFromTime(at.Add(time.Duration(j) * 20 * time.Millisecond)))
+				dp.SetDoubleValue(float64((r*7+s*13+j*3)%1000) / 10)
+				in.points++
+			}
+		}
+		b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.records = append(in.records, &kgo.Record{Topic: metricsTopic, Partition: int32(r % partitions), Value: b})
+	}
+	return in
+}
+
+func produce(t *testing.T, brokers []string, in input, spansTopic, metricsTopic string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(
+		kgo.BasicConsistentPartitioner(func(topic string) func(*kgo.Record, int) int {
+			if topic == metricsTopic {
+				return func(r *kgo.Record, _ int) int { return int(r.Partition) }
+			}
+			h := kgo.SaramaCompatHasher(fnv32a)
+			return func(r *kgo.Record, n int) int { return h(r.Key, n) }
+		})), kgo.ProducerBatchMaxBytes(4<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	if _, err := adm.CreateTopics(ctx, partitions, 1, nil, spansTopic, metricsTopic); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, in.records...).FirstErr(); err != nil {
+		t.Fatalf("produce input: %v", err)
+	}
+}
+
+func fnv32a(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
+}
+
+// reference is the single in-process computation of the same input.
+func reference(t *testing.T, in input, set *rules.Set, spansTopic, metricsTopic string) map[string]string {
+	t.Helper()
+	r := newReceiverSink()
+	p, err := pipeline.New(pipeline.Config{Rules: set, MetricsTopic: metricsTopic, Aggregator: aggOpts(),
+		Series: map[string]pipeline.SeriesSink{"": r}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Partition by partition in offset order, as Kafka delivers them.
+	byPart := map[string][]*kgo.Record{}
+	for _, rec := range in.records {
+		part := rec.Partition
+		if rec.Topic == spansTopic {
+			part = int32(fnv32aPartition(rec.Key))
+		}
+		k := fmt.Sprintf("%s/%d", rec.Topic, part)
+		byPart[k] = append(byPart[k], rec)
+	}
+	for k, recs := range byPart {
+		topic, _, _ := strings.Cut(k, "/")
+		var part int32
+		fmt.Sscan(strings.SplitN(k, "/", 2)[1], &part)
+		for _, rec := range recs {
+			src := ingest.Source{Topic: topic, Partition: part, Value: rec.Value}
+			if topic == metricsTopic {
+				md, err := ingest.DecodeMetrics(ingest.EncodingProto, rec.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.HandleMetrics(src, md)
+			} else {
+				td, err := ingest.DecodeTraces(ingest.EncodingProto, rec.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.HandleTraces(src, td)
+			}
+		}
+	}
+	if err := p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r.got
+}
+
+func fnv32aPartition(key []byte) int {
+	return kgo.SaramaCompatHasher(fnv32a)(key, partitions)
+}
+
+func aggOpts() []aggregator.Opt {
+	return []aggregator.Opt{aggregator.AllowedLateness(2 * time.Second), aggregator.IdleTimeout(20 * time.Second),
+		aggregator.CloseTimeout(10 * time.Minute)}
+}
+
+func writeConfig(t *testing.T, dir, name string, brokers []string, rw, spansTopic, metricsTopic string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
+kafka:
+  brokers: [%s]
+  group: e2e-%s
+  metrics_topic: %s
+  spans_topic: %s
+  partials_topic: %s.partials
+  decisions_topic: %s.decisions
+  dead_letter_topic: %s.dlq
+  transactional_id: %s
+  session_timeout: 6s
+rules: [rules.yaml]
+aggregation:
+  allowed_lateness: 2s
+  idle_timeout: 20s
+  close_timeout: 10m
+remote_write:
+  - url: %s
+`, strings.Join(brokers, ", "), spansTopic, metricsTopic, spansTopic, spansTopic, spansTopic, spansTopic, name, rw)
+	p := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestClusterExactlyOnce is the test of record: three `weir run` processes
+// on a real Kafka broker consume a fixed input (≥1M points, ≥200k spans, 16
+// partitions); one is killed with SIGKILL mid-run and restarted, a fourth
+// joins to force a rebalance. The remote-write output equals the single
+// process reference exactly.
+func TestClusterExactlyOnce(t *testing.T) {
+	brokers := testenv.Kafka(t, 1)
+	spansTopic, metricsTopic := "eo_spans", "eo_metrics"
+	in := genInput(t, spansTopic, metricsTopic)
+	if in.points < 1_000_000 || in.spans < 200_000 {
+		t.Fatalf("input too small: %d points, %d spans", in.points, in.spans)
+	}
+	t.Logf("input: %d points, %d spans in %d records", in.points, in.spans, len(in.records))
+	produce(t, brokers, in, spansTopic, metricsTopic)
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(e2eRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := reference(t, in, set, spansTopic, metricsTopic)
+	t.Logf("reference: %d samples", len(want))
+
+	rw := newReceiver(t)
+	cfg := func(name string) string { return writeConfig(t, dir, name, brokers, rw.URL, spansTopic, metricsTopic) }
+	a := startWeir(t, "a", cfg("a"))
+	b := startWeir(t, "b", cfg("b"))
+	c := startWeir(t, "c", cfg("c"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	count := func() int { got, _ := rw.snapshot(); return len(got) }
+	if !waitFor(ctx, 100*time.Millisecond, func() bool { return count() > len(want)/10 }) {
+		t.Fatalf("no output after start: %d samples", count())
+	}
+	b.kill()
+	t.Logf("killed b at %d/%d samples", count(), len(want))
+	time.Sleep(3 * time.Second)
+	b = startWeir(t, "b2", cfg("b"))
+	time.Sleep(3 * time.Second)
+	d := startWeir(t, "d", cfg("d"))
+
+	stable, last := 0, -1
+	waitFor(ctx, time.Second, func() bool {
+		n := count()
+		if n == last && n >= len(want) {
+			stable++
+		} else {
+			stable = 0
+		}
+		last = n
+		return stable >= 5
+	})
+	for _, p := range []*proc{a, b, c, d} {
+		p.stop(t)
+	}
+	got, conflicts := rw.snapshot()
+	compare(t, want, got, conflicts)
+}
+
+func compare(t *testing.T, want, got map[string]string, conflicts []string) {
+	t.Helper()
+	if len(conflicts) > 0 {
+		t.Errorf("%d samples written twice with different values, e.g. %s", len(conflicts), conflicts[0])
+	}
+	var missing, differ, extra []string
+	for k, v := range want {
+		g, ok := got[k]
+		switch {
+		case !ok:
+			missing = append(missing, k)
+		case g != v:
+			differ = append(differ, fmt.Sprintf("%s: got %s want %s", k, g, v))
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(differ)
+	sort.Strings(extra)
+	if len(missing)+len(differ)+len(extra) > 0 {
+		t.Fatalf("output differs from the reference (%d samples): %d missing %v; %d differ %v; %d extra %v",
+			len(want), len(missing), first(missing), len(differ), first(differ), len(extra), first(extra))
+	}
+	t.Logf("output equals the reference: %d samples, exemplars included", len(want))
+}
+
+func first(s []string) []string {
+	if len(s) > 3 {
+		return s[:3]
+	}
+	return s
+}
