@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, vet, staticcheck, unit and integration
-# tests. Integration tests start the real components they need themselves
-# (internal/testenv), bound to 127.0.0.1, and stop them afterwards.
+# The whole test suite: formatting, vet, staticcheck, unit, integration and
+# end-to-end tests, and one short round of the benchmark harness.
+#
+# test/setup.sh first installs or builds what the integration tests need (the
+# Kafka broker's classpath from Maven Central, Jaeger and Prometheus built from
+# the Go module proxy into .cache/bin, Debian's chromium); it is idempotent and
+# takes seconds when everything is in place. The tests start each component
+# themselves (internal/testenv), bound to 127.0.0.1, and stop it afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
+
+step "setup: Kafka classpath, Jaeger, Prometheus, Chromium"
+bash test/setup.sh
 
 step "gofmt"
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
+unformatted=$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go'))
 if [ -n "$unformatted" ]; then
   echo "not gofmt-clean:"; echo "$unformatted"; exit 1
 fi
@@ -22,4 +30,11 @@ step "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 step "go test"
-go test -count=1 -timeout 25m ./...
+go test -count=1 -timeout 30m ./...
+
+for extra in test/interop/run.sh bench/run.sh; do
+  if [ -f "$extra" ]; then
+    step "$extra"
+    if [ "$extra" = bench/run.sh ]; then bash "$extra" --short; else bash "$extra"; fi
+  fi
+done

@@ -40,10 +40,8 @@ rollup:
 `
 
 const (
-	partitions   = 16
-	traces       = 26_000 // ≈ 200k spans
-	metricBatch  = 1000   // points per metrics record
-	metricBatchN = 1000   // records: 1M points
+	partitions  = 16
+	metricBatch = 1000 // points per metrics record
 )
 
 type input struct {
@@ -53,7 +51,7 @@ type input struct {
 
 // genInput builds the fixed input: loadgen traces (kafkaexporter-shaped,
 // keyed by trace ID) and gauge batches, event times over the last minutes.
-func genInput(t *testing.T, spansTopic, metricsTopic string) input {
+func genInput(t *testing.T, spansTopic, metricsTopic string, traces, metricBatchN int) input {
 	t.Helper()
 	var in input
 	g := loadgen.New(loadgen.WithSeed(2026))
@@ -218,7 +216,7 @@ remote_write:
 func TestClusterExactlyOnce(t *testing.T) {
 	brokers := testenv.Kafka(t, 1)
 	spansTopic, metricsTopic := "eo_spans", "eo_metrics"
-	in := genInput(t, spansTopic, metricsTopic)
+	in := genInput(t, spansTopic, metricsTopic, 26_000, 1000) // ≈ 200k spans, 1M points
 	if in.points < 1_000_000 || in.spans < 200_000 {
 		t.Fatalf("input too small: %d points, %d spans", in.points, in.spans)
 	}
@@ -245,7 +243,7 @@ func TestClusterExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	count := func() int { got, _ := rw.snapshot(); return len(got) }
-	if !waitFor(ctx, 100*time.Millisecond, func() bool { return count() > len(want)/10 }) {
+	if !waitFor(ctx, 100*time.Millisecond, func() bool { return count() > len(want)/10 || exited(a, b, c) }) || exited(a, b, c) {
 		t.Fatalf("no output after start: %d samples", count())
 	}
 	b.kill()

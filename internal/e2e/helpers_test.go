@@ -82,6 +82,19 @@ func startWeir(t *testing.T, name, config string) *proc {
 	return p
 }
 
+// exited reports whether any of ps has exited.
+func exited(ps ...*proc) bool {
+	for _, p := range ps {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return true
+		default:
+		}
+	}
+	return false
+}
+
 // kill sends SIGKILL: no flush, no commit, no leaving the group.
 func (p *proc) kill() {
 	if p.cmd.ProcessState == nil {

@@ -1,0 +1,123 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weirdev/weir/internal/testenv"
+	"github.com/weirdev/weir/rules"
+)
+
+// scenario prepares a smaller fixed input on brokers and its reference.
+func scenario(t *testing.T, brokers []string, prefix string) (dir string, rw *receiver, want map[string]string, cfg func(string) string) {
+	t.Helper()
+	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
+	in := genInput(t, spansTopic, metricsTopic, 6000, 200)
+	produce(t, brokers, in, spansTopic, metricsTopic)
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(e2eRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = reference(t, in, set, spansTopic, metricsTopic)
+	rw = newReceiver(t)
+	cfg = func(name string) string { return writeConfig(t, dir, name, brokers, rw.URL, spansTopic, metricsTopic) }
+	return dir, rw, want, cfg
+}
+
+// settle waits until the receiver holds at least n samples and stopped
+// changing, or ctx ends.
+func settle(ctx context.Context, rw *receiver, n int) {
+	stable, last := 0, -1
+	waitFor(ctx, time.Second, func() bool {
+		got, _ := rw.snapshot()
+		if len(got) == last && len(got) >= n {
+			stable++
+		} else {
+			stable = 0
+		}
+		last = len(got)
+		return stable >= 5
+	})
+}
+
+// TestBrokerRestart restarts the (only) broker in the middle of the run:
+// weir reconnects and the output still equals the reference.
+func TestBrokerRestart(t *testing.T) {
+	k := testenv.StartKafka(t, 1)
+	_, rw, want, cfg := scenario(t, k.Brokers(), "br")
+	a, b := startWeir(t, "a", cfg("a")), startWeir(t, "b", cfg("b"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	waitFor(ctx, 50*time.Millisecond, func() bool { got, _ := rw.snapshot(); return len(got) > len(want)/10 || exited(a, b) })
+	if exited(a, b) {
+		t.Fatal("a weir process exited")
+	}
+	got, _ := rw.snapshot()
+	t.Logf("restarting the broker at %d/%d samples", len(got), len(want))
+	k.Restart(t, 1, false)
+	settle(ctx, rw, len(want))
+	a.stop(t)
+	b.stop(t)
+	got, conflicts := rw.snapshot()
+	compare(t, want, got, conflicts)
+}
+
+// TestSinkUnavailable makes the remote-write receiver answer 503 for 60 s in
+// the middle of the run: nothing is lost, the output catches up, and the
+// process' memory stays bounded because consumption pauses.
+func TestSinkUnavailable(t *testing.T) {
+	brokers := testenv.Kafka(t, 1)
+	_, rw, want, cfg := scenario(t, brokers, "sink503")
+	rw.failing.Store(true)
+	a := startWeir(t, "a", cfg("a"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var peak int64
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) && !exited(a) {
+		if rss := rssBytes(a.cmd.Process.Pid); rss > peak {
+			peak = rss
+		}
+		time.Sleep(time.Second)
+	}
+	if exited(a) {
+		t.Fatal("weir exited while the sink was down")
+	}
+	refused := rw.requests.Load()
+	rw.failing.Store(false)
+	settle(ctx, rw, len(want))
+	a.stop(t)
+	got, conflicts := rw.snapshot()
+	compare(t, want, got, conflicts)
+	if refused == 0 {
+		t.Fatal("the receiver was never asked while failing: the test did not exercise the outage")
+	}
+	t.Logf("%d requests refused during the outage; peak RSS %d MiB", refused, peak>>20)
+	if peak > 1<<30 {
+		t.Errorf("peak RSS %d MiB during the outage: memory is not bounded", peak>>20)
+	}
+}
+
+// rssBytes reads a process' resident set size from /proc.
+func rssBytes(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
