@@ -118,6 +118,29 @@ func (m *Merger) CommitPoint(next int64) int64 {
 	return c
 }
 
+// Waiting describes why windows are open: the end of the oldest open window
+// (0 when none) and the sources whose watermark has not passed it.
+func (m *Merger) Waiting() (oldestEnd int64, behind []int32) {
+	if len(m.ends) == 0 {
+		return 0, nil
+	}
+	for _, end := range m.ends {
+		if len(m.byEnd[end]) > 0 {
+			oldestEnd = end
+			break
+		}
+	}
+	if oldestEnd == 0 {
+		return 0, nil
+	}
+	for s, wm := range m.wms {
+		if wm < oldestEnd {
+			behind = append(behind, s)
+		}
+	}
+	return oldestEnd, behind
+}
+
 // Open returns the number of windows waiting to close.
 func (m *Merger) Open() int { return len(m.open) }
 

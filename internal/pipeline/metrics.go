@@ -11,13 +11,16 @@ type metrics struct {
 	keptTraces *prometheus.CounterVec
 	ruleSwaps  prometheus.Counter
 
-	aborts      prometheus.Counter
-	rebalances  prometheus.Counter
-	partials    prometheus.Counter
-	deadLetters *prometheus.CounterVec
-	decisions   prometheus.Counter
-	stage2Open  *prometheus.GaugeVec
-	commitFails *prometheus.CounterVec
+	aborts       prometheus.Counter
+	rebalances   prometheus.Counter
+	partials     prometheus.Counter
+	deadLetters  *prometheus.CounterVec
+	decisions    prometheus.Counter
+	stage2Open   *prometheus.GaugeVec
+	stage2Behind *prometheus.GaugeVec
+	stage2Oldest *prometheus.GaugeVec
+	lag          *prometheus.GaugeVec
+	commitFails  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -62,12 +65,22 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.stage2Open = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "weir_stage2_open_windows", Help: "Stage-2 windows waiting to close, per weir.partials partition.",
 	}, []string{"partition"})
+	m.stage2Behind = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "weir_stage2_sources_behind", Help: "Stage-1 sources whose watermark holds the oldest open window of a weir.partials partition (why it waits).",
+	}, []string{"partition"})
+	m.stage2Oldest = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "weir_stage2_oldest_open_window_end_seconds", Help: "End of the oldest window waiting to close, per weir.partials partition (Unix seconds).",
+	}, []string{"partition"})
+	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "weir_stage1_lag", Help: "Records behind the high watermark, per input partition, after the last poll.",
+	}, []string{"topic", "partition"})
 	m.commitFails = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "weir_commit_failures_total", Help: "Offset commits that failed, by stage.",
 	}, []string{"stage"})
 	if reg != nil {
 		reg.MustRegister(m.dropped, m.unmatched, m.unrouted, m.samples, m.exemplars, m.keptTraces, m.ruleSwaps,
-			m.aborts, m.rebalances, m.partials, m.deadLetters, m.decisions, m.stage2Open, m.commitFails)
+			m.aborts, m.rebalances, m.partials, m.deadLetters, m.decisions, m.stage2Open, m.commitFails,
+			m.stage2Behind, m.stage2Oldest, m.lag)
 	}
 	return m
 }

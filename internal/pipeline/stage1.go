@@ -132,6 +132,10 @@ func (s *stage1) handle(fp kgo.FetchTopicPartition, now time.Time) {
 	p := s.p
 	metrics := fp.Topic == s.cfg.MetricsTopic
 	part := p.agg.Partition(aggPartition(fp.Topic, metrics, fp.Partition), now)
+	if n := len(fp.Records); n > 0 {
+		lag := fp.HighWatermark - fp.Records[n-1].Offset - 1
+		p.m.lag.WithLabelValues(fp.Topic, strconv.Itoa(int(fp.Partition))).Set(float64(max(lag, 0)))
+	}
 	fp.EachRecord(func(r *kgo.Record) {
 		part.SetOffset(r.Offset)
 		src := ingest.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Time: r.Timestamp, Key: r.Key, Value: r.Value,
@@ -304,6 +308,7 @@ func (s *stage1) gone(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 		metrics := topic == s.cfg.MetricsTopic
 		for _, part := range parts {
 			delete(s.owned[topic], part)
+			s.p.m.lag.DeleteLabelValues(topic, strconv.Itoa(int(part)))
 			s.p.agg.DropPartition(aggPartition(topic, metrics, part))
 			if metrics {
 				delete(s.p.metricConv, part)

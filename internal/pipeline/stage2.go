@@ -106,7 +106,13 @@ func (s *stage2) handle(r *kgo.Record, now time.Time) {
 func (s *stage2) closeAndCommit(ctx context.Context, now time.Time) error {
 	for q, m := range s.mergers {
 		m.Close(now, func(ser aggregator.Series) { s.p.collect(ser, now) })
-		s.p.m.stage2Open.WithLabelValues(strconv.Itoa(int(q))).Set(float64(m.Open()))
+		qs := strconv.Itoa(int(q))
+		s.p.m.stage2Open.WithLabelValues(qs).Set(float64(m.Open()))
+		oldest, behind := m.Waiting()
+		s.p.m.stage2Behind.WithLabelValues(qs).Set(float64(len(behind)))
+		if oldest != 0 {
+			s.p.m.stage2Oldest.WithLabelValues(qs).Set(float64(oldest) / 1000)
+		}
 	}
 	if err := s.p.drainSeries(ctx); err != nil {
 		return err
@@ -215,6 +221,9 @@ func (s *stage2) drop(parts []int32) {
 	for _, q := range parts {
 		delete(s.mergers, q)
 		delete(s.next, q)
-		s.p.m.stage2Open.DeleteLabelValues(strconv.Itoa(int(q)))
+		qs := strconv.Itoa(int(q))
+		s.p.m.stage2Open.DeleteLabelValues(qs)
+		s.p.m.stage2Behind.DeleteLabelValues(qs)
+		s.p.m.stage2Oldest.DeleteLabelValues(qs)
 	}
 }
