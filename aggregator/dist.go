@@ -25,13 +25,30 @@ func newDist(m mapping.IndexMapping) *dist {
 }
 
 // add records count observations of v; it fails for values the sketch cannot
-// index (NaN, out of range), which the caller counts as invalid.
+// index (NaN, out of range), which the caller counts as invalid. It maps v to
+// its bucket once, for the sketch and the exemplar alike, as
+// DDSketch.AddWithCount would.
 func (d *dist) add(v, count float64, ex sample.Exemplar) error {
-	if err := d.sk.AddWithCount(v, count); err != nil {
-		return err
+	k, ok := d.key(v)
+	switch {
+	case !ok || count < 0:
+		// The sketch's own error says which.
+		return d.sk.AddWithCount(v, count)
+	case k.Sign() == exemplars.Positive:
+		d.sk.GetPositiveValueStore().AddWithCount(k.Index(), count)
+	case k.Sign() == exemplars.Negative:
+		d.sk.GetNegativeValueStore().AddWithCount(k.Index(), count)
+	default:
+		if err := d.sk.AddWithCount(0, count); err != nil {
+			return err
+		}
 	}
 	if ex.Valid() {
-		d.offer(ex)
+		if ex.Value == v {
+			d.offerAt(k, ex)
+		} else {
+			d.offer(ex)
+		}
 	}
 	return nil
 }
@@ -41,6 +58,11 @@ func (d *dist) offer(ex sample.Exemplar) {
 	if !ok {
 		return
 	}
+	d.offerAt(k, ex)
+}
+
+// offerAt offers ex as the candidate of bucket k, which must be ex.Value's.
+func (d *dist) offerAt(k exemplars.Key, ex sample.Exemplar) {
 	d.cands.Offer(k, ex)
 	if !d.maxEx.Valid() || exemplars.Better(ex, d.maxEx) {
 		d.maxEx = ex

@@ -51,16 +51,38 @@ func Better(a, b sample.Exemplar) bool {
 }
 
 // Candidates keeps at most one exemplar per sketch bucket. Memory is bounded
-// by the number of non-empty buckets of the window's sketch.
+// by the number of non-empty buckets of the window's sketch: 52 bytes per
+// bucket, plus at most a quarter of that in spare capacity.
 //
 // The zero value is empty and ready to use. Candidates is not safe for
 // concurrent use.
 type Candidates struct {
-	// keys is sorted; ex[i] is the candidate of keys[i]. Two parallel slices
-	// rather than a map: a window has tens to hundreds of buckets, where a
-	// sorted slice is smaller and merges in one linear pass.
+	// keys is sorted; ex[i] and part[i] are the candidate of keys[i]. Parallel
+	// slices rather than a map: a window has tens to hundreds of buckets,
+	// where sorted slices are smaller and merge in one linear pass. The
+	// partition lives apart from the rest of the exemplar so that neither
+	// slice pays alignment padding (sample.Exemplar is 48 bytes, these 44).
 	keys []Key
-	ex   []sample.Exemplar
+	ex   []cand
+	part []int32
+}
+
+// cand is a sample.Exemplar without its Partition.
+type cand struct {
+	traceID sample.TraceID
+	spanID  sample.SpanID
+	value   float64
+	t       int64
+}
+
+func (c *Candidates) at(i int) sample.Exemplar {
+	e := &c.ex[i]
+	return sample.Exemplar{TraceID: e.traceID, SpanID: e.spanID, Value: e.value, T: e.t, Partition: c.part[i]}
+}
+
+func (c *Candidates) set(i int, e sample.Exemplar) {
+	c.ex[i] = cand{traceID: e.TraceID, spanID: e.SpanID, value: e.Value, t: e.T}
+	c.part[i] = e.Partition
 }
 
 // Len returns the number of buckets holding a candidate.
@@ -71,13 +93,29 @@ func (c *Candidates) Len() int { return len(c.keys) }
 func (c *Candidates) Offer(k Key, e sample.Exemplar) {
 	i, found := slices.BinarySearch(c.keys, k)
 	if found {
-		if Better(e, c.ex[i]) {
-			c.ex[i] = e
+		if Better(e, c.at(i)) {
+			c.set(i, e)
 		}
 		return
 	}
-	c.keys = slices.Insert(c.keys, i, k)
-	c.ex = slices.Insert(c.ex, i, e)
+	c.keys = insert(c.keys, i, k)
+	c.ex = insert(c.ex, i, cand{})
+	c.part = insert(c.part, i, 0)
+	c.set(i, e)
+}
+
+// insert is slices.Insert of one element growing a full slice by a quarter
+// rather than append's doubling: windows are many and live long, so spare
+// capacity costs more than the extra copies. Each slice grows on its own:
+// the allocator rounds their capacities differently.
+func insert[T any](s []T, i int, v T) []T {
+	if len(s) == cap(s) {
+		// Not slices.Grow: append's growth would double small slices.
+		g := make([]T, len(s), len(s)+len(s)/4+4)
+		copy(g, s)
+		s = g
+	}
+	return slices.Insert(s, i, v)
 }
 
 // Get returns the candidate of bucket k.
@@ -86,7 +124,7 @@ func (c *Candidates) Get(k Key) (sample.Exemplar, bool) {
 	if !found {
 		return sample.Exemplar{}, false
 	}
-	return c.ex[i], true
+	return c.at(i), true
 }
 
 // Merge folds o into c bucket by bucket. The result is the same whatever the
@@ -98,36 +136,42 @@ func (c *Candidates) Merge(o *Candidates) {
 	if len(c.keys) == 0 {
 		c.keys = slices.Clone(o.keys)
 		c.ex = slices.Clone(o.ex)
+		c.part = slices.Clone(o.part)
 		return
 	}
-	keys := make([]Key, 0, len(c.keys)+len(o.keys))
-	ex := make([]sample.Exemplar, 0, len(c.keys)+len(o.keys))
+	n := len(c.keys) + len(o.keys)
+	m := Candidates{keys: make([]Key, 0, n), ex: make([]cand, 0, n), part: make([]int32, 0, n)}
+	take := func(from *Candidates, i int) {
+		m.keys = append(m.keys, from.keys[i])
+		m.ex = append(m.ex, from.ex[i])
+		m.part = append(m.part, from.part[i])
+	}
 	i, j := 0, 0
 	for i < len(c.keys) || j < len(o.keys) {
 		switch {
 		case j == len(o.keys) || (i < len(c.keys) && c.keys[i] < o.keys[j]):
-			keys, ex = append(keys, c.keys[i]), append(ex, c.ex[i])
+			take(c, i)
 			i++
 		case i == len(c.keys) || o.keys[j] < c.keys[i]:
-			keys, ex = append(keys, o.keys[j]), append(ex, o.ex[j])
+			take(o, j)
 			j++
 		default:
-			best := c.ex[i]
-			if Better(o.ex[j], best) {
-				best = o.ex[j]
+			if Better(o.at(j), c.at(i)) {
+				take(o, j)
+			} else {
+				take(c, i)
 			}
-			keys, ex = append(keys, c.keys[i]), append(ex, best)
 			i++
 			j++
 		}
 	}
-	c.keys, c.ex = keys, ex
+	*c = m
 }
 
 // Each calls fn for every bucket's candidate in key order.
 func (c *Candidates) Each(fn func(Key, sample.Exemplar)) {
 	for i, k := range c.keys {
-		fn(k, c.ex[i])
+		fn(k, c.at(i))
 	}
 }
 
@@ -135,4 +179,5 @@ func (c *Candidates) Each(fn func(Key, sample.Exemplar)) {
 func (c *Candidates) Reset() {
 	c.keys = c.keys[:0]
 	c.ex = c.ex[:0]
+	c.part = c.part[:0]
 }

@@ -47,11 +47,15 @@ const (
 type input struct {
 	spans, points int
 	records       []*kgo.Record
+	// cutoff (Unix ms): samples stamped at or before it are of the data; later
+	// ones are of the end markers, which move every partition's watermark
+	// past the data so that its windows close without waiting for idleness.
+	cutoff int64
 }
 
 // genInput builds the fixed input: loadgen traces (kafkaexporter-shaped,
 // keyed by trace ID) and gauge batches, event times over the last minutes.
-func genInput(t *testing.T, spansTopic, metricsTopic string, traces, metricBatchN int) input {
+func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatchN int) input {
 	t.Helper()
 	var in input
 	g := loadgen.New(loadgen.WithSeed(2026))
@@ -89,10 +93,40 @@ func genInput(t *testing.T, spansTopic, metricsTopic string, traces, metricBatch
 		}
 		in.records = append(in.records, &kgo.Record{Topic: metricsTopic, Partition: int32(r % partitions), Value: b})
 	}
+	end := base.Add(time.Duration(max(traces*10, metricBatchN*250+200)) * time.Millisecond)
+	in.cutoff = end.Truncate(10 * time.Second).Add(20 * time.Second).UnixMilli()
+	marker := end.Add(2 * time.Minute)
+	// One late-stamped gauge per metrics partition, one trace per spans partition.
+	for p := range partitions {
+		md := pmetric.NewMetrics()
+		m := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+		m.SetName("e2e_marker")
+		dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
+		dp.SetTimestamp(pcommon.NewTimestampFromTime(marker))
+		dp.SetDoubleValue(1)
+		b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.records = append(in.records, &kgo.Record{Topic: metricsTopic, Partition: int32(p), Value: b})
+	}
+	covered := map[int]bool{}
+	for len(covered) < partitions {
+		td := g.NextTrace(marker)
+		rs, err := loadgen.TraceRecords(spansTopic, td)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := fnv32aPartition(rs[0].Key); !covered[p] {
+			covered[p] = true
+			in.spans += td.SpanCount()
+			in.records = append(in.records, rs...)
+		}
+	}
 	return in
 }
 
-func produce(t *testing.T, brokers []string, in input, spansTopic, metricsTopic string) {
+func produce(t testing.TB, brokers []string, in input, spansTopic, metricsTopic string) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(
 		kgo.BasicConsistentPartitioner(func(topic string) func(*kgo.Record, int) int {
@@ -126,7 +160,7 @@ func fnv32a(b []byte) uint32 {
 }
 
 // reference is the single in-process computation of the same input.
-func reference(t *testing.T, in input, set *rules.Set, spansTopic, metricsTopic string) map[string]string {
+func reference(t testing.TB, in input, set *rules.Set, spansTopic, metricsTopic string) map[string]string {
 	t.Helper()
 	r := newReceiverSink()
 	p, err := pipeline.New(pipeline.Config{Rules: set, MetricsTopic: metricsTopic, Aggregator: aggOpts(),
@@ -180,7 +214,7 @@ func aggOpts() []aggregator.Opt {
 		aggregator.CloseTimeout(10 * time.Minute)}
 }
 
-func writeConfig(t *testing.T, dir, name string, brokers []string, rw, spansTopic, metricsTopic string) string {
+func writeConfig(t testing.TB, dir, name string, brokers []string, rw, spansTopic, metricsTopic string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 kafka:

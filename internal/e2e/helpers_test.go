@@ -26,7 +26,7 @@ var (
 	buildErr  error
 )
 
-func weirBinary(t *testing.T) string {
+func weirBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "weir-e2e-")
@@ -55,7 +55,7 @@ type proc struct {
 	done chan error
 }
 
-func startWeir(t *testing.T, name, config string) *proc {
+func startWeir(t testing.TB, name, config string) *proc {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), name+".log")
 	f, err := os.Create(logPath)
@@ -105,7 +105,7 @@ func (p *proc) kill() {
 }
 
 // stop sends SIGTERM and waits for the clean shutdown.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -131,7 +131,7 @@ type receiver struct {
 	failing   atomic.Bool
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	r := &receiver{got: map[string]string{}}
 	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.Close)

@@ -115,7 +115,18 @@ func (s *stage1) transaction(ctx context.Context, fs kgo.Fetches) (bool, error) 
 	}
 	s.mu.Lock()
 	now := time.Now()
-	fs.EachPartition(func(fp kgo.FetchTopicPartition) { s.handle(fp, now) })
+	fs.EachError(func(topic string, part int32, err error) {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			s.p.log.Warn("stage 1 fetch", "topic", topic, "partition", part, "err", err)
+		}
+	})
+	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+		// A poll that ends by its timeout carries an error entry with no
+		// topic and partition -1: it is no input partition.
+		if fp.Topic != "" && fp.Partition >= 0 {
+			s.handle(fp, now)
+		}
+	})
 	s.advance(now)
 	s.p.buffer.Tick(now)
 	s.mu.Unlock()

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -71,6 +72,11 @@ func (p *Pipeline) runStage2(ctx context.Context, cfg ClusterConfig, topo topolo
 		}
 		s.mu.Lock()
 		now := time.Now()
+		fs.EachError(func(topic string, part int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				s.p.log.Warn("stage 2 fetch", "topic", topic, "partition", part, "err", err)
+			}
+		})
 		fs.EachRecord(func(r *kgo.Record) { s.handle(r, now) })
 		err := s.closeAndCommit(ctx, now)
 		s.mu.Unlock()

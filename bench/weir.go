@@ -1,0 +1,195 @@
+package main
+
+import (
+	"fmt"
+	"hash/maphash"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/weirdev/weir/aggregator"
+	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/ingest"
+	"github.com/weirdev/weir/rules"
+	"github.com/weirdev/weir/sample"
+)
+
+// weirAgg is the rules → aggregator half of internal/pipeline, rebuilt from
+// weir's public packages (the bench module cannot import internal ones): the
+// rules are matched once per input series, the outcome cached by the series'
+// label hash, and each point folded into every target of its series. Only
+// rollups with explicit aggregations are wired (the rules used here).
+type weirAgg struct {
+	rules   *rules.Set
+	agg     *aggregator.Aggregator
+	part    *aggregator.Partition
+	seed    maphash.Seed
+	cache   map[uint64][]*match
+	targets map[uint64]*aggregator.Target
+	now     time.Time
+	dropped int
+}
+
+type match struct {
+	lset    labels.Labels
+	targets []*aggregator.Target
+}
+
+func newWeirAgg(rs *rules.Set, now time.Time, opts ...aggregator.Opt) (*weirAgg, error) {
+	agg, err := aggregator.New(append([]aggregator.Opt{aggregator.MaxFuture(100 * 365 * 24 * time.Hour)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return &weirAgg{
+		rules:   rs,
+		agg:     agg,
+		part:    agg.Partition(0, now),
+		seed:    maphash.MakeSeed(),
+		cache:   map[uint64][]*match{},
+		targets: map[uint64]*aggregator.Target{},
+		now:     now,
+	}, nil
+}
+
+func (w *weirAgg) add(pt *sample.Point) {
+	m := w.lookup(pt)
+	for _, t := range m.targets {
+		if w.part.Add(pt, t, w.now) != "" {
+			w.dropped++
+		}
+	}
+}
+
+func (w *weirAgg) lookup(pt *sample.Point) *match {
+	h := pt.Labels.Hash()
+	for _, m := range w.cache[h] {
+		if labels.Equal(m.lset, pt.Labels) {
+			return m
+		}
+	}
+	m := &match{lset: pt.Labels}
+	for _, out := range w.rules.Match(pt.Labels).Outputs {
+		specs := specsFor(out)
+		for _, pol := range out.Policies {
+			key := targetKey(w.seed, out.Labels, pol.Resolution.Milliseconds(), out.Fingerprint)
+			t := w.targets[key]
+			if t == nil {
+				t = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Route: pol.String(), Specs: specs}
+				t.Init()
+				w.targets[key] = t
+			}
+			m.targets = append(m.targets, t)
+		}
+	}
+	w.cache[h] = append(w.cache[h], m)
+	return m
+}
+
+// flush closes every window and returns how many series it emitted and the
+// sum of the _count outputs; keep is called with every exemplar's trace.
+func (w *weirAgg) flush(keep func(sample.TraceID)) (series int, count float64) {
+	w.agg.Flush(w.now, func(s aggregator.Series) {
+		series++
+		if s.Labels.Get("__name__") != "" && isCount(s.Labels) {
+			count += s.V
+		}
+		if keep != nil && s.Exemplar.Valid() {
+			keep(s.Exemplar.TraceID)
+		}
+	})
+	return series, count
+}
+
+func isCount(ls labels.Labels) bool {
+	n := ls.Get("__name__")
+	return len(n) > 6 && n[len(n)-6:] == "_count"
+}
+
+func targetKey(seed maphash.Seed, lset labels.Labels, res int64, fp uint64) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	lset.Range(func(l labels.Label) {
+		h.WriteString(l.Name)
+		h.WriteByte(0)
+		h.WriteString(l.Value)
+		h.WriteByte(0)
+	})
+	var b [16]byte
+	for i := range 8 {
+		b[i] = byte(uint64(res) >> (8 * i))
+		b[8+i] = byte(fp >> (8 * i))
+	}
+	h.Write(b[:])
+	return h.Sum64()
+}
+
+var aggKinds = map[rules.AggKind]aggregator.Agg{
+	rules.Sum: aggregator.Sum, rules.Count: aggregator.Count, rules.Min: aggregator.Min,
+	rules.Max: aggregator.Max, rules.Last: aggregator.Last, rules.Mean: aggregator.Mean,
+	rules.Rate: aggregator.Rate, rules.Increase: aggregator.Increase, rules.Quantile: aggregator.Quantile,
+}
+
+// specsFor names a rollup's output series the way the rules package does.
+func specsFor(out rules.Output) []aggregator.Spec {
+	if out.Aggregations == nil {
+		panic(fmt.Sprintf("bench: rule %q has no aggregations: mapping rules are not wired here", out.Rule))
+	}
+	var specs []aggregator.Spec
+	for _, a := range out.Aggregations {
+		k, ok := aggKinds[a.Kind]
+		if !ok {
+			panic(fmt.Sprintf("bench: rule %q: aggregation %v is not wired here", out.Rule, a))
+		}
+		specs = append(specs, aggregator.Spec{Agg: k, Q: a.Q, Labels: rules.SeriesLabels(out.Labels, a)})
+	}
+	return specs
+}
+
+// weirSpans is weir's span path of internal/pipeline.HandleTraces: decode a
+// record, derive the RED series' points and fold them, then buffer the
+// record's traces for tail sampling.
+type weirSpans struct {
+	*weirAgg
+	conv   *ingest.SpanConverter
+	buf    *exemplars.Buffer
+	maxDur map[sample.TraceID]time.Duration
+	kept   int // traces kept (errors, exemplars, baseline)
+}
+
+func newWeirSpans(now time.Time) (*weirSpans, error) {
+	a, err := newWeirAgg(rules.Default(), now)
+	if err != nil {
+		return nil, err
+	}
+	w := &weirSpans{weirAgg: a, conv: ingest.NewSpanConverter(), maxDur: map[sample.TraceID]time.Duration{}}
+	w.buf = exemplars.NewBuffer(exemplars.OnKeep(func(exemplars.Kept) { w.kept++ }))
+	return w, nil
+}
+
+func (w *weirSpans) record(rec []byte) error {
+	td, err := ingest.DecodeTraces(ingest.EncodingProto, rec)
+	if err != nil {
+		return err
+	}
+	// A fresh map per record, as internal/pipeline.HandleTraces does.
+	w.maxDur = map[sample.TraceID]time.Duration{}
+	w.conv.Convert(td, 0, "", func(pt *sample.Point) {
+		d := time.Duration(pt.V * float64(time.Second))
+		if d > w.maxDur[pt.Exemplar.TraceID] {
+			w.maxDur[pt.Exemplar.TraceID] = d
+		}
+		w.add(pt)
+	})
+	return ingest.ForEachTrace(ingest.EncodingProto, rec, td, func(id sample.TraceID, raw []byte, spans int, hasError bool) {
+		w.buf.Add(id, 0, string(ingest.EncodingProto), raw, spans, hasError, w.maxDur[id], w.now)
+	})
+}
+
+// finish closes every window, keeps the traces their exemplars name, and
+// decides every other buffered trace as if its decision wait had passed: the
+// work the collector's tail sampling does at Shutdown.
+func (w *weirSpans) finish() (series int, count float64) {
+	series, count = w.flush(func(id sample.TraceID) { w.buf.Keep(id, exemplars.KeepExemplar, w.now) })
+	w.buf.Tick(w.now.Add(exemplars.DefaultDecisionWait + time.Second))
+	return series, count
+}

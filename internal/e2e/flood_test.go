@@ -1,0 +1,234 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirdev/weir/internal/loadgen"
+	"github.com/weirdev/weir/internal/testenv"
+)
+
+// Flood scenario: far more spans than the buffer may hold, none expiring
+// (the decision wait is longer than the test) and none kept by the baseline,
+// so only the byte bound limits the buffer.
+const (
+	floodMaxBytes = 16 << 20
+	// floodWire is how many OTLP bytes are produced: 16 times the bound.
+	floodWire = 256 << 20
+	// floodOverhead is what the process may hold besides the buffer's bound,
+	// whatever the input: its idle footprint (~30 MiB), the decision cache
+	// (100k entries, ~8 MiB), the records of a poll and their decoded spans,
+	// and the Go heap's headroom over all that is live (the GC lets the heap
+	// grow to twice the live heap before it collects, more while it runs
+	// behind on two busy cores). Measured: peaks of 210-240 MiB with a bound
+	// of 16 MiB for floods of 128 to 512 MiB; ~180 MiB with a bound of 1 MiB;
+	// 574 MiB when the 256 MiB flood is held (bound 1 GiB).
+	floodOverhead = 320 << 20
+	// floodGrowth is how much the peak may still grow once the buffer is
+	// full (noise of the GC's timing): far less than the input.
+	floodGrowth = 96 << 20
+)
+
+// TestTailSamplingFlood floods one `weir run` through the real broker with
+// 16 times more spans than its span buffer may hold. The process' peak
+// resident memory (VmHWM) stays under the bound plus a fixed overhead, far
+// under what the flood would take if it were held, stops growing once the
+// buffer is full, and the shed traces are counted on /metrics as dropped
+// for "buffer_full".
+func TestTailSamplingFlood(t *testing.T) {
+	brokers := testenv.Kafka(t, 1)
+	prefix := fmt.Sprintf("flood%x", time.Now().UnixNano()&0xffffff)
+	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), loadgen.PartitionerOpt(),
+		kgo.ProducerLinger(5*time.Millisecond), kgo.ProducerBatchMaxBytes(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).CreateTopics(ctx, 4, 1, nil, spansTopic, metricsTopic)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("create topics: %v", err)
+	}
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(tsRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rw := newExemplarReceiver(t)
+	config := filepath.Join(dir, "flood.yaml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
+kafka:
+  brokers: [%s]
+  group: %s
+  metrics_topic: %s
+  spans_topic: %s
+  partials_topic: %s.partials
+  decisions_topic: %s.decisions
+  dead_letter_topic: %s.dlq
+rules: [rules.yaml]
+aggregation:
+  allowed_lateness: 1s
+  idle_timeout: 5s
+tail_sampling:
+  max_bytes: %d
+  decision_wait: 10m
+  baseline_rate: 0
+remote_write:
+  - url: %s
+`, strings.Join(brokers, ", "), prefix, metricsTopic, spansTopic, prefix, prefix, prefix, floodMaxBytes, rw.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startWeir(t, "flood", config)
+	addr := p.httpAddr(ctx)
+	if addr == "" {
+		t.Fatal("weir did not start")
+	}
+	pid := p.cmd.Process.Pid
+	if !waitFor(ctx, 200*time.Millisecond, func() bool {
+		return everyProc(ctx, []string{addr}, func(m metricsText) bool {
+			n, _ := m.sum("weir_stage1_rebalances_total")
+			return n >= 1
+		}) || exited(p)
+	}) || exited(p) {
+		t.Fatal("weir did not join the group")
+	}
+	idle := procStatus(t, pid, "VmRSS")
+
+	// Template traces, copied under new trace IDs: patching the ID in place
+	// is much cheaper than generating.
+	g := loadgen.New(loadgen.WithSeed(uint64(time.Now().UnixNano())), loadgen.WithErrorRate(0))
+	var tmpl []*kgo.Record
+	var tmplBytes, tmplSpans int
+	for range 500 {
+		td := g.NextTrace(time.Now())
+		tmplSpans += td.SpanCount()
+		rs, err := loadgen.TraceRecords(spansTopic, td)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			tmplBytes += len(r.Value)
+		}
+		tmpl = append(tmpl, rs...)
+	}
+	var traces, wire, round int
+	// flood produces wire bytes more and waits until weir took them in:
+	// every trace shed, still buffered, or kept by an exemplar decision.
+	flood := func(bytes int) metricsText {
+		t.Helper()
+		start, traces0 := time.Now(), traces
+		for end := wire + bytes; wire < end; round++ {
+			traces += floodRound(t, ctx, cl, tmpl, round)
+			wire += tmplBytes
+		}
+		var m metricsText
+		if !waitFor(ctx, 250*time.Millisecond, func() bool {
+			var err error
+			if m, err = scrape(ctx, addr); err != nil {
+				return exited(p)
+			}
+			shed, _ := m.sum("weir_tailsampling_dropped_traces_total", `reason="buffer_full"`)
+			held, _ := m.sum("weir_tailsampling_buffered_traces")
+			kept, _ := m.sum("weir_tailsampling_decisions_total", `reason="exemplar"`)
+			return int(shed+held+kept) >= traces || exited(p)
+		}) || exited(p) {
+			t.Fatalf("weir did not take in the flood (exited: %v); last metrics:\n%s", exited(p), m)
+		}
+		n := traces - traces0
+		t.Logf("flood of %d traces (%d MiB, %d spans) taken in within %v: %.0f spans/s", n, bytes>>20,
+			n*tmplSpans/500, time.Since(start).Round(time.Millisecond), float64(n*tmplSpans/500)/time.Since(start).Seconds())
+		return m
+	}
+
+	// The first quarter fills the buffer four times over; the rest must not
+	// make the process grow.
+	flood(floodWire / 4)
+	quarter := procStatus(t, pid, "VmHWM")
+	m := flood(floodWire - floodWire/4)
+	peak := procStatus(t, pid, "VmHWM")
+	p.stop(t)
+
+	shed, _ := m.sum("weir_tailsampling_dropped_traces_total", `reason="buffer_full"`)
+	held, _ := m.sum("weir_tailsampling_buffered_traces")
+	bufBytes, _ := m.sum("weir_tailsampling_buffered_bytes")
+	t.Logf("%d traces, %d MiB of OTLP: %v shed (buffer_full), %v held in %.1f MiB (bound %d MiB)",
+		traces, wire>>20, shed, held, bufBytes/(1<<20), floodMaxBytes>>20)
+	t.Logf("RSS idle %d MiB; peak after the first quarter %d MiB, at the end %d MiB (limit: bound + %d MiB fixed overhead = %d MiB)",
+		idle>>20, quarter>>20, peak>>20, floodOverhead>>20, (floodMaxBytes+floodOverhead)>>20)
+	if bufBytes > floodMaxBytes {
+		t.Errorf("the buffer charges %v bytes, above its bound %d", bufBytes, floodMaxBytes)
+	}
+	if shed < float64(traces)*3/4 {
+		t.Errorf("only %v of %d traces counted as shed for buffer_full: a flood %d times the bound must shed most", shed, traces, floodWire/floodMaxBytes)
+	}
+	if peak > floodMaxBytes+floodOverhead {
+		t.Errorf("peak RSS %d MiB: above the bound plus the fixed overhead, %d MiB", peak>>20, (floodMaxBytes+floodOverhead)>>20)
+	}
+	if grew := peak - quarter; grew > floodGrowth {
+		t.Errorf("peak RSS grew by %d MiB over the last three quarters of the flood (%d MiB of OTLP): memory is not flat",
+			grew>>20, (floodWire-floodWire/4)>>20)
+	}
+}
+
+// floodRound produces the template records once under trace IDs of round,
+// and returns the number of traces.
+func floodRound(t *testing.T, ctx context.Context, cl *kgo.Client, tmpl []*kgo.Record, round int) int {
+	t.Helper()
+	recs := make([]*kgo.Record, 0, len(tmpl))
+	traces := 0
+	var prev []byte
+	old, id := make([]byte, 16), make([]byte, 16)
+	for _, r := range tmpl {
+		if _, err := hex.Decode(old, r.Key); err != nil {
+			t.Fatal(err)
+		}
+		copy(id, old)
+		id[0], id[1], id[2], id[3] = byte(round), byte(round>>8), 0xf1, 0x00
+		if !bytes.Equal(r.Key, prev) {
+			traces++
+			prev = r.Key
+		}
+		recs = append(recs, &kgo.Record{Topic: r.Topic, Key: []byte(hex.EncodeToString(id)), Value: bytes.ReplaceAll(r.Value, old, id)})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	return traces
+}
+
+// procStatus reads a memory field (VmRSS, VmHWM) of /proc/PID/status, in
+// bytes.
+func procStatus(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("/proc/%d/status: %s: %v", pid, line, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s", pid, field)
+	return 0
+}
