@@ -43,6 +43,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	base := "http://" + d.Addr()
 	fmt.Fprintf(stdout, `weir demo is running on %[1]s (Ctrl-C stops it; open windows are flushed first)
+  the UI:             %[1]s/
   p99 per operation:  %[1]s/api/v1/query?query=span_duration_seconds{quantile="0.99"}
   their exemplars:    %[1]s/api/v1/query_exemplars?query=span_duration_seconds{quantile="0.99"}
   a linked trace:     %[1]s/api/traces/<trace_id>
