@@ -20,6 +20,7 @@ type metrics struct {
 	stage2Behind *prometheus.GaugeVec
 	stage2Oldest *prometheus.GaugeVec
 	lag          *prometheus.GaugeVec
+	shed         *prometheus.CounterVec
 	commitFails  *prometheus.CounterVec
 }
 
@@ -74,13 +75,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "weir_stage1_lag", Help: "Records behind the high watermark, per input partition, after the last poll.",
 	}, []string{"topic", "partition"})
+	m.shed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "weir_limits_shed_points_total", Help: "Points refused because their tenant was over its limit, by tenant and rule priority.",
+	}, []string{"tenant", "priority"})
 	m.commitFails = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "weir_commit_failures_total", Help: "Offset commits that failed, by stage.",
 	}, []string{"stage"})
 	if reg != nil {
 		reg.MustRegister(m.dropped, m.unmatched, m.unrouted, m.samples, m.exemplars, m.keptTraces, m.ruleSwaps,
 			m.aborts, m.rebalances, m.partials, m.deadLetters, m.decisions, m.stage2Open, m.commitFails,
-			m.stage2Behind, m.stage2Oldest, m.lag)
+			m.stage2Behind, m.stage2Oldest, m.lag, m.shed)
 	}
 	return m
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,7 @@ type Pipeline struct {
 	cached     int
 	targets    map[uint64]*aggregator.Target
 	reload     reloadState
+	limits     tenantLimits
 
 	now     time.Time  // wall time of the record being handled
 	keptMu  sync.Mutex // OnKeep may run on the decisions reader's goroutine
@@ -204,6 +206,10 @@ func (p *Pipeline) addPoint(part *aggregator.Partition, pt *sample.Point) {
 	}
 	if m.unmatched {
 		p.m.unmatched.Inc()
+	}
+	if len(m.targets) > 0 && !p.limits.admit(m.tenant, m.priority, p.now) {
+		p.m.shed.WithLabelValues(m.tenant, strconv.Itoa(m.priority)).Inc()
+		return
 	}
 	for _, t := range m.targets {
 		if part.Add(pt, t, p.now) == "" {

@@ -75,6 +75,7 @@ func (p *Pipeline) refreshRules() {
 	if r.prev != nil && !r.done && r.maxT >= r.bounds[len(r.bounds)-1] {
 		p.endSwitch()
 	}
+	p.limits.use(p.applied)
 	s := p.rules.Load()
 	if s == p.applied || (r.prev != nil && !r.done) {
 		return
@@ -159,7 +160,7 @@ func (p *Pipeline) lookup(pt *sample.Point) *match {
 	}
 	old := p.matchIn(r.prev, r.prevUnmatched, &r.prevCache, &r.prevCached, h, pt)
 	cur := p.matchIn(p.applied, r.unmatched, &p.cache, &p.cached, h, pt)
-	m := &match{lset: pt.Labels, tenant: pt.Tenant, kind: pt.Kind, phase: phase, unmatched: old.unmatched}
+	m := &match{lset: pt.Labels, tenant: pt.Tenant, kind: pt.Kind, phase: phase, unmatched: old.unmatched, priority: max(old.priority, cur.priority)}
 	// A target of a rule that did not change is in both; its resolution's
 	// boundary picks exactly one of them.
 	for _, t := range old.targets {
@@ -188,6 +189,11 @@ func (p *Pipeline) matchIn(set *rules.Set, unmatched []rules.StoragePolicy, cach
 	}
 	rm := set.Match(pt.Labels)
 	m := &match{lset: pt.Labels, tenant: pt.Tenant, kind: pt.Kind, drop: rm.Drop, unmatched: rm.Drop == "" && len(rm.Outputs) == 0}
+	for i, o := range rm.Outputs {
+		if i == 0 || o.Priority > m.priority {
+			m.priority = o.Priority
+		}
+	}
 	if rm.Drop == "" {
 		m.targets = p.targetsFor(rm, unmatched, pt)
 	}

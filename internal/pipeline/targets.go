@@ -29,6 +29,9 @@ type match struct {
 	// phase tells apart the matches of one series during a rule switch:
 	// see reloadState.mixed.
 	phase int
+	// priority is the highest priority of the rules feeding the series: a
+	// tenant over its limit sheds the lowest first (see limits.go).
+	priority int
 }
 
 // targetsFor turns what the rules say about one input series (see plan)
