@@ -316,4 +316,3 @@ func appendOptExemplar(b []byte, e sample.Exemplar) []byte {
 	}
 	return appendExemplar(append(b, 1), e)
 }
-
