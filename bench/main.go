@@ -12,11 +12,12 @@
 //
 // What each timed section covers, per round, on fresh state:
 //
-//   - weir spans: per record, ingest.DecodeTraces (pdata), SpanConverter,
-//     the rules matched once per series (rules.Default, span-red), each point
-//     folded into its aggregator targets (count, sum, p50, p90, p99, p999,
-//     exemplars), and ingest.ForEachTrace into the exemplars.Buffer: the
-//     wiring of internal/pipeline.HandleTraces, rebuilt from public packages.
+//   - weir spans: per record, SpanConverter.ConvertProto (the fast decoder,
+//     no pdata), the rules matched once per series (rules.Default, span-red),
+//     each point folded into its aggregator targets (count, sum, p50, p90,
+//     p99, p999, exemplars), and the record into the exemplars.Buffer (split
+//     by ingest.ForEachTrace only when it holds several traces): the wiring
+//     of internal/pipeline.HandleTraces, rebuilt from public packages.
 //     Then every window is closed (exemplar traces kept) and the buffer ticked
 //     past its decision wait, deciding every trace.
 //   - otelcol spans: per record, pdata decode, the spanmetrics connector
@@ -29,7 +30,11 @@
 //     batch (10,000 series, 12 labels, 100 jobs) pushed -point-loops times,
 //     aggregated by job into sum, count, max and three quantiles, then closed
 //     (weir's Flush; streamaggr's flush on shutdown).
-//   - decode floor: pdata unmarshal of the same span records alone.
+//   - decode floor: pdata unmarshal of the same span records alone (pdata=),
+//     and ConvertProto with points discarded (fast=): the fast decoder
+//     cannot decode without making points, so its floor includes the label
+//     cache. weir_share_of_floor is weir spans against the fast floor, the
+//     decoder weir's path uses.
 //
 // Memory is measured first, while the heap holds little but the input:
 // bytes_per_series_window is the live heap that weir's rules and aggregator
@@ -55,6 +60,9 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/weirdev/weir/ingest"
+	"github.com/weirdev/weir/sample"
 )
 
 type options struct {
@@ -165,6 +173,10 @@ func run(out io.Writer, o options) error {
 				return err
 			}
 			add("decode", m)
+			if m, err = timed(in.spans, func() error { return decodeFastAll(in) }); err != nil {
+				return err
+			}
+			add("decode-fast", m)
 		}
 		m, err := timed(in.spans, func() error { return weirSpansRun(in) })
 		if err != nil {
@@ -224,13 +236,14 @@ func run(out io.Writer, o options) error {
 	ws, wsWall := med("weir-spans")
 	os_, osWall := med("otelcol-spans")
 	dec, decWall := med("decode")
+	fast, _ := med("decode-fast")
 	wp, wpWall := med("weir-points")
 	vp, vpWall := med("vm-points")
 	fmt.Fprintf(out, "# medians of %d rounds (wall-clock: weir spans %.0f, otelcol %.0f, decode %.0f, weir points %.0f, vmstreamaggr %.0f per s)\n",
 		o.rounds, wsWall, osWall, decWall, wpWall, vpWall)
 	fmt.Fprintf(out, "# memory: %d open series-windows (%.0f spans each); buffer holds %d spans, real heap %.0f bytes/span\n",
 		windows, float64(in.spans)/float64(windows), bufSpans, heapPerSpan)
-	fmt.Fprintf(out, "decode_floor_spans_per_sec_per_core pdata=%.0f weir_share_of_floor=%.2f\n", dec, ratio(ws, dec))
+	fmt.Fprintf(out, "decode_floor_spans_per_sec_per_core pdata=%.0f fast=%.0f weir_share_of_floor=%.2f\n", dec, fast, ratio(ws, fast))
 	fmt.Fprintf(out, "spans_per_sec_per_core weir=%.0f otelcol=%.0f ratio=%.2f\n", ws, os_, ratio(ws, os_))
 	fmt.Fprintf(out, "points_per_sec_per_core weir=%.0f vmstreamaggr=%.0f ratio=%.2f\n", wp, vp, ratio(wp, vp))
 	fmt.Fprintf(out, "bytes_per_series_window weir=%.0f\n", bsw)
@@ -259,6 +272,22 @@ func decodeAll(in *spanInput) error {
 	}
 	if n != in.spans {
 		return fmt.Errorf("decode: %d spans, want %d", n, in.spans)
+	}
+	return nil
+}
+
+// decodeFastAll runs the fast decoder over the input, discarding the points.
+func decodeFastAll(in *spanInput) error {
+	conv := ingest.NewSpanConverter()
+	n := 0
+	count := func(*sample.Point) { n++ }
+	for _, rec := range in.records {
+		if err := conv.ConvertProto(rec, 0, "", count, nil); err != nil {
+			return err
+		}
+	}
+	if n != in.spans {
+		return fmt.Errorf("decode fast: %d spans, want %d", n, in.spans)
 	}
 	return nil
 }

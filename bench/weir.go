@@ -145,15 +145,24 @@ func specsFor(out rules.Output) []aggregator.Spec {
 	return specs
 }
 
-// weirSpans is weir's span path of internal/pipeline.HandleTraces: decode a
-// record, derive the RED series' points and fold them, then buffer the
-// record's traces for tail sampling.
+// weirSpans is weir's span path of internal/pipeline.HandleTraces (its
+// otlp_proto branch, handleProtoTraces): the fast decoder derives the RED
+// series' points straight from the record bytes and folds them, then the
+// record goes to the tail-sampling buffer, as it is when it holds one trace,
+// decoded by pdata and split when it holds several.
 type weirSpans struct {
 	*weirAgg
 	conv   *ingest.SpanConverter
 	buf    *exemplars.Buffer
-	maxDur map[sample.TraceID]time.Duration
-	kept   int // traces kept (errors, exemplars, baseline)
+	traces []spanTrace // Scratch: the record's traces.
+	kept   int         // traces kept (errors, exemplars, baseline)
+}
+
+type spanTrace struct {
+	id     sample.TraceID
+	spans  int
+	hasErr bool
+	maxDur time.Duration
 }
 
 func newWeirSpans(now time.Time) (*weirSpans, error) {
@@ -161,27 +170,42 @@ func newWeirSpans(now time.Time) (*weirSpans, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &weirSpans{weirAgg: a, conv: ingest.NewSpanConverter(), maxDur: map[sample.TraceID]time.Duration{}}
+	w := &weirSpans{weirAgg: a, conv: ingest.NewSpanConverter()}
 	w.buf = exemplars.NewBuffer(exemplars.OnKeep(func(exemplars.Kept) { w.kept++ }))
 	return w, nil
 }
 
+func (w *weirSpans) addTrace(id sample.TraceID, spans int, hasErr bool, maxDur time.Duration) {
+	w.traces = append(w.traces, spanTrace{id, spans, hasErr, maxDur})
+}
+
 func (w *weirSpans) record(rec []byte) error {
+	w.traces = w.traces[:0]
+	if err := w.conv.ConvertProto(rec, 0, "", w.add, w.addTrace); err != nil {
+		return err
+	}
+	enc := string(ingest.EncodingProto)
+	switch len(w.traces) {
+	case 0:
+		return nil
+	case 1:
+		t := w.traces[0]
+		w.buf.Add(t.id, 0, enc, rec, t.spans, t.hasErr, t.maxDur, w.now)
+		return nil
+	}
 	td, err := ingest.DecodeTraces(ingest.EncodingProto, rec)
 	if err != nil {
 		return err
 	}
-	// A fresh map per record, as internal/pipeline.HandleTraces does.
-	w.maxDur = map[sample.TraceID]time.Duration{}
-	w.conv.Convert(td, 0, "", func(pt *sample.Point) {
-		d := time.Duration(pt.V * float64(time.Second))
-		if d > w.maxDur[pt.Exemplar.TraceID] {
-			w.maxDur[pt.Exemplar.TraceID] = d
-		}
-		w.add(pt)
-	})
 	return ingest.ForEachTrace(ingest.EncodingProto, rec, td, func(id sample.TraceID, raw []byte, spans int, hasError bool) {
-		w.buf.Add(id, 0, string(ingest.EncodingProto), raw, spans, hasError, w.maxDur[id], w.now)
+		var maxDur time.Duration
+		for _, t := range w.traces {
+			if t.id == id {
+				maxDur = t.maxDur
+				break
+			}
+		}
+		w.buf.Add(id, 0, enc, raw, spans, hasError, maxDur, w.now)
 	})
 }
 

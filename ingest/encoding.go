@@ -6,6 +6,8 @@
 //   - DecodeTraces and DecodeMetrics turn one record value into pdata.
 //   - MetricConverter and SpanConverter flatten pdata into sample.Points;
 //     ForEachTrace groups a batch per trace ID for the tail-sampling buffer.
+//     SpanConverter.ConvertProto does DecodeTraces and Convert in one pass
+//     over an otlp_proto record, without pdata, for the spans topic's hot path.
 //   - Consumer reads the topics as a group member, dead-letters what does not
 //     decode, and hands decoded batches to a Handler.
 package ingest

@@ -3,6 +3,7 @@ package ingest
 import (
 	"hash/maphash"
 	"slices"
+	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -33,6 +34,7 @@ type SpanConverter struct {
 	h        maphash.Hash
 	cache    map[uint64]*spanLabels
 	dims     []string // Scratch: the current span's dimension values.
+	fast     *protoState
 }
 
 type spanLabels struct {
@@ -140,6 +142,12 @@ func (c *SpanConverter) labels(svc, name string, kind ptrace.SpanKind, status pt
 	key := c.h.Sum64()
 	if e := c.cache[key]; e != nil && e.svc == svc && e.name == name && e.kind == kind && e.status == status && slices.Equal(e.dims, c.dims) {
 		return e.lbls
+	}
+	// ConvertProto passes views into its record: what the cache and the
+	// labels keep must be copies.
+	svc, name = strings.Clone(svc), strings.Clone(name)
+	for i, d := range c.dims {
+		c.dims[i] = strings.Clone(d)
 	}
 	c.b.Reset(labels.EmptyLabels())
 	for i, n := range c.dimNames {

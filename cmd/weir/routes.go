@@ -19,11 +19,12 @@ import (
 // the storage policies to them: the pipeline's Series map. A destination with
 // m3_storage_policy_headers gets one queue per policy, each sending that
 // policy's M3 headers (see config.M3Headers), so that no request mixes two
-// policies. The queues are returned for closing, on error too (the ones
-// built so far).
-func seriesSinks(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (map[string]pipeline.SeriesSink, []*remotewrite.Queue, error) {
+// policies. The Kafka sinks of cfg join the routes of the policies they take
+// (see kafkaSinks). The queues and sinks are returned for closing, on error
+// too (the ones built so far).
+func seriesSinks(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (map[string]pipeline.SeriesSink, []closer, error) {
 	series := map[string]pipeline.SeriesSink{}
-	var queues []*remotewrite.Queue
+	var queues []closer
 	newQueue := func(rw config.RemoteWrite, name string, headers map[string]string) (*remotewrite.Queue, error) {
 		opts := []remotewrite.Opt{remotewrite.WithHeaders(headers), remotewrite.WithName(name),
 			remotewrite.WithLogger(log), remotewrite.WithRegisterer(reg)}
@@ -69,6 +70,11 @@ func seriesSinks(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer
 		for _, p := range rw.Policies {
 			series[p] = q
 		}
+	}
+	kafka, err := kafkaSinks(cfg, series, log, reg)
+	queues = append(queues, kafka...)
+	if err != nil {
+		return nil, queues, err
 	}
 	return series, queues, nil
 }

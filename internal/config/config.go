@@ -42,6 +42,7 @@ type Config struct {
 	Aggregation  Aggregation   `yaml:"aggregation"`
 	TailSampling TailSampling  `yaml:"tail_sampling"`
 	RemoteWrite  []RemoteWrite `yaml:"remote_write"`
+	KafkaSinks   []KafkaSink   `yaml:"kafka_sinks"`
 	Traces       Traces        `yaml:"traces"`
 	Query        Query         `yaml:"query"`
 	Unmatched    Unmatched     `yaml:"unmatched"`
@@ -122,6 +123,21 @@ type RemoteWrite struct {
 	M3StoragePolicyHeaders bool `yaml:"m3_storage_policy_headers"`
 }
 
+// KafkaSink is a Kafka topic that receives rolled-up series, with their
+// exemplars, as OTLP metrics in the collector's otlp_proto encoding (see
+// package sinks/kafkaotlp for the mapping): a downstream collector's
+// kafkareceiver, or another weir, reads it. It is written in addition to the
+// remote_write destination of each policy it takes; a policy may also go to
+// Kafka sinks alone. The topic is not created.
+type KafkaSink struct {
+	// Brokers default to kafka.brokers.
+	Brokers []string `yaml:"brokers"`
+	Topic   string   `yaml:"topic"`
+	// Policies written here ("10s:2d"); empty takes every policy.
+	// Validation rewrites them as for remote_write.
+	Policies []string `yaml:"policies"`
+}
+
 // Traces is the OTLP gRPC destination of kept traces.
 type Traces struct {
 	Endpoint string            `yaml:"endpoint"`
@@ -197,8 +213,25 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Sprintf("%s: %q is not otlp_proto or otlp_json", enc.field, enc.v))
 		}
 	}
-	if len(c.RemoteWrite) == 0 {
-		errs = append(errs, "remote_write: at least one destination is required")
+	if len(c.RemoteWrite) == 0 && len(c.KafkaSinks) == 0 {
+		errs = append(errs, "remote_write: at least one destination is required (or a kafka_sinks entry)")
+	}
+	for i := range c.KafkaSinks {
+		ks := &c.KafkaSinks[i]
+		if len(ks.Brokers) == 0 {
+			ks.Brokers = c.Kafka.Brokers
+		}
+		if ks.Topic == "" {
+			errs = append(errs, fmt.Sprintf("kafka_sinks[%d].topic: required", i))
+		}
+		for j, p := range ks.Policies {
+			sp, err := rules.ParseStoragePolicy(p)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("kafka_sinks[%d].policies[%d]: %v", i, j, err))
+				continue
+			}
+			ks.Policies[j] = sp.String()
+		}
 	}
 	catchAll := 0
 	routed := make(map[string]int)

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,19 @@ func (c *Config) Destination(p string) int {
 	return catchAll
 }
 
+// KafkaSinksOf returns the indexes in KafkaSinks of the sinks that take the
+// samples of storage policy p (as rules.StoragePolicy.String writes it):
+// those that list p and those without policies.
+func (c *Config) KafkaSinksOf(p string) []int {
+	var out []int
+	for i, ks := range c.KafkaSinks {
+		if len(ks.Policies) == 0 || slices.Contains(ks.Policies, p) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // UnmatchedPolicies returns Unmatched.Policies parsed.
 func (c *Config) UnmatchedPolicies() []rules.StoragePolicy {
 	var out []rules.StoragePolicy
@@ -87,8 +101,9 @@ func (c *Config) UnmatchedPolicies() []rules.StoragePolicy {
 // CheckRouting checks that the remote_write destinations can take what the
 // rules s write, and reports as rules.Errors, at the position of the rule:
 //
-//   - a storage policy of a rule that no destination takes (none lists it
-//     and none takes the rest): its samples would be discarded;
+//   - a storage policy of a rule that no destination takes (no remote_write
+//     lists it, none takes the rest, and no kafka_sinks entry takes it): its
+//     samples would be discarded;
 //   - two storage policies of one rule that reach the same storage (the same
 //     URL) without M3's storage-policy headers. Prometheus, Mimir, Thanos
 //     and VictoriaMetrics keep one series per label set, whatever its
@@ -105,6 +120,9 @@ func (c *Config) CheckRouting(s *rules.Set) error {
 		first := make(map[string]rules.StoragePolicy) // plain remote-write URL -> first policy sent there
 		for _, p := range policies {
 			i := c.Destination(p.String())
+			if i < 0 && len(c.KafkaSinksOf(p.String())) > 0 {
+				continue // Kafka sinks alone take it
+			}
 			if i < 0 {
 				errs = append(errs, &rules.Error{File: file, Line: line, Col: col, Msg: fmt.Sprintf(
 					"%s: storage policy %s goes to no remote_write destination: list it under one, or add one without policies", what, p)})

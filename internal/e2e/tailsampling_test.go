@@ -72,9 +72,27 @@ type tsTrace struct {
 //     a binomial), and they are exactly those Baseline selects;
 //   - no span is stored twice (counted on Jaeger's raw v3 API, since the
 //     /api/traces view removes identical spans).
+//
+// In "stable" both processes own their partitions before the traffic starts.
+// In "rebalance" the second joins in the middle of it, taking over
+// partitions whose traces the first holds undecided: nothing may be lost,
+// but a trace read by both owners (the new one replays from the committed
+// offset) may be exported by both, so there spans stored twice are counted,
+// not failed on.
 func TestTailSamplingJaeger(t *testing.T) {
 	brokers := testenv.Kafka(t, 1)
 	otlpAddr, queryURL := testenv.Jaeger(t)
+	t.Run("stable", func(t *testing.T) {
+		t.Parallel()
+		tailSampling(t, brokers, otlpAddr, queryURL, false)
+	})
+	t.Run("rebalance", func(t *testing.T) {
+		t.Parallel()
+		tailSampling(t, brokers, otlpAddr, queryURL, true)
+	})
+}
+
+func tailSampling(t *testing.T, brokers []string, otlpAddr, queryURL string, rebalance bool) {
 	seed := uint64(time.Now().UnixNano())
 	// Topics, groups and trace IDs of their own, so that a rerun against the
 	// same broker and Jaeger does not meet the last run's.
@@ -135,27 +153,43 @@ traces:
 		}
 		return p
 	}
-	procs := []*proc{startWeir(t, "a", cfg("a")), startWeir(t, "b", cfg("b"))}
-	addrs := make([]string, len(procs))
-	for i, p := range procs {
-		if addrs[i] = p.httpAddr(ctx); addrs[i] == "" {
-			t.Fatalf("%s did not start", p.name)
+	procs := []*proc{startWeir(t, "a", cfg("a"))}
+	if !rebalance {
+		procs = append(procs, startWeir(t, "b", cfg("b")))
+	}
+	// The traffic starts once the processes own partitions.
+	joinedGroup := func() {
+		t.Helper()
+		var addrs []string
+		for _, p := range procs {
+			addr := p.httpAddr(ctx)
+			if addr == "" {
+				t.Fatalf("%s did not start", p.name)
+			}
+			addrs = append(addrs, addr)
+		}
+		if !waitFor(ctx, 200*time.Millisecond, func() bool {
+			return everyProc(ctx, addrs, func(m metricsText) bool {
+				n, _ := m.sum("weir_stage1_rebalances_total")
+				return n >= 1
+			}) || exited(procs...)
+		}) || exited(procs...) {
+			t.Fatal("the weir processes did not join the group")
 		}
 	}
-	// The traffic starts once both processes own partitions: no rebalance
-	// moves a partition while its traces are buffered.
-	if !waitFor(ctx, 200*time.Millisecond, func() bool {
-		return everyProc(ctx, addrs, func(m metricsText) bool {
-			n, _ := m.sum("weir_stage1_rebalances_total")
-			return n >= 1
-		}) || exited(procs...)
-	}) || exited(procs...) {
-		t.Fatal("the weir processes did not join the group")
-	}
-
-	gen := produceTailSamplingTraffic(ctx, t, cl, spansTopic, seed)
+	joinedGroup()
+	gen := produceTailSamplingTraffic(ctx, t, cl, spansTopic, seed, func(elapsed time.Duration) {
+		if rebalance && len(procs) == 1 && elapsed >= tsTrafficFor/2 {
+			procs = append(procs, startWeir(t, "b", cfg("b")))
+		}
+	})
 	t.Logf("produced %d traces, %d with an error span, %d with a part held back %v", len(gen),
 		countTraces(gen, func(tr *tsTrace) bool { return tr.hasErr }), countTraces(gen, func(tr *tsTrace) bool { return tr.held }), tsLateBy)
+	joinedGroup()
+	var addrs []string
+	for _, p := range procs {
+		addrs = append(addrs, p.httpAddr(ctx))
+	}
 
 	// Done when every window closed and every trace was decided (the last
 	// ones expire a decision wait after they arrived).
@@ -199,15 +233,16 @@ traces:
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkTailSampling(t, gen, rw.exemplarTraces(), got)
+	checkTailSampling(t, gen, rw.exemplarTraces(), got, rebalance)
 	if late == 0 {
 		t.Error("no span arrived after its trace's keep decision: the decision cache was not exercised")
 	}
 }
 
 // checkTailSampling compares what Jaeger holds with what was generated.
-func checkTailSampling(t *testing.T, gen map[string]*tsTrace, exemplarIDs map[string]int, got map[string]jaegerTrace) {
+func checkTailSampling(t *testing.T, gen map[string]*tsTrace, exemplarIDs map[string]int, got map[string]jaegerTrace, dupsAllowed bool) {
 	t.Helper()
+	dups := 0
 	whole := func(id string, why string) bool {
 		want, tr := gen[id].spans, got[id]
 		switch {
@@ -216,13 +251,24 @@ func checkTailSampling(t *testing.T, gen map[string]*tsTrace, exemplarIDs map[st
 		case !sameSet(tr.Spans, want):
 			t.Errorf("%s trace %s (part held back: %v): /api/traces has %d spans %v, generated %d %v",
 				why, id, gen[id].held, len(tr.Spans), tr.Spans, len(want), want)
-		case len(tr.RawSpans) != len(want) || !sameSet(tr.RawSpans, want):
+		case !sameSet(tr.RawSpans, want):
+			t.Errorf("%s trace %s: Jaeger stored spans %v, generated %v", why, id, tr.RawSpans, want)
+		case len(tr.RawSpans) != len(want):
+			dups++
+			if dupsAllowed {
+				return true
+			}
 			t.Errorf("%s trace %s: Jaeger stored %d spans for %d generated (exported twice?)", why, id, len(tr.RawSpans), len(want))
 		default:
 			return true
 		}
 		return false
 	}
+	defer func() {
+		if dups > 0 {
+			t.Logf("%d kept traces have spans stored more than once", dups)
+		}
+	}()
 
 	if len(exemplarIDs) == 0 {
 		t.Fatal("no exemplar was written to remote write")
@@ -290,9 +336,9 @@ func checkTailSampling(t *testing.T, gen map[string]*tsTrace, exemplarIDs map[st
 
 // produceTailSamplingTraffic produces loadgen traces, event times now, for
 // tsTrafficFor; a share of the traces of several records has its last record
-// held back and produced tsLateBy later. It returns what it produced, by
-// trace ID.
-func produceTailSamplingTraffic(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, seed uint64) map[string]*tsTrace {
+// held back and produced tsLateBy later. It calls onTick with the time
+// elapsed before each batch, and returns what it produced, by trace ID.
+func produceTailSamplingTraffic(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, seed uint64, onTick func(time.Duration)) map[string]*tsTrace {
 	t.Helper()
 	g := loadgen.New(loadgen.WithSeed(seed), loadgen.WithErrorRate(tsErrorRate))
 	rng := rand.New(rand.NewPCG(seed, 0x1a7e))
@@ -306,6 +352,7 @@ func produceTailSamplingTraffic(ctx context.Context, t *testing.T, cl *kgo.Clien
 	tick := time.NewTicker(tsTick)
 	defer tick.Stop()
 	for now := time.Now(); now.Before(end) || len(held) > 0; now = <-tick.C {
+		onTick(tsTrafficFor - time.Until(end))
 		var recs []*kgo.Record
 		for range tsTracesPerTick {
 			if !now.Before(end) {

@@ -127,6 +127,7 @@ func (p *Pipeline) RunCluster(ctx context.Context, cfg ClusterConfig) error {
 	}
 	defer dec.close()
 	p.decide = dec.produce
+	p.spansBuffered = map[int32]int64{}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.runStage1(gctx, cfg, topo, dec) })

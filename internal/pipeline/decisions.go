@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -19,7 +20,18 @@ type decisions struct {
 	cfg      ClusterConfig
 	producer *kgo.Client
 	consumer *kgo.Client
+
+	// mu guards lingering: the decisions partitions still read after their
+	// spans partition was revoked, each with the timer that stops it.
+	mu        sync.Mutex
+	lingering map[int32]*time.Timer
 }
+
+// decisionsLookback is how far back a new owner of a spans partition reads
+// its decisions, and how long the former owner keeps reading them. Decisions
+// older than the buffer's decision wait concern traces that are decided or
+// gone anyway.
+const decisionsLookback = 2 * time.Minute
 
 func newDecisions(p *Pipeline, cfg ClusterConfig) (*decisions, error) {
 	prod, err := kgo.NewClient(append([]kgo.Opt{
@@ -35,7 +47,7 @@ func newDecisions(p *Pipeline, cfg ClusterConfig) (*decisions, error) {
 		prod.Close()
 		return nil, fmt.Errorf("pipeline: decisions consumer: %w", err)
 	}
-	return &decisions{p: p, cfg: cfg, producer: prod, consumer: cons}, nil
+	return &decisions{p: p, cfg: cfg, producer: prod, consumer: cons, lingering: map[int32]*time.Timer{}}, nil
 }
 
 // produce sends a keep decision to the partition that buffers the trace. A
@@ -59,19 +71,53 @@ func (d *decisions) produce(ex sample.Exemplar, now time.Time) {
 }
 
 // assign starts reading the decisions of newly owned spans partitions, from
-// a little before now: decisions older than the buffer's wait concern traces
-// that are gone anyway.
+// decisionsLookback before now. A partition still read since it was revoked
+// goes on being read where it is.
 func (d *decisions) assign(parts []int32) {
-	at := kgo.NewOffset().AfterMilli(time.Now().Add(-2 * time.Minute).UnixMilli())
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at := kgo.NewOffset().AfterMilli(time.Now().Add(-decisionsLookback).UnixMilli())
 	m := map[int32]kgo.Offset{}
 	for _, p := range parts {
+		if t, ok := d.lingering[p]; ok {
+			t.Stop()
+			delete(d.lingering, p)
+			continue
+		}
 		m[p] = at
 	}
-	d.consumer.AddConsumePartitions(map[string]map[int32]kgo.Offset{d.cfg.DecisionsTopic: m})
+	if len(m) > 0 {
+		d.consumer.AddConsumePartitions(map[string]map[int32]kgo.Offset{d.cfg.DecisionsTopic: m})
+	}
 }
 
+// revoke stops reading the decisions of spans partitions this process no
+// longer owns, decisionsLookback later. The traces it buffered from them
+// stay in its buffer until decided or expired, and their exemplar decisions
+// still come to these partitions: the new owner replays the spans partition
+// only from the committed offset (the oldest open window), so a trace read
+// before that is buffered here alone, and stopping at once lost its
+// decision. (A trace read after it is buffered by both owners, and may be
+// exported by both; Jaeger's query service removes identical spans.)
 func (d *decisions) revoke(parts []int32) {
-	d.consumer.RemoveConsumePartitions(map[string][]int32{d.cfg.DecisionsTopic: parts})
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, p := range parts {
+		if _, ok := d.lingering[p]; ok {
+			continue
+		}
+		var t *time.Timer
+		t = time.AfterFunc(decisionsLookback, func() {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			if d.lingering[p] != t {
+				return // assigned again meanwhile
+			}
+			delete(d.lingering, p)
+			d.consumer.RemoveConsumePartitions(map[string][]int32{d.cfg.DecisionsTopic: {p}})
+		})
+		d.lingering[p] = t
+	}
 }
 
 func (d *decisions) run(ctx context.Context) error {
@@ -94,6 +140,12 @@ func (d *decisions) run(ctx context.Context) error {
 }
 
 func (d *decisions) close() {
+	d.mu.Lock()
+	for p, t := range d.lingering {
+		t.Stop()
+		delete(d.lingering, p)
+	}
+	d.mu.Unlock()
 	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = d.producer.Flush(fctx)
 	cancel()

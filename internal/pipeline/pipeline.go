@@ -71,6 +71,7 @@ type Pipeline struct {
 
 	metricConv map[int32]*ingest.MetricConverter
 	spanConv   *ingest.SpanConverter
+	spanTraces []spanTrace // Scratch of handleProtoTraces.
 	cache      map[uint64][]*match
 	cached     int
 	targets    map[uint64]*aggregator.Target
@@ -84,7 +85,11 @@ type Pipeline struct {
 	// decide records the keep decision of a closed window's exemplar: the
 	// local span buffer in one process, a weir.decisions record in a cluster.
 	decide func(ex sample.Exemplar, now time.Time)
-	m      *metrics
+	// spansBuffered is, per spans partition, the offset after the last record
+	// handed to the span buffer; set by RunCluster (nil otherwise), used on
+	// stage 1's goroutine only. See bufferOnce.
+	spansBuffered map[int32]int64
+	m             *metrics
 }
 
 // New builds a pipeline. It fails when the aggregator options are invalid or
@@ -175,8 +180,18 @@ func (p *Pipeline) HandleMetrics(src ingest.Source, md pmetric.Metrics) {
 }
 
 // HandleTraces derives the span series of a record and buffers its spans for
-// tail sampling.
+// tail sampling. An otlp_proto record is read again by the fast decoder
+// (handleProtoTraces), td serving only to split a record of several traces.
 func (p *Pipeline) HandleTraces(src ingest.Source, td ptrace.Traces) {
+	if p.cfg.TracesEncoding == ingest.EncodingProto {
+		err := p.handleProtoTraces(src, func() (ptrace.Traces, error) { return td, nil })
+		if err == nil {
+			return
+		}
+		// pdata decoded the record: the decoders disagree, and pdata is
+		// the reference. handleProtoTraces did nothing before its error.
+		p.log.Warn("fast span decoder refused a record pdata decodes; using pdata", "topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", err)
+	}
 	p.refreshRules()
 	p.now = time.Now()
 	part := p.agg.Partition(aggPartition(src.Topic, false, src.Partition), p.now)
@@ -188,12 +203,31 @@ func (p *Pipeline) HandleTraces(src ingest.Source, td ptrace.Traces) {
 		}
 		p.addPoint(part, pt)
 	})
+	if !p.bufferOnce(src) {
+		return
+	}
 	err := ingest.ForEachTrace(p.cfg.TracesEncoding, src.Value, td, func(id sample.TraceID, raw []byte, spans int, hasError bool) {
 		p.buffer.Add(id, src.Partition, string(p.cfg.TracesEncoding), raw, spans, hasError, maxDur[id], p.now)
 	})
 	if err != nil {
 		p.log.Warn("cannot split record into traces", "topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", err)
 	}
+}
+
+// bufferOnce reports whether the span buffer is to take the record's spans,
+// and notes that it took them.
+func (p *Pipeline) bufferOnce(src ingest.Source) bool {
+	if p.spansBuffered != nil {
+		// Stage 1 replays records from the committed offsets after an
+		// aborted transaction (and after a partition comes back), but the
+		// span buffer is not rolled back with the windows: a record it took
+		// already would be buffered twice, or its kept trace exported twice.
+		if next, ok := p.spansBuffered[src.Partition]; ok && src.Offset < next {
+			return false
+		}
+		p.spansBuffered[src.Partition] = src.Offset + 1
+	}
+	return true
 }
 
 // addPoint matches a point against the rules (once per input series) and

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/weirdev/weir/aggregator"
 	"github.com/weirdev/weir/ingest"
@@ -157,6 +158,9 @@ func (s *stage1) handle(fp kgo.FetchTopicPartition, now time.Time) {
 			if err = derr; err == nil {
 				p.HandleMetrics(src, md)
 			}
+		} else if p.cfg.TracesEncoding == ingest.EncodingProto {
+			// pdata decodes the record only if it must be split by trace.
+			err = p.handleProtoTraces(src, func() (ptrace.Traces, error) { return ingest.DecodeTraces(ingest.EncodingProto, r.Value) })
 		} else {
 			td, derr := ingest.DecodeTraces(p.cfg.TracesEncoding, r.Value)
 			if err = derr; err == nil {

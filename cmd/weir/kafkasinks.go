@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/weirdev/weir/internal/config"
+	"github.com/weirdev/weir/internal/pipeline"
+	"github.com/weirdev/weir/sinks/kafkaotlp"
+)
+
+// closer is a series sink that is closed at shutdown.
+type closer interface {
+	Close(ctx context.Context) error
+}
+
+// kafkaSinks builds a sink per kafka_sinks entry of cfg and adds it to the
+// routes of series (built from remote_write) for the policies it takes: a
+// policy's samples go to the remote-write destination that takes them, if
+// any, and to each Kafka sink that takes them. The route "" (every policy
+// without a route of its own) gets the Kafka sinks without policies. The
+// sinks are returned for closing, on error too (the ones built so far).
+func kafkaSinks(cfg *config.Config, series map[string]pipeline.SeriesSink, log *slog.Logger, reg prometheus.Registerer) ([]closer, error) {
+	var sinks []*kafkaotlp.Sink
+	var out []closer
+	for i, ks := range cfg.KafkaSinks {
+		s, err := kafkaotlp.New(ks.Brokers, ks.Topic, kafkaotlp.WithName(fmt.Sprintf("kafka_sinks[%d]", i)),
+			kafkaotlp.WithLogger(log), kafkaotlp.WithRegisterer(reg))
+		if err != nil {
+			return out, fmt.Errorf("kafka_sinks[%d]: %w", i, err)
+		}
+		sinks = append(sinks, s)
+		out = append(out, s)
+	}
+	if len(sinks) == 0 {
+		return nil, nil
+	}
+	remote := maps.Clone(series) // the routes before Kafka joins them
+	routes := slices.Collect(maps.Keys(series))
+	routes = append(routes, "")
+	for _, ks := range cfg.KafkaSinks {
+		routes = append(routes, ks.Policies...)
+	}
+	slices.Sort(routes)
+	for _, p := range slices.Compact(routes) {
+		var to fanout
+		if base, ok := remote[p]; ok {
+			to = append(to, base)
+		} else if base, ok := remote[""]; ok {
+			to = append(to, base) // where the pipeline sends p without a route of its own
+		}
+		for i, ks := range cfg.KafkaSinks {
+			if len(ks.Policies) == 0 || (p != "" && slices.Contains(ks.Policies, p)) {
+				to = append(to, sinks[i])
+			}
+		}
+		switch len(to) {
+		case 0:
+		case 1:
+			series[p] = to[0]
+		default:
+			series[p] = to
+		}
+	}
+	return out, nil
+}
+
+// fanout hands each batch to several sinks in turn; it flushes those that
+// queue. The sinks only read the batch.
+type fanout []pipeline.SeriesSink
+
+func (f fanout) Enqueue(ctx context.Context, series []prompb.TimeSeries) error {
+	for _, s := range f {
+		if err := s.Enqueue(ctx, series); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f fanout) Flush(ctx context.Context) error {
+	var errs []error
+	for _, s := range f {
+		if fl, ok := s.(pipeline.Flusher); ok {
+			errs = append(errs, fl.Flush(ctx))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,158 @@
+package pipeline
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/prompb"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/weirdev/weir/aggregator"
+	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/ingest"
+	"github.com/weirdev/weir/rules"
+	"github.com/weirdev/weir/sample"
+)
+
+// protoRecord marshals one resource whose spans belong to the given traces
+// (one span per entry); durs are the spans' durations, ending at end.
+func protoRecord(t testing.TB, end time.Time, traces []byte, durs []time.Duration, errTrace byte) []byte {
+	t.Helper()
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "checkout")
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	for i, tr := range traces {
+		s := spans.AppendEmpty()
+		s.SetTraceID(pcommon.TraceID{0xab, tr})
+		s.SetSpanID(pcommon.SpanID{0xcd, byte(i)})
+		s.SetName("GET /cart")
+		s.SetKind(ptrace.SpanKindServer)
+		s.SetStartTimestamp(pcommon.NewTimestampFromTime(end.Add(-durs[i])))
+		s.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
+		if tr == errTrace {
+			s.Status().SetCode(ptrace.StatusCodeError)
+		}
+	}
+	b, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestHandleProtoTraces(t *testing.T) {
+	discard := SeriesSinkFunc(func(context.Context, []prompb.TimeSeries) error { return nil })
+	p, err := New(Config{Rules: rules.Default(), Aggregator: clusterAggOpts(), Series: map[string]SeriesSink{"": discard},
+		Buffer: []exemplars.BufferOpt{exemplars.LatencyThreshold(time.Second), exemplars.BaselineRate(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(-time.Second)
+	ms := time.Millisecond
+	// Traces 1 (one span of 2s: kept for latency), 2 (an error: kept) and
+	// 3 (buffered), interleaved; then a record of trace 4 alone.
+	batch := protoRecord(t, end, []byte{1, 2, 3, 1, 3}, []time.Duration{5 * ms, 7 * ms, 9 * ms, 2 * time.Second, 3 * ms}, 2)
+	single := protoRecord(t, end, []byte{4, 4}, []time.Duration{4 * ms, 6 * ms}, 0)
+	bad := append(append([]byte(nil), single...), 0x0a, 0x80)
+
+	decodes := 0
+	handle := func(offset int64, raw []byte) error {
+		src := ingest.Source{Topic: "otlp_spans", Partition: 2, Offset: offset, Value: raw}
+		return p.handleProtoTraces(src, func() (ptrace.Traces, error) {
+			decodes++
+			return ingest.DecodeTraces(ingest.EncodingProto, raw)
+		})
+	}
+	p.spansBuffered = map[int32]int64{} // As in a cluster: replays are not buffered again.
+	for i, raw := range [][]byte{batch, single, single} {
+		if err := handle(int64(10+min(i, 1)), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := handle(12, bad); err == nil || !strings.Contains(err.Error(), "at byte") {
+		t.Fatalf("bad record: error %v, want one naming the byte", err)
+	}
+	if decodes != 1 {
+		t.Fatalf("pdata decoded %d records, want only the one of several traces", decodes)
+	}
+
+	kept := map[byte]exemplars.Kept{}
+	for _, k := range p.kept {
+		kept[k.TraceID[1]] = k
+	}
+	if len(kept) != 2 || kept[1].Reason != exemplars.KeepLatency || kept[2].Reason != exemplars.KeepError {
+		t.Fatalf("kept %+v, want trace 1 for latency and trace 2 for its error", p.kept)
+	}
+	part, err := ingest.DecodeTraces(ingest.EncodingProto, kept[1].Chunks[0])
+	if err != nil || part.SpanCount() != 2 || len(kept[1].Chunks) != 1 {
+		t.Fatalf("trace 1 kept as %d chunks, the first of %d spans (error %v); want its 2 spans split out", len(kept[1].Chunks), part.SpanCount(), err)
+	}
+	if st := p.buffer.Stats(); st.Traces != 2 || st.Spans != 4 {
+		t.Fatalf("buffer holds %d traces of %d spans, want traces 3 and 4 (2 spans each, the replay of 4 not again)", st.Traces, st.Spans)
+	}
+	p.buffer.Keep(sample.TraceID{0xab, 4}, exemplars.KeepExemplar, time.Now())
+	if k := p.kept[len(p.kept)-1]; len(k.Chunks) != 1 || string(k.Chunks[0]) != string(single) {
+		t.Fatalf("trace 4 kept as %d chunks, want its record as it was", len(k.Chunks))
+	}
+
+	// Every span of the good records counted once, the replay's too (the
+	// windows are rebuilt on replay), the bad record's none.
+	var count float64
+	p.agg.Flush(time.Now(), func(s aggregator.Series) {
+		if strings.HasSuffix(s.Labels.Get("__name__"), "_count") {
+			count += s.V
+		}
+	})
+	if count != 9 {
+		t.Fatalf("_count outputs add up to %v, want 9 spans", count)
+	}
+}
+
+// BenchmarkHandleTraces is the per-record span work of the two consumers of
+// the spans topic on records of one trace of 100 spans: stage 1 (RunCluster)
+// hands the raw record to handleProtoTraces; the single-process
+// ingest.Consumer decodes it with pdata (to dead-letter what does not
+// decode) before HandleTraces.
+func BenchmarkHandleTraces(b *testing.B) {
+	end := time.Now()
+	const spans = 100
+	traces, durs := make([]byte, spans), make([]time.Duration, spans)
+	for i := range durs {
+		traces[i], durs[i] = 1, time.Duration(i+1)*time.Millisecond
+	}
+	raw := protoRecord(b, end, traces, durs, 0)
+	for _, path := range []string{"stage1", "consumer"} {
+		b.Run(path, func(b *testing.B) {
+			discard := SeriesSinkFunc(func(context.Context, []prompb.TimeSeries) error { return nil })
+			p, err := New(Config{Rules: rules.Default(), Aggregator: clusterAggOpts(), Series: map[string]SeriesSink{"": discard},
+				Buffer: []exemplars.BufferOpt{exemplars.DecisionWait(time.Millisecond)}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			src := ingest.Source{Topic: "otlp_spans", Value: raw}
+			b.ReportAllocs()
+			for b.Loop() {
+				if path == "stage1" {
+					if err := p.handleProtoTraces(src, func() (ptrace.Traces, error) { return ingest.DecodeTraces(ingest.EncodingProto, raw) }); err != nil {
+						b.Fatal(err)
+					}
+				} else {
+					td, err := ingest.DecodeTraces(ingest.EncodingProto, raw)
+					if err != nil {
+						b.Fatal(err)
+					}
+					p.HandleTraces(src, td)
+				}
+				src.Offset++
+				if src.Offset%1000 == 0 {
+					p.buffer.Tick(time.Now()) // Decide what waits, as PollDone does.
+				}
+			}
+			b.ReportMetric(float64(spans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+		})
+	}
+}
