@@ -17,6 +17,7 @@ import (
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/rules"
+	"github.com/weirdev/weir/sinks/remotewrite"
 )
 
 // capture is an idempotent series sink keyed by (series, timestamp) that
@@ -238,4 +239,42 @@ func head(s []string) []string {
 		return s[:3]
 	}
 	return s
+}
+
+// rejectingSink accepts everything but reports, on its first flushes, that
+// the storage refused some samples for good (as remote write does on a 4xx).
+type rejectingSink struct {
+	*capture
+	flushes int
+}
+
+func (r *rejectingSink) Flush(context.Context) error {
+	r.flushes++
+	if r.flushes <= 3 {
+		return fmt.Errorf("remote write: 400: %w", remotewrite.ErrRejected)
+	}
+	return nil
+}
+
+// TestClusterSurvivesRejectedSamples: samples the storage refuses for good
+// are counted by the sink; stage 2 goes on and closes every later window.
+func TestClusterSurvivesRejectedSamples(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "otlp_spans", "otlp_metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	genInput(t, brokers, 2000)
+	want := reference(t, brokers)
+	sink := &rejectingSink{capture: newCapture()}
+	n := startNode(t, brokers, sink, "node-r")
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) && len(sink.snapshot()) < len(want) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	n.stop(t)
+	if got := len(sink.snapshot()); got != len(want) || sink.flushes <= 3 {
+		t.Fatalf("after rejected flushes: %d of %d samples, %d flushes", got, len(want), sink.flushes)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirdev/weir/aggregator"
+	"github.com/weirdev/weir/sinks/remotewrite"
 )
 
 // Flusher is implemented by series sinks that queue: Flush returns once
@@ -125,7 +126,17 @@ func (s *stage2) closeAndCommit(ctx context.Context, now time.Time) error {
 	}
 	for _, sink := range s.p.cfg.Series {
 		if f, ok := sink.(Flusher); ok {
-			if err := f.Flush(ctx); err != nil {
+			err := f.Flush(ctx)
+			switch {
+			case err == nil:
+			case errors.Is(err, remotewrite.ErrRejected):
+				// The storage refused samples for good (4xx: for example a
+				// replayed window older than what it already holds, when it
+				// takes no out-of-order samples). Retrying cannot help and
+				// stopping would stall every window behind them: the sink
+				// counted them, and the offsets move on.
+				s.p.log.Warn("stage 2: samples rejected by the storage", "err", err)
+			default:
 				return fmt.Errorf("pipeline: stage 2 sink flush: %w", err)
 			}
 		}

@@ -1,3 +1,8 @@
+// Test-only module of the interoperability tests (test/interop/run.sh): the
+// OpenTelemetry Collector's own kafkaexporter and kafkareceiver against two
+// `weir run` processes. A module of its own so that the collector's
+// dependency tree never enters weir's go.mod. Keep every collector module at
+// one release: contrib v0.165.1, core v0.165.0, pdata v1.71.0.
 module github.com/weirdev/weir/test/interop
 
 go 1.26.8
