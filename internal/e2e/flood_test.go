@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weirdev/weir/internal/loadgen"
@@ -31,9 +30,10 @@ const (
 	// (100k entries, ~8 MiB), the records of a poll and their decoded spans,
 	// and the Go heap's headroom over all that is live (the GC lets the heap
 	// grow to twice the live heap before it collects, more while it runs
-	// behind on two busy cores). Measured: peaks of 210-240 MiB with a bound
-	// of 16 MiB for floods of 128 to 512 MiB; ~180 MiB with a bound of 1 MiB;
-	// 574 MiB when the 256 MiB flood is held (bound 1 GiB).
+	// behind on two busy cores). Measured on 2 cores: peaks of 155-200 MiB
+	// with this bound (210-240 MiB when spans were decoded by pdata) for
+	// floods of 128 to 512 MiB; 148 MiB with a bound of 1 MiB; 459 MiB (574
+	// with pdata) when the whole flood is held (bound 1 GiB).
 	floodOverhead = 320 << 20
 	// floodGrowth is how much the peak may still grow once the buffer is
 	// full (noise of the GC's timing): far less than the input.
@@ -58,13 +58,7 @@ func TestTailSamplingFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopics(ctx, 4, 1, nil, spansTopic, metricsTopic)
-	if err == nil {
-		err = resp.Error()
-	}
-	if err != nil {
-		t.Fatalf("create topics: %v", err)
-	}
+	createTopics(ctx, t, cl, 4, spansTopic, metricsTopic)
 
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(tsRules), 0o644); err != nil {

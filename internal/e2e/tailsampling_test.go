@@ -107,13 +107,7 @@ func tailSampling(t *testing.T, brokers []string, otlpAddr, queryURL string, reb
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	resp, err := kadm.NewClient(cl).CreateTopics(ctx, tsPartitions, 1, nil, spansTopic, metricsTopic)
-	if err == nil {
-		err = resp.Error()
-	}
-	if err != nil {
-		t.Fatalf("create topics: %v", err)
-	}
+	createTopics(ctx, t, cl, tsPartitions, spansTopic, metricsTopic)
 
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(tsRules), 0o644); err != nil {
@@ -425,6 +419,41 @@ func sameSet(got, want []string) bool {
 	w := slices.Clone(want)
 	slices.Sort(w)
 	return slices.Equal(g, w)
+}
+
+// createTopics creates the topics and waits until the broker's metadata lists
+// all their partitions with a leader: weir refuses to start on input topics
+// it cannot see.
+func createTopics(ctx context.Context, t *testing.T, cl *kgo.Client, partitions int32, topics ...string) {
+	t.Helper()
+	adm := kadm.NewClient(cl)
+	resp, err := adm.CreateTopics(ctx, partitions, 1, nil, topics...)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("create topics %v: %v", topics, err)
+	}
+	if !waitFor(ctx, 50*time.Millisecond, func() bool {
+		md, err := adm.ListTopics(ctx, topics...)
+		if err != nil {
+			return false
+		}
+		for _, topic := range topics {
+			d, ok := md[topic]
+			if !ok || d.Err != nil || len(d.Partitions) != int(partitions) {
+				return false
+			}
+			for _, p := range d.Partitions {
+				if p.Err != nil || p.Leader < 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("topics %v not listed with %d partitions each", topics, partitions)
+	}
 }
 
 func countTraces(gen map[string]*tsTrace, f func(*tsTrace) bool) int {
