@@ -142,7 +142,7 @@ func produce(t testing.TB, brokers []string, in input, spansTopic, metricsTopic 
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	ctx := context.Background()
-	if _, err := adm.CreateTopics(ctx, partitions, 1, nil, spansTopic, metricsTopic); err != nil {
+	if _, err := adm.CreateTopics(ctx, partitions, -1, nil, spansTopic, metricsTopic); err != nil { // the brokers' default replication
 		t.Fatal(err)
 	}
 	if err := cl.ProduceSync(ctx, in.records...).FirstErr(); err != nil {

@@ -121,3 +121,28 @@ func rssBytes(pid int) int64 {
 	}
 	return 0
 }
+
+// TestBrokerNodeKilled runs on three brokers, kills one with SIGKILL in the
+// middle of the run and starts it again later: leadership moves, weir keeps
+// going, and the output equals the reference.
+func TestBrokerNodeKilled(t *testing.T) {
+	k := testenv.StartKafka(t, 3)
+	_, rw, want, cfg := scenario(t, k.Brokers(), "bk")
+	a, b := startWeir(t, "a", cfg("a")), startWeir(t, "b", cfg("b"))
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	waitFor(ctx, 50*time.Millisecond, func() bool { got, _ := rw.snapshot(); return len(got) > len(want)/10 || exited(a, b) })
+	if exited(a, b) {
+		t.Fatal("a weir process exited")
+	}
+	got, _ := rw.snapshot()
+	t.Logf("killing broker node 2 at %d/%d samples", len(got), len(want))
+	k.StopNode(t, 2, true)
+	time.Sleep(5 * time.Second)
+	k.StartNode(t, 2)
+	settle(ctx, rw, len(want))
+	a.stop(t)
+	b.stop(t)
+	got, conflicts := rw.snapshot()
+	compare(t, want, got, conflicts)
+}
