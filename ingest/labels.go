@@ -96,3 +96,12 @@ func resourceLabels(dst []resourceLabel, attrs pcommon.Map, promote []string, na
 
 // metricNameLabel is Prometheus' __name__ (labels.MetricName is deprecated).
 const metricNameLabel = "__name__"
+
+// LabelName returns the label name ingest gives an attribute key, for
+// example span dimension "http.route" → "http_route".
+func LabelName(key string) string {
+	if validName(key, false) {
+		return key
+	}
+	return sanitize(key, false)
+}

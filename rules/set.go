@@ -295,6 +295,26 @@ func (s *Set) SpanDimensions(service string) []string {
 	return slices.Clone(s.spanDims)
 }
 
+// AllSpanDimensions returns every span dimension any service uses: the
+// global ones, then each service's own, each once. Ingest extracts them all;
+// the pipeline keeps on each span only those of its service.
+func (s *Set) AllSpanDimensions() []string {
+	out := slices.Clone(s.spanDims)
+	svcs := make([]string, 0, len(s.services))
+	for svc := range s.services {
+		svcs = append(svcs, svc)
+	}
+	slices.Sort(svcs)
+	for _, svc := range svcs {
+		for _, d := range s.services[svc] {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
 // Limits returns the per-tenant limits. The map is the caller's.
 func (s *Set) Limits() Limits { return s.limits.clone() }
 

@@ -153,7 +153,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		Aggregator:     aggOpts,
 		Buffer:         bufOpts,
 		MetricConvert:  convOpts,
-		SpanConvert:    append(convOpts, ingest.SpanDimensions(ruleSet.SpanDimensions("")...)),
+		SpanConvert:    append(convOpts, ingest.SpanDimensions(ruleSet.AllSpanDimensions()...)),
 		TracesEncoding: tracesEnc,
 		MetricsTopic:   k.MetricsTopic,
 		Series:         series,

@@ -187,7 +187,8 @@ func (p *Pipeline) matchIn(set *rules.Set, unmatched []rules.StoragePolicy, cach
 			return m
 		}
 	}
-	rm := set.Match(pt.Labels)
+	sp := spanScoped(set, pt)
+	rm := set.Match(sp.Labels)
 	m := &match{lset: pt.Labels, tenant: pt.Tenant, kind: pt.Kind, drop: rm.Drop, unmatched: rm.Drop == "" && len(rm.Outputs) == 0}
 	for i, o := range rm.Outputs {
 		if i == 0 || o.Priority > m.priority {
@@ -195,7 +196,7 @@ func (p *Pipeline) matchIn(set *rules.Set, unmatched []rules.StoragePolicy, cach
 		}
 	}
 	if rm.Drop == "" {
-		m.targets = p.targetsFor(rm, unmatched, pt)
+		m.targets = p.targetsFor(rm, unmatched, sp)
 	}
 	p.remember(cache, n, h, m)
 	return m
