@@ -22,6 +22,25 @@ type openWin struct {
 	first int64
 }
 
+// recentSlots is the size of Partition.recent: room for the few hundred
+// targets a partition's points typically feed, at 24 bytes a slot.
+const (
+	recentBits  = 9
+	recentSlots = 1 << recentBits
+)
+
+type recentWin struct {
+	k  winKey
+	ow *openWin
+}
+
+// recentSlot returns the slot of the target with key k: a Fibonacci hash, so
+// that target keys which are not themselves hashes (small integers in tests)
+// still spread.
+func (p *Partition) recentSlot(k uint64) *recentWin {
+	return &p.recent[(k*0x9e3779b97f4a7c15)>>(64-recentBits)]
+}
+
 // Partial is a window of one input partition handed from stage 1 to stage 2.
 type Partial struct {
 	Target    *Target
@@ -47,9 +66,13 @@ type Partition struct {
 	id  int32
 	agg *Aggregator
 
-	open  map[winKey]*openWin
-	byEnd map[int64][]winKey
-	ends  []int64 // sorted distinct keys of byEnd
+	open map[winKey]*openWin
+	// recent caches open windows by target, in front of open: most points go
+	// to a window already open, and a slot costs a multiply where the map
+	// hashes a 16-byte key. A slot is cleared when its window is handed on.
+	recent *[recentSlots]recentWin
+	byEnd  map[int64][]winKey
+	ends   []int64 // sorted distinct keys of byEnd
 
 	maxT     int64 // largest event time seen
 	wm       int64 // windows ending at or before wm have been handed on
@@ -68,6 +91,7 @@ func newPartition(id int32, a *Aggregator, now time.Time) *Partition {
 		id:            id,
 		agg:           a,
 		open:          make(map[winKey]*openWin),
+		recent:        new([recentSlots]recentWin),
 		byEnd:         make(map[int64][]winKey),
 		maxT:          math.MinInt64,
 		wm:            math.MinInt64,
@@ -133,7 +157,11 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 		return ReasonWindowClosed
 	}
 	k := winKey{t.Key, start}
-	ow := p.open[k]
+	slot := p.recentSlot(t.Key)
+	ow := slot.ow
+	if ow == nil || slot.k != k {
+		ow = p.open[k]
+	}
 	if ow == nil {
 		ow = &openWin{t: t, w: newWindow(t, start, p.agg.mapping), first: p.offset}
 		p.open[k] = ow
@@ -144,6 +172,7 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 		p.byEnd[end] = append(p.byEnd[end], k)
 		p.agg.m.openWindows.Inc()
 	}
+	slot.k, slot.ow = k, ow
 	if err := ow.w.add(pt); err != nil {
 		p.agg.m.dropped.WithLabelValues(ReasonInvalid).Inc()
 		p.agg.cfg.logger.Debug("invalid point", "series", pt.Labels.String(), "err", err)
@@ -200,6 +229,9 @@ func (p *Partition) handOn(due func(end int64) bool, emit func(Partial)) {
 		for _, k := range p.byEnd[end] {
 			ow := p.open[k]
 			delete(p.open, k)
+			if s := p.recentSlot(k.key); s.ow == ow {
+				*s = recentWin{}
+			}
 			emit(Partial{Target: ow.t, Start: k.start, Partition: p.id, w: ow.w})
 			p.agg.m.openWindows.Dec()
 		}

@@ -35,9 +35,15 @@ func (k Key) Index() int { return int(int32(uint32(k))) }
 // larger trace ID, then larger span ID, then later timestamp), so the choice
 // never depends on arrival order, partitioning or merge order.
 func Better(a, b sample.Exemplar) bool {
+	// Split so that the common case, values that differ, inlines.
 	if a.Value != b.Value {
 		return a.Value > b.Value
 	}
+	return betterTie(&a, &b)
+}
+
+// betterTie is Better for exemplars of equal values.
+func betterTie(a, b *sample.Exemplar) bool {
 	if c := bytes.Compare(a.TraceID[:], b.TraceID[:]); c != 0 {
 		return c > 0
 	}
@@ -93,7 +99,15 @@ func (c *Candidates) Len() int { return len(c.keys) }
 func (c *Candidates) Offer(k Key, e sample.Exemplar) {
 	i, found := slices.BinarySearch(c.keys, k)
 	if found {
-		if Better(e, c.at(i)) {
+		// Better's first test, made on the stored value so that the usual
+		// loser costs no copy of the candidate.
+		if v := c.ex[i].value; e.Value != v {
+			if e.Value > v {
+				c.set(i, e)
+			}
+			return
+		}
+		if cur := c.at(i); betterTie(&e, &cur) {
 			c.set(i, e)
 		}
 		return
