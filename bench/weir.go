@@ -61,7 +61,10 @@ func (w *weirAgg) add(pt *sample.Point) {
 }
 
 func (w *weirAgg) lookup(pt *sample.Point) *match {
-	h := pt.Labels.Hash()
+	h := pt.Hash
+	if h == 0 {
+		h = pt.Labels.Hash()
+	}
 	for _, m := range w.cache[h] {
 		if labels.Equal(m.lset, pt.Labels) {
 			return m

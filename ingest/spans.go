@@ -43,6 +43,7 @@ type spanLabels struct {
 	status    ptrace.StatusCode
 	dims      []string
 	lbls      labels.Labels
+	hash      uint64 // lbls.Hash()
 }
 
 // NewSpanConverter returns a SpanConverter. SpanDimensions, TenantAttribute
@@ -107,8 +108,10 @@ func (c *SpanConverter) span(s ptrace.Span, res pcommon.Map, svc, tenant string,
 		d = float64(end-start) / 1e9
 	}
 	t := millis(end)
+	lbls, hash := c.labels(svc, s.Name(), s.Kind(), s.Status().Code())
 	c.p = sample.Point{
-		Labels: c.labels(svc, s.Name(), s.Kind(), s.Status().Code()),
+		Labels: lbls,
+		Hash:   hash,
 		Tenant: tenant,
 		Kind:   sample.Observation,
 		T:      t,
@@ -128,7 +131,7 @@ func (c *SpanConverter) span(s ptrace.Span, res pcommon.Map, svc, tenant string,
 // labels returns the cached label set for the span's operation, building it
 // on a miss. The cache is cleared when full: operations are few, but their
 // names come from outside.
-func (c *SpanConverter) labels(svc, name string, kind ptrace.SpanKind, status ptrace.StatusCode) labels.Labels {
+func (c *SpanConverter) labels(svc, name string, kind ptrace.SpanKind, status ptrace.StatusCode) (labels.Labels, uint64) {
 	c.h.Reset()
 	c.h.WriteString(svc)
 	c.h.WriteByte(0)
@@ -141,7 +144,7 @@ func (c *SpanConverter) labels(svc, name string, kind ptrace.SpanKind, status pt
 	}
 	key := c.h.Sum64()
 	if e := c.cache[key]; e != nil && e.svc == svc && e.name == name && e.kind == kind && e.status == status && slices.Equal(e.dims, c.dims) {
-		return e.lbls
+		return e.lbls, e.hash
 	}
 	// ConvertProto passes views into its record: what the cache and the
 	// labels keep must be copies.
@@ -159,11 +162,12 @@ func (c *SpanConverter) labels(svc, name string, kind ptrace.SpanKind, status pt
 	c.b.Set("status_code", enumName(statusCodes[:], int32(status)))
 	c.b.Set(metricNameLabel, SpanDurationMetric)
 	e := &spanLabels{svc: svc, name: name, kind: kind, status: status, dims: append([]string(nil), c.dims...), lbls: c.b.Labels()}
+	e.hash = e.lbls.Hash()
 	if len(c.cache) >= c.cfg.maxSpanCache {
 		clear(c.cache)
 	}
 	c.cache[key] = e
-	return e.lbls
+	return e.lbls, e.hash
 }
 
 // enumName returns the name of a known enum value, "" (label left out) for

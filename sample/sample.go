@@ -78,6 +78,10 @@ type Point struct {
 	// Labels are the input series labels, including __name__. Resource and
 	// scope attributes have been merged in by ingest.
 	Labels labels.Labels
+	// Hash, when not 0, is Labels.Hash(), set by a producer that knows it
+	// without hashing (ingest's span label cache). Whoever changes Labels
+	// resets it to 0.
+	Hash uint64
 	// Tenant is the tenant the point belongs to ("" when tenancy is off).
 	Tenant string
 	Kind   Kind

@@ -141,7 +141,11 @@ func (p *Pipeline) endSwitch() {
 // lookup returns the targets of a point: those of the set in force for its
 // event time (see reloadState), matched once per input series and set.
 func (p *Pipeline) lookup(pt *sample.Point) *match {
-	h := pt.Labels.Hash() ^ uint64(pt.Kind)<<56
+	lh := pt.Hash
+	if lh == 0 {
+		lh = pt.Labels.Hash()
+	}
+	h := lh ^ uint64(pt.Kind)<<56
 	r := &p.reload
 	if !r.init {
 		p.refreshRules()

@@ -31,6 +31,6 @@ func spanScoped(set *rules.Set, pt *sample.Point) *sample.Point {
 		}
 	}
 	q := *pt
-	q.Labels = b.Labels()
+	q.Labels, q.Hash = b.Labels(), 0
 	return &q
 }
