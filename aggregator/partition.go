@@ -173,6 +173,11 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 		p.agg.m.openWindows.Inc()
 	}
 	slot.k, slot.ow = k, ow
+	// A cumulative-derived delta depends on the record of its previous
+	// point: the window's replay must start there too.
+	if pt.HasBase && ow.first >= 0 && pt.BaseOffset >= 0 && pt.BaseOffset < ow.first {
+		ow.first = pt.BaseOffset
+	}
 	if err := ow.w.add(pt); err != nil {
 		p.agg.m.dropped.WithLabelValues(ReasonInvalid).Inc()
 		p.agg.cfg.logger.Debug("invalid point", "series", pt.Labels.String(), "err", err)

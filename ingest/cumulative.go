@@ -12,6 +12,7 @@ type numState struct {
 	start, t uint64 // StartTimestamp and Timestamp of the previous point, ns.
 	v        float64
 	seen     int64 // Wall time the series was last converted, Unix ns.
+	off      int64 // Input offset of the previous point's record (see SetOffset).
 }
 
 // cumulative returns the increase of a monotonic cumulative sum since the
@@ -23,13 +24,15 @@ func (c *MetricConverter) cumulative(k seriesKey, start, t uint64, v float64) (d
 	if seen && start == s.start && t <= s.t {
 		return 0, false
 	}
-	c.nums[k] = numState{start: start, t: t, v: v, seen: c.stamp}
+	c.nums[k] = numState{start: start, t: t, v: v, seen: c.stamp, off: c.offset}
 	switch {
 	case !seen:
 		return 0, false
 	case start != s.start || v < s.v:
+		c.base = s.off
 		return v, true
 	}
+	c.base = s.off
 	return v - s.v, true
 }
 

@@ -14,6 +14,7 @@ type buckets struct {
 }
 
 type expState struct {
+	off      int64 // Input offset of the previous point's record.
 	start, t uint64
 	scale    int32
 	zero     uint64
@@ -45,7 +46,8 @@ func (c *MetricConverter) expHistogram(dp pmetric.ExponentialHistogramDataPoint,
 		return
 	}
 	e.Exemplars = exemplars(dp.Exemplars())
-	c.p = sample.Point{Labels: lbls, Tenant: tenant, Kind: sample.ExponentialHistogram, T: millis(dp.Timestamp()), Exp: e}
+	c.p = sample.Point{Labels: lbls, Tenant: tenant, Kind: sample.ExponentialHistogram, T: millis(dp.Timestamp()), Exp: e,
+		HasBase: cumulative, BaseOffset: c.base}
 	emit(&c.p)
 }
 
@@ -63,7 +65,7 @@ func (c *MetricConverter) expDelta(k seriesKey, start, t uint64, e *sample.ExpHi
 		start: start, t: t, scale: e.Scale, zero: e.ZeroCount,
 		pos: buckets{e.PosOffset, slices.Clone(e.Pos)},
 		neg: buckets{e.NegOffset, slices.Clone(e.Neg)},
-		sum: e.Sum, count: e.Count, seen: c.stamp,
+		sum: e.Sum, count: e.Count, seen: c.stamp, off: c.offset,
 	}
 	if s == nil {
 		c.exps[k] = &cur
@@ -71,6 +73,7 @@ func (c *MetricConverter) expDelta(k seriesKey, start, t uint64, e *sample.ExpHi
 	}
 	prev := *s
 	*s = cur
+	c.base = prev.off
 	if start != prev.start || e.Scale > prev.scale || e.Count < prev.count || e.ZeroCount < prev.zero {
 		return true
 	}

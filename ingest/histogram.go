@@ -10,6 +10,7 @@ import (
 )
 
 type histState struct {
+	off      int64 // Input offset of the previous point's record.
 	start, t uint64
 	bounds   []float64 // Shared with emitted points; replaced, never modified.
 	counts   []uint64
@@ -42,7 +43,8 @@ func (c *MetricConverter) histogram(dp pmetric.HistogramDataPoint, name, tenant 
 		h.Bounds = eb.AsRaw()
 	}
 	h.Exemplars = exemplars(dp.Exemplars())
-	c.p = sample.Point{Labels: lbls, Tenant: tenant, Kind: sample.Histogram, T: millis(dp.Timestamp()), Hist: h}
+	c.p = sample.Point{Labels: lbls, Tenant: tenant, Kind: sample.Histogram, T: millis(dp.Timestamp()), Hist: h,
+		HasBase: cumulative, BaseOffset: c.base}
 	emit(&c.p)
 }
 
@@ -66,9 +68,10 @@ func (c *MetricConverter) histDelta(k seriesKey, dp pmetric.HistogramDataPoint, 
 		return false
 	}
 	if s == nil {
-		c.hists[k] = &histState{start: start, t: t, bounds: eb.AsRaw(), counts: slices.Clone(h.Counts), sum: h.Sum, count: h.Count, seen: c.stamp}
+		c.hists[k] = &histState{start: start, t: t, bounds: eb.AsRaw(), counts: slices.Clone(h.Counts), sum: h.Sum, count: h.Count, seen: c.stamp, off: c.offset}
 		return false
 	}
+	c.base, s.off = s.off, c.offset
 	reset := start != s.start || h.Count < s.count || len(h.Counts) != len(s.counts)
 	if !boundsEqual(eb, s.bounds) {
 		reset = true

@@ -28,25 +28,35 @@ type MetricConverter struct {
 	hists map[seriesKey]*histState
 	exps  map[seriesKey]*expState
 	stamp int64 // wall time of the running Convert, Unix ns; marks series as seen.
-	sweep int64 // wall time of the next stale-state sweep.
+	// offset is the input offset of the record being converted (SetOffset);
+	// base the offset of the previous point of the delta being emitted.
+	offset, base int64
+	sweep        int64 // wall time of the next stale-state sweep.
 }
 
 // NewMetricConverter returns a converter with empty state.
 func NewMetricConverter(opts ...ConvertOpt) *MetricConverter {
 	c := &MetricConverter{
-		cfg:   defaultConvertConfig(),
-		names: nameCache{},
-		b:     labels.NewBuilder(labels.EmptyLabels()),
-		now:   time.Now,
-		nums:  map[seriesKey]numState{},
-		hists: map[seriesKey]*histState{},
-		exps:  map[seriesKey]*expState{},
+		cfg:    defaultConvertConfig(),
+		names:  nameCache{},
+		b:      labels.NewBuilder(labels.EmptyLabels()),
+		now:    time.Now,
+		nums:   map[seriesKey]numState{},
+		hists:  map[seriesKey]*histState{},
+		exps:   map[seriesKey]*expState{},
+		offset: -1,
 	}
 	for _, o := range opts {
 		o.fn(&c.cfg)
 	}
 	return c
 }
+
+// SetOffset tells the converter the input offset of the record it converts
+// next. Deltas derived from cumulative points then name the offset of the
+// record holding the point they are relative to (sample.Point.BaseOffset):
+// a replay from there derives the same deltas.
+func (c *MetricConverter) SetOffset(offset int64) { c.offset = offset }
 
 // Series returns how many series the converter holds cumulative state for.
 func (c *MetricConverter) Series() int { return len(c.nums) + len(c.hists) + len(c.exps) }
@@ -177,7 +187,8 @@ func (c *MetricConverter) number(dp pmetric.NumberDataPoint, name, tenant string
 			return
 		}
 	}
-	c.p = sample.Point{Labels: lbls, Tenant: tenant, Kind: kind, T: millis(dp.Timestamp()), V: v, Exemplar: firstExemplar(dp.Exemplars())}
+	c.p = sample.Point{Labels: lbls, Tenant: tenant, Kind: kind, T: millis(dp.Timestamp()), V: v, Exemplar: firstExemplar(dp.Exemplars()),
+		HasBase: cumulative, BaseOffset: c.base}
 	emit(&c.p)
 }
 

@@ -94,6 +94,12 @@ type Point struct {
 	// Exemplar, when Valid, is the trace that produced V (spans), or the SDK
 	// exemplar attached to the point.
 	Exemplar Exemplar
+	// HasBase marks a delta that ingest derived from a cumulative point:
+	// BaseOffset is then the input offset of the record holding the previous
+	// point it is relative to. A replay must start at or before it to derive
+	// the same delta, so the aggregator keeps its windows' commit point there.
+	HasBase    bool
+	BaseOffset int64
 	// Hist is set for Kind Histogram.
 	Hist *BucketHistogram
 	// Exp is set for Kind ExponentialHistogram.

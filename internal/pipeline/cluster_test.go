@@ -67,7 +67,14 @@ func clusterAggOpts() []aggregator.Opt {
 // genInput produces n traces with event times spread over the past minutes.
 func genInput(t *testing.T, brokers []string, n int) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), loadgen.PartitionerOpt())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.BasicConsistentPartitioner(
+		func(topic string) func(*kgo.Record, int) int {
+			if topic == "otlp_metrics" {
+				return func(r *kgo.Record, _ int) int { return int(r.Partition) }
+			}
+			h := kgo.SaramaCompatHasher(fnv1a)
+			return func(r *kgo.Record, n int) int { return h(r.Key, n) }
+		})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +83,23 @@ func genInput(t *testing.T, brokers []string, n int) {
 	base := time.Now().Add(-5 * time.Minute)
 	var recs []*kgo.Record
 	for i := range n {
-		rs, err := loadgen.TraceRecords("otlp_spans", g.NextTrace(base.Add(time.Duration(i)*10*time.Millisecond)))
+		at := base.Add(time.Duration(i) * 10 * time.Millisecond)
+		rs, err := loadgen.TraceRecords("otlp_spans", g.NextTrace(at))
 		if err != nil {
 			t.Fatal(err)
 		}
 		recs = append(recs, rs...)
+		// SDK metrics every simulated second, cumulative as SDKs send them:
+		// sums, explicit and exponential histograms, gauges, a summary. One
+		// partition per batch in turn, so every partition holds some.
+		if i%100 == 99 {
+			rec, err := loadgen.MetricsRecord("otlp_metrics", g.Metrics(at))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.Partition = int32(i / 100 % 4)
+			recs = append(recs, rec)
+		}
 	}
 	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -91,7 +110,7 @@ func genInput(t *testing.T, brokers []string, n int) {
 // partition by partition in offset order, then every window flushed.
 func reference(t *testing.T, brokers []string) map[string]string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("otlp_spans"),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("otlp_spans", "otlp_metrics"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +121,7 @@ func reference(t *testing.T, brokers []string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adm := kadmList(t, cl, "otlp_spans")
+	adm := kadmList(t, cl, "otlp_spans") + kadmList(t, cl, "otlp_metrics")
 	seen := 0
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -112,15 +131,25 @@ func reference(t *testing.T, brokers []string) map[string]string {
 			t.Fatalf("reference read %d of %d records", seen, adm)
 		}
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-			part := p.agg.Partition(aggPartition(fp.Topic, false, fp.Partition), time.Now())
+			metrics := fp.Topic == "otlp_metrics"
+			part := p.agg.Partition(aggPartition(fp.Topic, metrics, fp.Partition), time.Now())
 			fp.EachRecord(func(r *kgo.Record) {
 				seen++
 				part.SetOffset(r.Offset)
+				src := ingest.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Value: r.Value}
+				if metrics {
+					md, err := ingest.DecodeMetrics(ingest.EncodingProto, r.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					p.HandleMetrics(src, md)
+					return
+				}
 				td, err := ingest.DecodeTraces(ingest.EncodingProto, r.Value)
 				if err != nil {
 					t.Fatal(err)
 				}
-				p.HandleTraces(ingest.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Value: r.Value}, td)
+				p.HandleTraces(src, td)
 			})
 		})
 	}
@@ -277,4 +306,13 @@ func TestClusterSurvivesRejectedSamples(t *testing.T) {
 	if got := len(sink.snapshot()); got != len(want) || sink.flushes <= 3 {
 		t.Fatalf("after rejected flushes: %d of %d samples, %d flushes", got, len(want), sink.flushes)
 	}
+}
+
+func fnv1a(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
 }

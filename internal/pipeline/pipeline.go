@@ -176,6 +176,7 @@ func (p *Pipeline) HandleMetrics(src ingest.Source, md pmetric.Metrics) {
 		p.metricConv[src.Partition] = conv
 	}
 	part := p.agg.Partition(aggPartition(src.Topic, true, src.Partition), p.now)
+	conv.SetOffset(src.Offset)
 	conv.Convert(md, src.Tenant, func(pt *sample.Point) { p.addPoint(part, pt) })
 }
 
