@@ -68,6 +68,16 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 			t.Fatal(err)
 		}
 		in.records = append(in.records, rs...)
+		// The SDK metrics of the app every simulated second: cumulative
+		// sums and histograms, whose deltas must survive replays exactly.
+		if i%100 == 99 {
+			rec, err := loadgen.MetricsRecord(metricsTopic, g.Metrics(base.Add(time.Duration(i)*10*time.Millisecond)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.Partition = int32(i / 100 % partitions)
+			in.records = append(in.records, rec)
+		}
 	}
 	for r := range metricBatchN {
 		md := pmetric.NewMetrics()

@@ -145,9 +145,12 @@ func ensureTopics(ctx context.Context, adm *kadm.Client, cfg ClusterConfig) (top
 	var topo topology
 	var md kadm.TopicDetails
 	var err error
+	// The brokers may be starting, or the input topics being created right
+	// now: wait up to ten seconds for both to answer before giving up.
 	for attempt := 0; ; attempt++ {
 		md, err = adm.ListTopics(ctx, cfg.MetricsTopic, cfg.SpansTopic, cfg.PartialsTopic, cfg.DecisionsTopic, cfg.DeadLetterTopic)
-		if err == nil || attempt == 20 || ctx.Err() != nil {
+		ready := err == nil && len(md[cfg.MetricsTopic].Partitions) > 0 && len(md[cfg.SpansTopic].Partitions) > 0
+		if ready || attempt == 20 || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
