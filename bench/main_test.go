@@ -11,9 +11,6 @@ import (
 // run's own checks (every span counted, every window emitted) must pass and
 // the report must end with the four headline lines, with positive figures.
 func TestRunReportsTheFourLines(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the peers' state; run without -short")
-	}
 	var out bytes.Buffer
 	if err := run(&out, options{rounds: 1, spans: 3000, spansPerTrace: 100, pointLoops: 2, seed: 7, peers: true}); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())

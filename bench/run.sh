@@ -19,6 +19,9 @@ args=()
 if [ "${1:-}" = "--short" ]; then
   args+=(-short)
   shift
+  # The smoke test also runs the harness' own tests (its report format and
+  # the determinism of its input).
+  go test -count=1 ./...
 fi
 
 bin=$(mktemp -d)/weir-bench
