@@ -207,22 +207,30 @@ func floodRound(t *testing.T, ctx context.Context, cl *kgo.Client, tmpl []*kgo.R
 }
 
 // procStatus reads a memory field (VmRSS, VmHWM) of /proc/PID/status, in
-// bytes.
+// bytes, failing the test when it cannot.
 func procStatus(t *testing.T, pid int, field string) int64 {
 	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	v, err := procField(pid, field)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return v
+}
+
+// procField reads a memory field (VmRSS, VmHWM) of /proc/PID/status, in bytes.
+func procField(pid int, field string) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
-				t.Fatalf("/proc/%d/status: %s: %v", pid, line, err)
+				return 0, fmt.Errorf("/proc/%d/status: %s: %w", pid, line, err)
 			}
-			return kb << 10
+			return kb << 10, nil
 		}
 	}
-	t.Fatalf("/proc/%d/status has no %s", pid, field)
-	return 0
+	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
 }
