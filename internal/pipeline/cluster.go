@@ -212,19 +212,35 @@ func parseCommitMeta(s string) (int64, bool) {
 
 // committedMeta fetches the group's committed metadata for topic's
 // partitions.
+//
+// A partition resumed without its committed time would emit its replayed
+// windows a second time, so a failure is retried for up to half a minute
+// (brokers restart) and then returned: the caller must not consume.
 func committedMeta(ctx context.Context, cl *kgo.Client, group, topic string) (map[int32]int64, error) {
-	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: fetch committed offsets of group %s: %w", group, err)
-	}
-	out := map[int32]int64{}
-	for part, o := range resp[topic] {
-		if o.Err != nil {
+	var err error
+	for attempt := 0; attempt < 60 && ctx.Err() == nil; attempt++ {
+		if attempt > 0 {
+			time.Sleep(500 * time.Millisecond)
+		}
+		var resp kadm.OffsetResponses
+		if resp, err = kadm.NewClient(cl).FetchOffsets(ctx, group); err != nil {
+			err = fmt.Errorf("pipeline: fetch committed offsets of group %s: %w", group, err)
 			continue
 		}
-		if t, ok := parseCommitMeta(o.Metadata); ok {
-			out[part] = t
+		if err = resp.Error(); err != nil {
+			err = fmt.Errorf("pipeline: fetch committed offsets of group %s: %w", group, err)
+			continue
 		}
+		out := map[int32]int64{}
+		for part, o := range resp[topic] {
+			if t, ok := parseCommitMeta(o.Metadata); ok {
+				out[part] = t
+			}
+		}
+		return out, nil
 	}
-	return out, nil
+	if err == nil {
+		err = ctx.Err()
+	}
+	return nil, err
 }

@@ -55,6 +55,7 @@ type stage1 struct {
 	mu      sync.Mutex
 	owned   map[string]map[int32]bool
 	sentWM  map[int32]int64
+	metaErr error // set by assigned when committed times could not be read
 	lastWM  time.Time
 	scratch []byte
 }
@@ -84,6 +85,12 @@ func (p *Pipeline) stage1Session(ctx context.Context, cfg ClusterConfig, topo to
 		pctx, cancel := context.WithTimeout(ctx, cfg.PollInterval)
 		fs := sess.PollFetches(pctx)
 		cancel()
+		s.mu.Lock()
+		metaErr := s.metaErr
+		s.mu.Unlock()
+		if metaErr != nil && ctx.Err() == nil {
+			return errRestart
+		}
 		// On shutdown one last transaction takes what the last poll returned
 		// and hands on what is due: flush what can be flushed, then commit.
 		stopping := ctx.Err() != nil
@@ -299,7 +306,14 @@ func (s *stage1) assigned(ctx context.Context, cl *kgo.Client, m map[string][]in
 		}
 		for _, part := range parts {
 			s.owned[topic][part] = true
-			agg := s.p.agg.Partition(aggPartition(topic, topic == s.cfg.MetricsTopic, part), now)
+			// Consumption of a new assignment starts at the committed offset:
+			// state still held for the partition is stale, start it afresh.
+			id := aggPartition(topic, topic == s.cfg.MetricsTopic, part)
+			s.p.agg.DropPartition(id)
+			if topic == s.cfg.MetricsTopic {
+				delete(s.p.metricConv, part)
+			}
+			agg := s.p.agg.Partition(id, now)
 			if ft, ok := tm[part]; ok {
 				agg.Restore(ft)
 			}
@@ -309,7 +323,10 @@ func (s *stage1) assigned(ctx context.Context, cl *kgo.Client, m map[string][]in
 		}
 	}
 	if err != nil {
-		s.p.log.Error("stage 1: cannot read committed watermarks; replayed windows may be emitted twice", "err", err)
+		// Consuming without the flushed-through times would emit replayed
+		// windows twice: the session starts over instead.
+		s.metaErr = err
+		s.p.log.Error("stage 1: cannot read committed watermarks; restarting the session", "err", err)
 	}
 	s.p.m.rebalances.Inc()
 }

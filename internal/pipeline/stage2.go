@@ -31,12 +31,25 @@ type stage2 struct {
 	mu      sync.Mutex
 	mergers map[int32]*aggregator.Merger
 	next    map[int32]int64 // offset after the last record read, per partition
+	metaErr error           // set by assigned when committed times could not be read
 }
 
 // runStage2 merges the partials of its weir.partials partitions, closes
 // windows, writes them to the sinks and, once the sinks acknowledged, commits
 // the first offset that still feeds an open window.
 func (p *Pipeline) runStage2(ctx context.Context, cfg ClusterConfig, topo topology) error {
+	for {
+		err := p.stage2Session(ctx, cfg, topo)
+		if !errors.Is(err, errRestart) {
+			return err
+		}
+		p.log.Warn("stage 2 session restarted: committed close times were unreadable")
+	}
+}
+
+// stage2Session is one stage-2 consumer: it ends with ctx, on a sink error,
+// or with errRestart when a partition could not be resumed safely.
+func (p *Pipeline) stage2Session(ctx context.Context, cfg ClusterConfig, topo topology) error {
 	s := &stage2{p: p, cfg: cfg, topo: topo, mergers: map[int32]*aggregator.Merger{}, next: map[int32]int64{}}
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
@@ -72,6 +85,10 @@ func (p *Pipeline) runStage2(ctx context.Context, cfg ClusterConfig, topo topolo
 			return ctx.Err()
 		}
 		s.mu.Lock()
+		if s.metaErr != nil {
+			s.mu.Unlock()
+			return errRestart
+		}
 		now := time.Now()
 		fs.EachError(func(topic string, part int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
@@ -202,11 +219,15 @@ func (s *stage2) commit(ctx context.Context, only []int32) error {
 
 func (s *stage2) assigned(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 	tm, err := committedMeta(ctx, cl, s.cfg.Group+".partials", s.cfg.PartialsTopic)
-	if err != nil {
-		s.p.log.Error("stage 2: cannot read committed close times; replayed windows may be emitted twice", "err", err)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err != nil {
+		// Merging without the closed-through times would emit replayed
+		// windows twice: the session starts over instead.
+		s.metaErr = err
+		s.p.log.Error("stage 2: cannot read committed close times; restarting the session", "err", err)
+		return
+	}
 	for _, q := range m[s.cfg.PartialsTopic] {
 		mg := s.p.agg.NewMerger()
 		mg.Expect(s.topo.sources()...)
