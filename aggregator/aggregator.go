@@ -54,7 +54,7 @@ func WithLogger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
 // pipeline drives it from one goroutine.
 type Aggregator struct {
 	cfg     config
-	mapping mapping.IndexMapping
+	mapping *mapping.LogarithmicMapping
 	parts   map[int32]*Partition
 	merger  *Merger
 	m       *metrics
@@ -88,6 +88,11 @@ func New(opts ...Opt) (*Aggregator, error) {
 	m, err := mapping.NewLogarithmicMapping(cfg.accuracy)
 	if err != nil {
 		return nil, fmt.Errorf("aggregator: relative accuracy %v: %w", cfg.accuracy, err)
+	}
+	// Partials carry bucket indexes within ±maxSketchIndex (the codec
+	// refuses others): about α ≥ 0.0004.
+	if hi, lo := m.Index(m.MaxIndexableValue()), m.Index(m.MinIndexableValue()); hi > maxSketchIndex || lo < -maxSketchIndex {
+		return nil, fmt.Errorf("aggregator: relative accuracy %v is too fine: its sketch indexes reach %d, beyond ±%d", cfg.accuracy, max(hi, -lo), maxSketchIndex)
 	}
 	a := &Aggregator{cfg: cfg, mapping: m, parts: make(map[int32]*Partition), m: newMetrics(cfg.reg)}
 	a.merger = newMerger(a)

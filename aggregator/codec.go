@@ -61,13 +61,14 @@ func EncodePartial(b []byte, p Partial) []byte {
 	b = binary.LittleEndian.AppendUint64(b, p.Target.Key)
 	b = appendStr(b, p.Target.Route)
 	b = binary.AppendUvarint(b, uint64(len(p.Target.Specs)))
-	for _, s := range p.Target.Specs {
+	for i := range p.Target.Specs {
+		s := &p.Target.Specs[i]
 		b = append(b, byte(s.Agg))
 		b = appendF64(b, s.Q)
-		b = binary.AppendUvarint(b, uint64(s.Labels.Len()))
-		s.Labels.Range(func(l labels.Label) {
-			b = appendStr(b, l.Name)
-			b = appendStr(b, l.Value)
+		b = binary.AppendUvarint(b, uint64(p.Target.seriesLabelCount(s)))
+		p.Target.eachSeriesLabel(s, func(name, value string) {
+			b = appendStr(b, name)
+			b = appendStr(b, value)
 		})
 	}
 	return p.w.appendTo(b)
@@ -158,7 +159,7 @@ func (w *window) appendTo(b []byte) []byte {
 	if w.scalar {
 		flags |= flagScalar
 	}
-	if w.dist != nil {
+	if w.sk != nil {
 		flags |= flagDist
 	}
 	if w.hist != nil && w.hist.counts != nil {
@@ -171,16 +172,16 @@ func (w *window) appendTo(b []byte) []byte {
 		b = binary.AppendVarint(b, w.lastT)
 		b = appendF64(b, w.lastV)
 	}
-	if w.dist != nil {
-		b = appendF64(b, w.dist.sk.GetZeroCount())
-		b = appendBins(b, w.dist, exemplars.Positive)
-		b = appendBins(b, w.dist, exemplars.Negative)
-		b = binary.AppendUvarint(b, uint64(w.dist.cands.Len()))
-		w.dist.cands.Each(func(k exemplars.Key, e sample.Exemplar) {
+	if w.sk != nil {
+		b = appendF64(b, w.sk.zeroCount())
+		b = appendBins(b, w.sk, exemplars.Positive)
+		b = appendBins(b, w.sk, exemplars.Negative)
+		b = binary.AppendUvarint(b, uint64(w.sk.candidates()))
+		w.sk.eachCandidate(func(k exemplars.Key, e sample.Exemplar) {
 			b = binary.AppendVarint(b, int64(k))
 			b = appendExemplar(b, e)
 		})
-		b = appendOptExemplar(b, w.dist.maxEx)
+		b = appendOptExemplar(b, w.sk.maxExemplar())
 	}
 	if flags&flagHist != 0 {
 		h := w.hist
@@ -198,22 +199,14 @@ func (w *window) appendTo(b []byte) []byte {
 	return b
 }
 
-func appendBins(b []byte, d *dist, sign int8) []byte {
-	st := d.sk.GetPositiveValueStore()
-	if sign == exemplars.Negative {
-		st = d.sk.GetNegativeValueStore()
-	}
-	var idx []int
-	var cnt []float64
-	st.ForEach(func(i int, c float64) bool {
-		idx, cnt = append(idx, i), append(cnt, c)
-		return false
+func appendBins(b []byte, s *sketch, sign int8) []byte {
+	n := 0
+	s.eachBin(sign, func(int, float64) { n++ })
+	b = binary.AppendUvarint(b, uint64(n))
+	s.eachBin(sign, func(idx int, c float64) {
+		b = binary.AppendVarint(b, int64(idx))
+		b = appendF64(b, c)
 	})
-	b = binary.AppendUvarint(b, uint64(len(idx)))
-	for i := range idx {
-		b = binary.AppendVarint(b, int64(idx[i]))
-		b = appendF64(b, cnt[i])
-	}
 	return b
 }
 
@@ -231,15 +224,11 @@ func (a *Aggregator) decodeWindow(d *decoder, t *Target, start int64) *window {
 		w.min, w.max, w.lastT, w.lastV = d.f64(), d.f64(), d.varint(), d.f64()
 	}
 	if flags&flagDist != 0 {
-		w.dist = newDist(a.mapping)
+		w.sk = newSketch(a.mapping)
 		if z := d.count64(); z > 0 && d.err == nil {
-			_ = w.dist.sk.AddWithCount(0, z)
+			w.sk.addCount(w.sk.entry(0), z)
 		}
-		for _, st := range []int8{exemplars.Positive, exemplars.Negative} {
-			store := w.dist.sk.GetPositiveValueStore()
-			if st == exemplars.Negative {
-				store = w.dist.sk.GetNegativeValueStore()
-			}
+		for _, sign := range []int8{exemplars.Positive, exemplars.Negative} {
 			n := d.count(9)
 			for i := 0; i < n && d.err == nil; i++ {
 				idx, c := d.varint(), d.count64()
@@ -247,17 +236,30 @@ func (a *Aggregator) decodeWindow(d *decoder, t *Target, start int64) *window {
 					d.fail("sketch index %d", idx)
 					break
 				}
-				store.AddWithCount(int(idx), c)
+				if c > 0 {
+					w.sk.addCount(w.sk.entry(packKey(sign, int(idx))), c)
+				}
 			}
 		}
 		n := d.count(34)
 		for i := 0; i < n && d.err == nil; i++ {
-			k := exemplars.Key(d.varint())
-			w.dist.cands.Offer(k, d.exemplar())
+			k, err := sketchKey(exemplars.Key(d.varint()))
+			ex := d.exemplar()
+			if err != nil {
+				d.fail("%v", err)
+				break
+			}
+			if ex.Valid() && d.err == nil {
+				w.sk.propose(w.sk.entry(k), ex)
+			}
 		}
-		w.dist.maxEx = d.optExemplar()
+		// The max exemplar is one of the candidates; an encoder writes it
+		// for readers that keep it apart.
+		if ex := d.optExemplar(); ex.Valid() && d.err == nil {
+			w.sk.offer(ex)
+		}
 	} else if t.needs.dist {
-		w.dist = newDist(a.mapping)
+		w.sk = newSketch(a.mapping)
 	}
 	if flags&flagHist != 0 {
 		n := d.count(9)

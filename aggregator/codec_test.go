@@ -16,10 +16,17 @@ func partials(tb testing.TB, a *Aggregator) []Partial {
 	red := redTarget(1)
 	hist := target("h", 2, Spec{Agg: Buckets, Labels: labels.FromStrings("__name__", "h_bucket")}, Spec{Agg: Sum}, Spec{Agg: Count})
 	gauge := target("g", 3, Spec{Agg: Last}, Spec{Agg: Min}, Spec{Agg: Max}, Spec{Agg: Increase})
+	// Specs named by their target's labels; "A" sorts before __name__, and
+	// a label named quantile is replaced by the quantile's.
+	named := &Target{Key: 4, Resolution: 10_000, Route: "10s:2d",
+		Labels: labels.FromStrings("A", "up", "__name__", "d", "quantile", "user", "zz", "1"),
+		Specs:  []Spec{{Agg: Quantile, Q: 0.99, Name: "d"}, {Agg: Sum, Name: "d_sum"}, {Agg: Max, Name: "d_max"}}}
+	named.Init()
 	p := a.Partition(5, t0)
 	ms := t0.UnixMilli()
 	for i, v := range []float64{0.01, 0.2, 0.2, 3, -1, 0} {
 		p.Add(obs(ms+int64(i), v, byte(i+1)), red, t0)
+		p.Add(obs(ms+int64(i), v, byte(i+1)), named, t0)
 		p.Add(&sample.Point{Kind: sample.Delta, T: ms + int64(i), V: v}, gauge, t0)
 	}
 	p.Add(&sample.Point{Kind: sample.Histogram, T: ms, Hist: &sample.BucketHistogram{
@@ -38,8 +45,14 @@ func TestCodecRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := rec.Partial
-		if got == nil || rec.Source != 5 || got.Start != p.Start || got.Target.Key != p.Target.Key || !reflect.DeepEqual(got.Target.Specs, p.Target.Specs) {
+		if got == nil || rec.Source != 5 || got.Start != p.Start || got.Target.Key != p.Target.Key || len(got.Target.Specs) != len(p.Target.Specs) {
 			t.Fatalf("decoded %+v, want %+v", got, p)
+		}
+		for i := range p.Target.Specs {
+			gs, ws := &got.Target.Specs[i], &p.Target.Specs[i]
+			if gl, wl := got.Target.SeriesLabels(gs), p.Target.SeriesLabels(ws); gs.Agg != ws.Agg || gs.Q != ws.Q || !labels.Equal(gl, wl) {
+				t.Fatalf("target %d spec %d: decoded %v %v %s, want %v %v %s", p.Target.Key, i, gs.Agg, gs.Q, gl, ws.Agg, ws.Q, wl)
+			}
 		}
 		var want, have []Series
 		p.w.emit(p.Target, func(s Series) { want = append(want, s) })

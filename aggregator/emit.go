@@ -33,47 +33,53 @@ func (w *window) emit(t *Target, fn func(Series)) {
 	}
 	for i := range t.Specs {
 		s := &t.Specs[i]
+		var ls labels.Labels
+		if s.Agg != Quantile || w.sk != nil {
+			ls = t.SeriesLabels(s)
+		}
 		switch s.Agg {
 		case Sum:
-			out(s.Labels, w.sum.value(), sample.Exemplar{})
+			out(ls, w.sum.value(), sample.Exemplar{})
 		case Count:
-			out(s.Labels, w.n, sample.Exemplar{})
+			out(ls, w.n, sample.Exemplar{})
 		case Min:
 			if w.scalar {
-				out(s.Labels, w.min, sample.Exemplar{})
+				out(ls, w.min, sample.Exemplar{})
 			}
 		case Max:
 			if w.scalar {
 				var ex sample.Exemplar
-				if w.dist != nil && w.dist.maxEx.Value == w.max {
-					ex = w.dist.maxEx
+				if w.sk != nil {
+					if mx := w.sk.maxExemplar(); mx.Value == w.max {
+						ex = mx
+					}
 				}
-				out(s.Labels, w.max, ex)
+				out(ls, w.max, ex)
 			}
 		case Last:
 			if w.scalar {
-				out(s.Labels, w.lastV, sample.Exemplar{})
+				out(ls, w.lastV, sample.Exemplar{})
 			}
 		case Mean:
 			if w.n > 0 {
-				out(s.Labels, w.sum.value()/w.n, sample.Exemplar{})
+				out(ls, w.sum.value()/w.n, sample.Exemplar{})
 			}
 		case Increase:
-			out(s.Labels, w.increase(), sample.Exemplar{})
+			out(ls, w.increase(), sample.Exemplar{})
 		case Rate:
-			out(s.Labels, w.increase()/(float64(t.Resolution)/1000), sample.Exemplar{})
+			out(ls, w.increase()/(float64(t.Resolution)/1000), sample.Exemplar{})
 		case Quantile:
-			if w.dist == nil {
+			if w.sk == nil {
 				continue
 			}
-			v, k, ok := w.dist.quantile(s.Q)
+			v, k, ok := w.sk.quantile(s.Q)
 			if !ok {
 				continue
 			}
-			ex, _ := w.dist.cands.Get(k)
-			out(s.Labels, v, ex)
+			ex, _ := w.sk.candidate(k)
+			out(ls, v, ex)
 		case Buckets:
-			w.emitBuckets(s.Labels, out)
+			w.emitBuckets(ls, out)
 		}
 	}
 }

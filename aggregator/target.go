@@ -1,6 +1,10 @@
 package aggregator
 
 import (
+	"math"
+	"strconv"
+
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -26,9 +30,89 @@ const (
 type Spec struct {
 	Agg Agg
 	Q   float64 // Quantile only.
-	// Labels of the output series, __name__ included. For Buckets the le label
-	// is added at emit time.
+	// Labels of the output series, __name__ included. When empty, the
+	// series is named by its Target's Labels with __name__ set to Name and,
+	// for a Quantile, QuantileLabel set to Q: a target's six series then
+	// cost one label set, not six, for as long as its windows are open.
+	// For Buckets the le label is added at emit time.
 	Labels labels.Labels
+	Name   string
+}
+
+// QuantileLabel is the label of a quantile series (the Prometheus summary
+// convention); its value is FormatQuantile of the spec's Q.
+const QuantileLabel = "quantile"
+
+// FormatQuantile formats a quantile as QuantileLabel carries it ("0.99").
+func FormatQuantile(q float64) string {
+	if math.IsNaN(q) {
+		return "NaN"
+	}
+	return strconv.FormatFloat(q, 'f', -1, 64)
+}
+
+// SeriesLabels returns the labels of the output series s of t.
+func (t *Target) SeriesLabels(s *Spec) labels.Labels {
+	if !s.Labels.IsEmpty() {
+		return s.Labels
+	}
+	b := labels.NewBuilder(t.Labels).Set(model.MetricNameLabel, s.Name)
+	if s.Agg == Quantile {
+		b.Set(QuantileLabel, FormatQuantile(s.Q))
+	}
+	return b.Labels()
+}
+
+// seriesLabel returns the labels Specs without Labels set on their Target's
+// Labels, in name order (__name__ sorts before quantile).
+func seriesLabel(s *Spec) ([2]labels.Label, int) {
+	set := [2]labels.Label{{Name: model.MetricNameLabel, Value: s.Name}, {Name: QuantileLabel}}
+	if s.Agg != Quantile {
+		return set, 1
+	}
+	set[1].Value = FormatQuantile(s.Q)
+	return set, 2
+}
+
+// seriesLabelCount returns SeriesLabels(s).Len() without building the set.
+func (t *Target) seriesLabelCount(s *Spec) int {
+	if !s.Labels.IsEmpty() {
+		return s.Labels.Len()
+	}
+	set, nset := seriesLabel(s)
+	n := t.Labels.Len() + nset
+	for _, l := range set[:nset] {
+		if t.Labels.Has(l.Name) {
+			n--
+		}
+	}
+	return n
+}
+
+// eachSeriesLabel calls fn for each label of SeriesLabels(s), in order,
+// without building the set.
+func (t *Target) eachSeriesLabel(s *Spec, fn func(name, value string)) {
+	if !s.Labels.IsEmpty() {
+		s.Labels.Range(func(l labels.Label) { fn(l.Name, l.Value) })
+		return
+	}
+	set, nset := seriesLabel(s)
+	next := 0
+	t.Labels.Range(func(l labels.Label) {
+		for next < nset && set[next].Name < l.Name {
+			fn(set[next].Name, set[next].Value)
+			next++
+		}
+		if next < nset && set[next].Name == l.Name {
+			fn(set[next].Name, set[next].Value)
+			next++
+			return
+		}
+		fn(l.Name, l.Value)
+	})
+	for ; next < nset; next++ {
+		fn(set[next].Name, set[next].Value)
+	}
 }
 
 // Target is one output of a rule for one input series: the output series it
@@ -41,6 +125,8 @@ type Target struct {
 	Key uint64
 	// Resolution is the window length in milliseconds.
 	Resolution int64
+	// Labels name the Specs that have no Labels of their own.
+	Labels labels.Labels
 	// Route is an opaque tag copied onto every emitted Series, used to route
 	// output to a sink (for example a storage policy "10s:2d").
 	Route string

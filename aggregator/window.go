@@ -24,16 +24,16 @@ type window struct {
 	min, max float64
 	lastT    int64
 	lastV    float64
-	dist     *dist
+	sk       *sketch
 	hist     *bucketHist
 }
 
 var errUnknownKind = errors.New("unknown point kind")
 
-func newWindow(t *Target, start int64, m mapping.IndexMapping) *window {
+func newWindow(t *Target, start int64, m *mapping.LogarithmicMapping) *window {
 	w := &window{start: start, min: math.Inf(1), max: math.Inf(-1)}
 	if t.needs.dist {
-		w.dist = newDist(m)
+		w.sk = newSketch(m)
 	}
 	if t.needs.buckets {
 		w.hist = &bucketHist{}
@@ -52,8 +52,8 @@ func (w *window) add(p *sample.Point) error {
 			w.delta.add(p.V)
 		}
 		w.scalarValue(p.T, p.V)
-		if w.dist != nil {
-			return w.dist.add(p.V, 1, p.Exemplar)
+		if w.sk != nil {
+			return w.sk.add(p.V, 1, p.Exemplar)
 		}
 	case sample.Observation:
 		c := p.Count
@@ -63,8 +63,8 @@ func (w *window) add(p *sample.Point) error {
 		w.n += c
 		w.sum.add(p.V * c)
 		w.scalarValue(p.T, p.V)
-		if w.dist != nil {
-			return w.dist.add(p.V, c, p.Exemplar)
+		if w.sk != nil {
+			return w.sk.add(p.V, c, p.Exemplar)
 		}
 	case sample.Histogram:
 		if p.Hist == nil {
@@ -81,8 +81,8 @@ func (w *window) add(p *sample.Point) error {
 		}
 		w.n += float64(p.Exp.Count)
 		w.sum.add(p.Exp.Sum)
-		if w.dist != nil {
-			return w.dist.addExp(p.Exp)
+		if w.sk != nil {
+			return w.sk.addExp(p.Exp)
 		}
 	default:
 		return errUnknownKind
@@ -114,11 +114,11 @@ func (w *window) merge(o *window) error {
 		w.min = math.Min(w.min, o.min)
 		w.max = math.Max(w.max, o.max)
 	}
-	if o.dist != nil {
-		if w.dist == nil {
-			w.dist = o.dist
+	if o.sk != nil {
+		if w.sk == nil {
+			w.sk = o.sk
 		} else {
-			w.dist.merge(o.dist)
+			w.sk.merge(o.sk)
 		}
 	}
 	if o.hist != nil {

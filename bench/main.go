@@ -38,7 +38,10 @@
 //
 // Memory is measured first, while the heap holds little but the input:
 // bytes_per_series_window is the live heap that weir's rules and aggregator
-// hold with the span input's windows open, per open output series-window;
+// hold with the span input's windows open, per open output series-window
+// (one series of one window: span-red writes six per window, _count, _sum
+// and four quantiles, all fed by the window's one sketch; the line above
+// gives the bytes per window too);
 // bytes_per_buffered_span is what exemplars.Buffer charges for the traces it
 // buffers (Stats().Bytes, its own account of its memory, checked against the
 // real heap on the line above) per span, against their wire bytes.
@@ -139,7 +142,7 @@ func run(out io.Writer, o options) error {
 
 	// Memory first, while the heap holds nothing but the input: live-heap
 	// deltas are only as good as the quiet around them.
-	bsw, windows, err := bytesPerSeriesWindow(in)
+	bsw, seriesWindows, windows, err := bytesPerSeriesWindow(in)
 	if err != nil {
 		return err
 	}
@@ -241,8 +244,8 @@ func run(out io.Writer, o options) error {
 	vp, vpWall := med("vm-points")
 	fmt.Fprintf(out, "# medians of %d rounds (wall-clock: weir spans %.0f, otelcol %.0f, decode %.0f, weir points %.0f, vmstreamaggr %.0f per s)\n",
 		o.rounds, wsWall, osWall, decWall, wpWall, vpWall)
-	fmt.Fprintf(out, "# memory: %d open series-windows (%.0f spans each); buffer holds %d spans, real heap %.0f bytes/span\n",
-		windows, float64(in.spans)/float64(windows), bufSpans, heapPerSpan)
+	fmt.Fprintf(out, "# memory: %d open output series-windows, %d windows (%.0f spans each, %.0f bytes each); buffer holds %d spans, real heap %.0f bytes/span\n",
+		seriesWindows, windows, float64(in.spans)/float64(windows), bsw*float64(seriesWindows)/float64(windows), bufSpans, heapPerSpan)
 	fmt.Fprintf(out, "decode_floor_spans_per_sec_per_core pdata=%.0f fast=%.0f weir_share_of_floor=%.2f\n", dec, fast, ratio(ws, fast))
 	fmt.Fprintf(out, "spans_per_sec_per_core weir=%.0f otelcol=%.0f ratio=%.2f\n", ws, os_, ratio(ws, os_))
 	fmt.Fprintf(out, "points_per_sec_per_core weir=%.0f vmstreamaggr=%.0f ratio=%.2f\n", wp, vp, ratio(wp, vp))

@@ -31,35 +31,38 @@ func liveHeap() uint64 {
 // bytesPerSeriesWindow feeds the span input's points into weir's rules and
 // aggregator and leaves the windows open: the live heap it then holds (the
 // windows, and the per-series state they need: targets, label sets, the
-// match cache), divided by the number of open output series-windows. The
-// windows are counted afterwards from what closing them writes: one _count
-// series each.
-func bytesPerSeriesWindow(in *spanInput) (float64, int, error) {
+// match cache), divided by the number of open output series-windows. An
+// output series-window is one series of one window as the storage receives
+// it: span-red's _count, _sum and each of its four quantile series are one
+// each, all six fed by one window's sketch. They are counted afterwards from
+// what closing the windows writes; windows is the number of sketches (one
+// _count series each).
+func bytesPerSeriesWindow(in *spanInput) (perSeries float64, series, windows int, err error) {
 	before := liveHeap()
 	w, err := newWeirAgg(rules.Default(), time.Now())
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	conv := ingest.NewSpanConverter()
 	for _, rec := range in.records {
 		td, err := decodeTraces(rec)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		conv.Convert(td, 0, "", w.add)
 	}
 	after := liveHeap()
-	windows := 0
 	w.agg.Flush(w.now, func(s aggregator.Series) {
+		series++
 		if isCount(s.Labels) {
 			windows++
 		}
 	})
 	runtime.KeepAlive(conv)
 	if windows == 0 {
-		return 0, 0, fmt.Errorf("memory: no window opened")
+		return 0, 0, 0, fmt.Errorf("memory: no window opened")
 	}
-	return float64(after-before) / float64(windows), windows, nil
+	return float64(after-before) / float64(series), series, windows, nil
 }
 
 // bytesPerBufferedSpan buffers every trace of the input that the buffer

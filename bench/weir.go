@@ -77,7 +77,7 @@ func (w *weirAgg) lookup(pt *sample.Point) *match {
 			key := targetKey(w.seed, out.Labels, pol.Resolution.Milliseconds(), out.Fingerprint)
 			t := w.targets[key]
 			if t == nil {
-				t = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Route: pol.String(), Specs: specs}
+				t = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Labels: out.Labels, Route: pol.String(), Specs: specs}
 				t.Init()
 				w.targets[key] = t
 			}
@@ -132,7 +132,8 @@ var aggKinds = map[rules.AggKind]aggregator.Agg{
 	rules.Rate: aggregator.Rate, rules.Increase: aggregator.Increase, rules.Quantile: aggregator.Quantile,
 }
 
-// specsFor names a rollup's output series the way the rules package does.
+// specsFor names a rollup's output series the way the rules package does
+// (rules.SeriesLabels), by name: the target's labels hold the rest.
 func specsFor(out rules.Output) []aggregator.Spec {
 	if out.Aggregations == nil {
 		panic(fmt.Sprintf("bench: rule %q has no aggregations: mapping rules are not wired here", out.Rule))
@@ -143,7 +144,7 @@ func specsFor(out rules.Output) []aggregator.Spec {
 		if !ok {
 			panic(fmt.Sprintf("bench: rule %q: aggregation %v is not wired here", out.Rule, a))
 		}
-		specs = append(specs, aggregator.Spec{Agg: k, Q: a.Q, Labels: rules.SeriesLabels(out.Labels, a)})
+		specs = append(specs, aggregator.Spec{Agg: k, Q: a.Q, Name: a.SeriesName(out.Labels.Get("__name__"))})
 	}
 	return specs
 }

@@ -159,8 +159,9 @@ func Explain(s *rules.Set, u Unmatched, pt *sample.Point) (drop string, outs []O
 	}
 	for _, o := range plan(m, u.For(s), pt) {
 		e := Output{Rules: o.rules, PassThrough: o.raw, Policies: o.policies}
-		for _, sp := range o.specs {
-			e.Series = append(e.Series, sp.Labels)
+		t := aggregator.Target{Labels: o.labels}
+		for i := range o.specs {
+			e.Series = append(e.Series, t.SeriesLabels(&o.specs[i]))
 		}
 		outs = append(outs, e)
 	}

@@ -1,9 +1,6 @@
 package pipeline
 
 import (
-	"math"
-	"strconv"
-
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -48,7 +45,7 @@ func (p *Pipeline) targetsFor(m rules.Match, unmatched []rules.StoragePolicy, pt
 			key := targetKey(out.labels, pol.Resolution.Milliseconds(), fp)
 			t := p.targets[key]
 			if t == nil {
-				t = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Route: pol.String(), Specs: out.specs}
+				t = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Labels: out.labels, Route: pol.String(), Specs: out.specs}
 				t.Init()
 				p.targets[key] = t
 			}
@@ -81,30 +78,22 @@ func mix(x uint64) uint64 {
 // and histograms keep their buckets.
 func specsFor(out rules.Output, lset labels.Labels, kind sample.Kind) []aggregator.Spec {
 	base := lset.Get(model.MetricNameLabel)
-	named := func(name string) labels.Labels {
-		return labels.NewBuilder(lset).Set(model.MetricNameLabel, name).Labels()
-	}
-	quantile := func(q float64) aggregator.Spec {
-		return aggregator.Spec{Agg: aggregator.Quantile, Q: q,
-			Labels: labels.NewBuilder(lset).Set(model.MetricNameLabel, base).Set("quantile", formatQuantile(q)).Labels()}
-	}
+	named := func(agg aggregator.Agg, name string) aggregator.Spec { return aggregator.Spec{Agg: agg, Name: name} }
+	quantile := func(q float64) aggregator.Spec { return aggregator.Spec{Agg: aggregator.Quantile, Q: q, Name: base} }
 	if out.Aggregations == nil {
 		switch kind {
 		case sample.Gauge:
-			return []aggregator.Spec{{Agg: aggregator.Last, Labels: lset}}
+			return []aggregator.Spec{named(aggregator.Last, base)}
 		case sample.Delta:
-			return []aggregator.Spec{{Agg: aggregator.Increase, Labels: lset}}
+			return []aggregator.Spec{named(aggregator.Increase, base)}
 		case sample.Histogram:
 			return []aggregator.Spec{
-				{Agg: aggregator.Buckets, Labels: named(base + "_bucket")},
-				{Agg: aggregator.Sum, Labels: named(base + "_sum")},
-				{Agg: aggregator.Count, Labels: named(base + "_count")},
+				named(aggregator.Buckets, base+"_bucket"),
+				named(aggregator.Sum, base+"_sum"),
+				named(aggregator.Count, base+"_count"),
 			}
 		default:
-			specs := []aggregator.Spec{
-				{Agg: aggregator.Sum, Labels: named(base + "_sum")},
-				{Agg: aggregator.Count, Labels: named(base + "_count")},
-			}
+			specs := []aggregator.Spec{named(aggregator.Sum, base+"_sum"), named(aggregator.Count, base+"_count")}
 			for _, q := range defaultQuantiles {
 				specs = append(specs, quantile(q))
 			}
@@ -112,9 +101,18 @@ func specsFor(out rules.Output, lset labels.Labels, kind sample.Kind) []aggregat
 		}
 	}
 	var specs []aggregator.Spec
-	seen := map[string]bool{}
+	type seriesKey struct {
+		name     string
+		quantile bool
+		q        float64
+	}
+	seen := map[seriesKey]bool{}
 	add := func(s aggregator.Spec) {
-		if k := s.Labels.String(); !seen[k] {
+		k := seriesKey{name: s.Name}
+		if s.Agg == aggregator.Quantile {
+			k.quantile, k.q = true, s.Q
+		}
+		if !seen[k] {
 			seen[k] = true
 			specs = append(specs, s)
 		}
@@ -124,11 +122,11 @@ func specsFor(out rules.Output, lset labels.Labels, kind sample.Kind) []aggregat
 		case rules.Quantile:
 			add(quantile(a.Q))
 		case rules.Buckets:
-			add(aggregator.Spec{Agg: aggregator.Buckets, Labels: named(base + "_bucket")})
-			add(aggregator.Spec{Agg: aggregator.Sum, Labels: named(base + "_sum")})
-			add(aggregator.Spec{Agg: aggregator.Count, Labels: named(base + "_count")})
+			add(named(aggregator.Buckets, base+"_bucket"))
+			add(named(aggregator.Sum, base+"_sum"))
+			add(named(aggregator.Count, base+"_count"))
 		default:
-			add(aggregator.Spec{Agg: aggKinds[a.Kind], Labels: named(a.SeriesName(base))})
+			add(named(aggKinds[a.Kind], a.SeriesName(base)))
 		}
 	}
 	return specs
@@ -138,11 +136,4 @@ var aggKinds = map[rules.AggKind]aggregator.Agg{
 	rules.Sum: aggregator.Sum, rules.Count: aggregator.Count, rules.Min: aggregator.Min,
 	rules.Max: aggregator.Max, rules.Last: aggregator.Last, rules.Mean: aggregator.Mean,
 	rules.Rate: aggregator.Rate, rules.Increase: aggregator.Increase,
-}
-
-func formatQuantile(q float64) string {
-	if math.IsNaN(q) {
-		return "NaN"
-	}
-	return strconv.FormatFloat(q, 'f', -1, 64)
 }
