@@ -84,6 +84,16 @@ type Partition struct {
 	// replayThrough: windows ending at or before it were handed on by an
 	// earlier owner of the partition (see Restore).
 	replayThrough int64
+	// points taken since the last flushPoints.
+	points int
+}
+
+// flushPoints adds the points taken to weir_aggregator_points_total.
+func (p *Partition) flushPoints() {
+	if p.points > 0 {
+		p.agg.m.points.Add(float64(p.points))
+		p.points = 0
+	}
 }
 
 func newPartition(id int32, a *Aggregator, now time.Time) *Partition {
@@ -146,7 +156,15 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 		p.agg.m.dropped.WithLabelValues(ReasonFuture).Inc()
 		return ReasonFuture
 	}
-	start := pt.T - mod(pt.T, t.Resolution)
+	slot := p.recentSlot(t.Key)
+	ow := slot.ow
+	var start int64
+	if ow != nil && slot.k.key == t.Key && pt.T >= slot.k.start && uint64(pt.T-slot.k.start) < uint64(t.Resolution) {
+		// The window most points of the target go to: no division.
+		start = slot.k.start
+	} else {
+		start = pt.T - mod(pt.T, t.Resolution)
+	}
 	end := start + t.Resolution
 	if end <= p.replayThrough {
 		p.agg.m.dropped.WithLabelValues(ReasonReplayed).Inc()
@@ -157,8 +175,6 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 		return ReasonWindowClosed
 	}
 	k := winKey{t.Key, start}
-	slot := p.recentSlot(t.Key)
-	ow := slot.ow
 	if ow == nil || slot.k != k {
 		ow = p.open[k]
 	}
@@ -183,7 +199,9 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 		p.agg.cfg.logger.Debug("invalid point", "series", pt.Labels.String(), "err", err)
 		return ReasonInvalid
 	}
-	p.agg.m.points.Inc()
+	// Counted here and added to the counter in Advance and FlushAll: an
+	// atomic add per point cost more than the rest of this function.
+	p.points++
 	if pt.T > p.maxT {
 		p.maxT = pt.T
 	}
@@ -215,6 +233,7 @@ func (p *Partition) Advance(now time.Time, emit func(Partial)) int64 {
 		}
 	}
 	p.wm = wm
+	p.flushPoints()
 	p.handOn(func(end int64) bool { return end <= wm }, emit)
 	return wm
 }
@@ -222,6 +241,7 @@ func (p *Partition) Advance(now time.Time, emit func(Partial)) int64 {
 // FlushAll hands on every open window regardless of the watermark, for a
 // shutdown or a revoked partition.
 func (p *Partition) FlushAll(emit func(Partial)) {
+	p.flushPoints()
 	p.handOn(func(int64) bool { return true }, emit)
 }
 

@@ -138,6 +138,7 @@ type Target struct {
 type needs struct {
 	dist    bool
 	buckets bool
+	scalar  bool // min, max or last
 }
 
 // Init derives the state a target's windows need. Call it once after filling
@@ -150,6 +151,8 @@ func (t *Target) Init() {
 			t.needs.dist = true
 		case Buckets:
 			t.needs.buckets = true
+		case Min, Max, Last:
+			t.needs.scalar = true
 		}
 	}
 }

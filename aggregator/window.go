@@ -19,8 +19,10 @@ type window struct {
 	// delta is the sum of Delta points: the window's increase.
 	delta exactSum
 	// scalar reports whether any point carried a single value, which min, max
-	// and last are defined for.
+	// and last are defined for. noScalar: the target emits none of them,
+	// and they are not kept.
 	scalar   bool
+	noScalar bool
 	min, max float64
 	lastT    int64
 	lastV    float64
@@ -31,7 +33,7 @@ type window struct {
 var errUnknownKind = errors.New("unknown point kind")
 
 func newWindow(t *Target, start int64, m *mapping.LogarithmicMapping) *window {
-	w := &window{start: start, min: math.Inf(1), max: math.Inf(-1)}
+	w := &window{start: start, min: math.Inf(1), max: math.Inf(-1), noScalar: !t.needs.scalar}
 	if t.needs.dist {
 		w.sk = newSketch(m)
 	}
@@ -91,6 +93,9 @@ func (w *window) add(p *sample.Point) error {
 }
 
 func (w *window) scalarValue(t int64, v float64) {
+	if w.noScalar {
+		return
+	}
 	// Last by event time; equal timestamps keep the larger value so that the
 	// result does not depend on arrival order.
 	if !w.scalar || t > w.lastT || (t == w.lastT && v > w.lastV) {
