@@ -230,7 +230,7 @@ func TestSketchLargeCounts(t *testing.T) {
 		}
 	}
 	if s.fcounts == nil {
-		t.Fatal("a count of 6e9 is still held as uint32")
+		t.Fatal("a count of 6e9 is still held as a compact count")
 	}
 	for _, q := range []float64{0, 0.5, 1} {
 		want, _ := ref.GetValueAtQuantile(q)
@@ -240,5 +240,39 @@ func TestSketchLargeCounts(t *testing.T) {
 	}
 	if neg, zero, pos, _ := s.totals(); neg+zero+pos != 6e9+10 {
 		t.Errorf("total count %v, want %v", neg+zero+pos, 6e9+10)
+	}
+}
+
+// TestSketchManyBuckets checks a sketch of tens of thousands of buckets,
+// both signs over most of float64's range.
+func TestSketchManyBuckets(t *testing.T) {
+	m := testMapping(t)
+	ref := ddsketch.NewDDSketch(m, store.NewBufferedPaginatedStore(), store.NewBufferedPaginatedStore())
+	s := newSketch(m)
+	var vs []float64
+	// Ascending values: every insert appends, so the test stays fast.
+	for i := 17_500; i >= -17_500; i-- {
+		vs = append(vs, -m.Value(i))
+	}
+	for i := -17_500; i <= 17_500; i++ {
+		vs = append(vs, m.Value(i))
+	}
+	for i, v := range vs {
+		_ = ref.Add(v)
+		ex := sample.Exemplar{TraceID: sample.TraceID{byte(i), byte(i >> 8), byte(i >> 16), 1}, Value: v, Partition: int32(i % 3)}
+		if err := s.add(v, 1, ex); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.keys) != len(vs) || s.candidates() != len(vs) {
+		t.Fatalf("%d buckets (%d candidates), want %d", len(s.keys), s.candidates(), len(vs))
+	}
+	for _, q := range []float64{0, 0.1, 0.5, 0.9, 0.999, 1} {
+		want, _ := ref.GetValueAtQuantile(q)
+		got, k, _ := s.quantile(q)
+		ex, ok := s.candidate(k)
+		if got != want || !ok || ex.Value != got {
+			t.Errorf("q%v = %v (exemplar %v, %v), ddsketch says %v", q, got, ex.Value, ok, want)
+		}
 	}
 }
