@@ -47,6 +47,17 @@ type Handler interface {
 	PartitionsLost(ctx context.Context, topic string, partitions []int32)
 }
 
+// RawTracesHandler is a Handler that decodes otlp_proto traces records
+// itself (the pipeline's zero-copy span decoder): the Consumer hands it those
+// records undecoded, through HandleRawTraces, instead of decoding them with
+// pdata first. HandleRawTraces returns an error, and must have done nothing
+// with the record, when the record does not decode; the Consumer then
+// dead-letters it as it does records pdata refuses.
+type RawTracesHandler interface {
+	Handler
+	HandleRawTraces(src Source) error
+}
+
 // Consumer reads kafkaexporter topics as a member of a consumer group.
 type Consumer struct {
 	cfg     consumerConfig

@@ -277,3 +277,59 @@ func TestConsumerResumesAfterStop(t *testing.T) {
 		t.Errorf("second member handled %d records, want only the %d new ones", tr, len(second))
 	}
 }
+
+// rawRecorder is a RawTracesHandler that refuses what pdata refuses, as the
+// pipeline's fast decoder does.
+type rawRecorder struct {
+	*recorder
+	raw []Source
+}
+
+func (r *rawRecorder) HandleRawTraces(src Source) error {
+	if _, err := DecodeTraces(EncodingProto, src.Value); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.raw = append(r.raw, src)
+	r.handledSinceDone++
+	return nil
+}
+
+func (r *rawRecorder) rawCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.raw)
+}
+
+// A RawTracesHandler gets otlp_proto span records undecoded; those it
+// refuses are dead-lettered like records pdata refuses.
+func TestConsumerRawTraces(t *testing.T) {
+	addrs := newCluster(t, spansTopic, metricsTopic, dlqTopic)
+	good := traceRecords(t, EncodingProto, []int{1}, 2, 1, true)[0]
+	recs := produce(t, newClient(t, addrs, kgo.RecordPartitioner(kgo.ManualPartitioner())),
+		&kgo.Record{Topic: spansTopic, Key: []byte("bad"), Value: []byte{0x0f, 0x01}},
+		&kgo.Record{Topic: spansTopic, Key: good.key, Value: good.value},
+	)
+	c, err := NewConsumer(testOpts(addrs)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &rawRecorder{recorder: newRecorder()}
+	run := start(t, c, h)
+	run.waitFor(t, "the good record", func() bool { return h.rawCount() == 1 })
+	dead := readAll(t, addrs, dlqTopic, 1)
+	if err := run.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if _, tr := h.counts(); tr != 0 {
+		t.Errorf("HandleTraces got %d decoded records; a RawTracesHandler gets them raw", tr)
+	}
+	if got := h.raw[0]; got.Offset != recs[1].Offset || string(got.Value) != string(good.value) {
+		t.Errorf("raw record at offset %d (%d bytes), want offset %d (%d bytes)", got.Offset, len(got.Value), recs[1].Offset, len(good.value))
+	}
+	if string(dead[0].Key) != "bad" {
+		t.Errorf("dead letter %q, want the bad record", dead[0].Key)
+	}
+	checkCommitted(t, addrs, "weir", recs)
+}

@@ -55,6 +55,12 @@ func (r *runner) record(ctx context.Context, ts *topicState, rec *kgo.Record) {
 		Key:       rec.Key,
 		Value:     rec.Value,
 	}
+	if raw, ok := r.h.(RawTracesHandler); ok && ts.traces && ts.enc == EncodingProto {
+		if err := raw.HandleRawTraces(src); err != nil {
+			r.deadLetter(ctx, ts, rec, err)
+		}
+		return
+	}
 	if ts.traces {
 		td, err := DecodeTraces(ts.enc, rec.Value)
 		if err != nil {

@@ -215,6 +215,37 @@ func (p *Pipeline) HandleTraces(src ingest.Source, td ptrace.Traces) {
 	}
 }
 
+// HandleRawTraces is HandleTraces for an otlp_proto record not yet decoded
+// (ingest.RawTracesHandler): the fast decoder reads it, and pdata decodes it
+// only to split a record of several traces, or when the fast decoder
+// refuses it. The error is pdata's: the record does not decode, and nothing
+// was aggregated or buffered.
+func (p *Pipeline) HandleRawTraces(src ingest.Source) error {
+	var td ptrace.Traces
+	decoded := false
+	decode := func() (ptrace.Traces, error) {
+		if !decoded {
+			var err error
+			if td, err = ingest.DecodeTraces(ingest.EncodingProto, src.Value); err != nil {
+				return td, err
+			}
+			decoded = true
+		}
+		return td, nil
+	}
+	err := p.handleProtoTraces(src, decode)
+	if err == nil {
+		return nil
+	}
+	if td, derr := decode(); derr == nil {
+		// The decoders disagree; pdata is the reference, as in HandleTraces.
+		p.log.Warn("fast span decoder refused a record pdata decodes; using pdata", "topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", err)
+		p.HandleTraces(src, td)
+		return nil
+	}
+	return err
+}
+
 // bufferOnce reports whether the span buffer is to take the record's spans,
 // and notes that it took them.
 func (p *Pipeline) bufferOnce(src ingest.Source) bool {

@@ -112,11 +112,48 @@ func TestHandleProtoTraces(t *testing.T) {
 	}
 }
 
-// BenchmarkHandleTraces is the per-record span work of the two consumers of
-// the spans topic on records of one trace of 100 spans: stage 1 (RunCluster)
+// TestHandleRawTraces is the single-process consumer's path: records come
+// undecoded, a bad one is refused (for the dead-letter topic) with nothing
+// aggregated or buffered.
+func TestHandleRawTraces(t *testing.T) {
+	discard := SeriesSinkFunc(func(context.Context, []prompb.TimeSeries) error { return nil })
+	p, err := New(Config{Rules: rules.Default(), Aggregator: clusterAggOpts(), Series: map[string]SeriesSink{"": discard},
+		Buffer: []exemplars.BufferOpt{exemplars.BaselineRate(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(-time.Second)
+	ms := time.Millisecond
+	batch := protoRecord(t, end, []byte{1, 2, 1}, []time.Duration{5 * ms, 7 * ms, 9 * ms}, 0)
+	single := protoRecord(t, end, []byte{3}, []time.Duration{4 * ms}, 0)
+	bad := append(append([]byte(nil), single...), 0x0a, 0x80)
+	for i, raw := range [][]byte{batch, single} {
+		if err := p.HandleRawTraces(ingest.Source{Topic: "otlp_spans", Offset: int64(i), Value: raw}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.HandleRawTraces(ingest.Source{Topic: "otlp_spans", Offset: 2, Value: bad}); err == nil {
+		t.Fatal("a record pdata refuses was taken")
+	}
+	if st := p.buffer.Stats(); st.Traces != 3 || st.Spans != 4 {
+		t.Fatalf("buffer holds %d traces of %d spans, want 3 traces of 4 spans", st.Traces, st.Spans)
+	}
+	var count float64
+	p.agg.Flush(time.Now(), func(s aggregator.Series) {
+		if strings.HasSuffix(s.Labels.Get("__name__"), "_count") {
+			count += s.V
+		}
+	})
+	if count != 4 {
+		t.Fatalf("_count outputs add up to %v, want the 4 spans of the good records", count)
+	}
+}
+
+// BenchmarkHandleTraces is the per-record span work of the consumers of the
+// spans topic on records of one trace of 100 spans: stage 1 (RunCluster)
 // hands the raw record to handleProtoTraces; the single-process
-// ingest.Consumer decodes it with pdata (to dead-letter what does not
-// decode) before HandleTraces.
+// ingest.Consumer to HandleRawTraces; "pdata" is HandleTraces after a pdata
+// decode, for consumers of other encodings.
 func BenchmarkHandleTraces(b *testing.B) {
 	end := time.Now()
 	const spans = 100
@@ -125,7 +162,7 @@ func BenchmarkHandleTraces(b *testing.B) {
 		traces[i], durs[i] = 1, time.Duration(i+1)*time.Millisecond
 	}
 	raw := protoRecord(b, end, traces, durs, 0)
-	for _, path := range []string{"stage1", "consumer"} {
+	for _, path := range []string{"stage1", "consumer", "pdata"} {
 		b.Run(path, func(b *testing.B) {
 			discard := SeriesSinkFunc(func(context.Context, []prompb.TimeSeries) error { return nil })
 			p, err := New(Config{Rules: rules.Default(), Aggregator: clusterAggOpts(), Series: map[string]SeriesSink{"": discard},
@@ -136,11 +173,16 @@ func BenchmarkHandleTraces(b *testing.B) {
 			src := ingest.Source{Topic: "otlp_spans", Value: raw}
 			b.ReportAllocs()
 			for b.Loop() {
-				if path == "stage1" {
+				switch path {
+				case "stage1":
 					if err := p.handleProtoTraces(src, func() (ptrace.Traces, error) { return ingest.DecodeTraces(ingest.EncodingProto, raw) }); err != nil {
 						b.Fatal(err)
 					}
-				} else {
+				case "consumer":
+					if err := p.HandleRawTraces(src); err != nil {
+						b.Fatal(err)
+					}
+				default:
 					td, err := ingest.DecodeTraces(ingest.EncodingProto, raw)
 					if err != nil {
 						b.Fatal(err)
