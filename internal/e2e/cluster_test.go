@@ -55,9 +55,20 @@ type input struct {
 
 // genInput builds the fixed input: loadgen traces (kafkaexporter-shaped,
 // keyed by trace ID) and gauge batches, event times over the last minutes.
+// The records are in event-time order, as live producers write them: within
+// a partition no record is older than the allowed lateness behind one
+// before it, so no point is late however the polls split a partition. (The
+// reference folds whole partitions before closing any window; the cluster
+// advances watermarks at every transaction.)
 func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatchN int) input {
 	t.Helper()
 	var in input
+	var times []time.Time // Event time of each data record, to order them.
+	stamp := func(t time.Time) {
+		for len(times) < len(in.records) {
+			times = append(times, t)
+		}
+	}
 	g := loadgen.New(loadgen.WithSeed(2026))
 	base := time.Now().Add(-10 * time.Minute).Truncate(10 * time.Second)
 	for i := range traces {
@@ -68,6 +79,7 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 			t.Fatal(err)
 		}
 		in.records = append(in.records, rs...)
+		stamp(base.Add(time.Duration(i) * 10 * time.Millisecond))
 		// The SDK metrics of the app every simulated second: cumulative
 		// sums and histograms, whose deltas must survive replays exactly.
 		if i%100 == 99 {
@@ -77,6 +89,7 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 			}
 			rec.Partition = int32(i / 100 % partitions)
 			in.records = append(in.records, rec)
+			stamp(base.Add(time.Duration(i) * 10 * time.Millisecond))
 		}
 	}
 	for r := range metricBatchN {
@@ -102,7 +115,18 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 			t.Fatal(err)
 		}
 		in.records = append(in.records, &kgo.Record{Topic: metricsTopic, Partition: int32(r % partitions), Value: b})
+		stamp(at)
 	}
+	order := make([]int, len(in.records))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return times[order[a]].Before(times[order[b]]) })
+	sorted := make([]*kgo.Record, len(order))
+	for i, j := range order {
+		sorted[i] = in.records[j]
+	}
+	in.records = sorted
 	end := base.Add(time.Duration(max(traces*10, metricBatchN*250+200)) * time.Millisecond)
 	in.cutoff = end.Truncate(10 * time.Second).Add(20 * time.Second).UnixMilli()
 	marker := end.Add(2 * time.Minute)
