@@ -35,6 +35,14 @@ import (
 // and its keep decisions reach the span buffers within a poll or two. The
 // held-back part of a trace is produced tsLateBy after the rest: later than
 // the decision, well within the decision wait.
+//
+// Except at the end of the traffic: the last window's partitions see no newer
+// span, and the held-back parts that still fall in that window keep them
+// busy (not idle) for up to tsLateBy more; the window closes an idle timeout
+// after the last of them. A trace seen when that window opened is then
+// decided up to window + tsLateBy + idle timeout = 30 s later, plus the
+// round trips: the decision wait (45 s) must exceed that, or its exemplar
+// decision arrives after the trace was dropped (a late decision).
 const (
 	tsRules = `
 rollup:
@@ -132,7 +140,7 @@ aggregation:
   idle_timeout: 5s
   close_timeout: 2m
 tail_sampling:
-  decision_wait: 30s
+  decision_wait: 45s
   baseline_rate: %v
 remote_write:
   - url: %s
