@@ -60,11 +60,14 @@ type Aggregator struct {
 	m       *metrics
 }
 
+// DefaultAllowedLateness is the allowed lateness without AllowedLateness.
+const DefaultAllowedLateness = 2 * time.Second
+
 // New returns an aggregator. It fails on an invalid relative accuracy or a
 // negative duration, naming the option.
 func New(opts ...Opt) (*Aggregator, error) {
 	cfg := config{
-		lateness:     2 * time.Second,
+		lateness:     DefaultAllowedLateness,
 		idleTimeout:  10 * time.Second,
 		closeTimeout: time.Minute,
 		maxFuture:    10 * time.Minute,

@@ -122,6 +122,16 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		aggOpts = append(aggOpts, aggregator.RelativeAccuracy(a.RelativeAccuracy))
 	}
 	ts := cfg.TailSampling
+	lateness, wait := aggregator.DefaultAllowedLateness, exemplars.DefaultDecisionWait
+	if a.AllowedLateness > 0 {
+		lateness = time.Duration(a.AllowedLateness)
+	}
+	if ts.DecisionWait > 0 {
+		wait = time.Duration(ts.DecisionWait)
+	}
+	for _, w := range config.ExemplarWaitWarnings(ruleSet, wait, lateness) {
+		log.Warn(w)
+	}
 	var bufOpts []exemplars.BufferOpt
 	if ts.DecisionWait > 0 {
 		bufOpts = append(bufOpts, exemplars.DecisionWait(time.Duration(ts.DecisionWait)))
