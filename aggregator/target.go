@@ -56,11 +56,9 @@ func (t *Target) SeriesLabels(s *Spec) labels.Labels {
 	if !s.Labels.IsEmpty() {
 		return s.Labels
 	}
-	b := labels.NewBuilder(t.Labels).Set(model.MetricNameLabel, s.Name)
-	if s.Agg == Quantile {
-		b.Set(QuantileLabel, FormatQuantile(s.Q))
-	}
-	return b.Labels()
+	b := labels.NewScratchBuilder(t.seriesLabelCount(s))
+	t.eachSeriesLabel(s, func(name, value string) { b.Add(name, value) })
+	return b.Labels() // eachSeriesLabel goes in name order: no Sort.
 }
 
 // seriesLabel returns the labels Specs without Labels set on their Target's

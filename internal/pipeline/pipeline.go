@@ -189,10 +189,20 @@ func (p *Pipeline) HandleTraces(src ingest.Source, td ptrace.Traces) {
 		if err == nil {
 			return
 		}
-		// pdata decoded the record: the decoders disagree, and pdata is
-		// the reference. handleProtoTraces did nothing before its error.
-		p.log.Warn("fast span decoder refused a record pdata decodes; using pdata", "topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", err)
+		p.decodersDisagree(src, err)
 	}
+	p.handlePdataTraces(src, td)
+}
+
+// decodersDisagree logs a record pdata decoded and the fast decoder refused
+// with err: pdata is the reference, and handleProtoTraces did nothing before
+// its error, so the record goes through handlePdataTraces.
+func (p *Pipeline) decodersDisagree(src ingest.Source, err error) {
+	p.log.Warn("fast span decoder refused a record pdata decodes; using pdata", "topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", err)
+}
+
+// handlePdataTraces is HandleTraces from pdata's decoding of the record.
+func (p *Pipeline) handlePdataTraces(src ingest.Source, td ptrace.Traces) {
 	p.refreshRules()
 	p.now = time.Now()
 	part := p.agg.Partition(aggPartition(src.Topic, false, src.Partition), p.now)
@@ -218,32 +228,22 @@ func (p *Pipeline) HandleTraces(src ingest.Source, td ptrace.Traces) {
 // HandleRawTraces is HandleTraces for an otlp_proto record not yet decoded
 // (ingest.RawTracesHandler): the fast decoder reads it, and pdata decodes it
 // only to split a record of several traces, or when the fast decoder
-// refuses it. The error is pdata's: the record does not decode, and nothing
-// was aggregated or buffered.
+// refuses it. When pdata refuses it too, the fast decoder's error (it names
+// the byte) is returned, and nothing was aggregated or buffered.
 func (p *Pipeline) HandleRawTraces(src ingest.Source) error {
-	var td ptrace.Traces
-	decoded := false
-	decode := func() (ptrace.Traces, error) {
-		if !decoded {
-			var err error
-			if td, err = ingest.DecodeTraces(ingest.EncodingProto, src.Value); err != nil {
-				return td, err
-			}
-			decoded = true
-		}
-		return td, nil
-	}
+	decode := func() (ptrace.Traces, error) { return ingest.DecodeTraces(ingest.EncodingProto, src.Value) }
 	err := p.handleProtoTraces(src, decode)
 	if err == nil {
 		return nil
 	}
-	if td, derr := decode(); derr == nil {
-		// The decoders disagree; pdata is the reference, as in HandleTraces.
-		p.log.Warn("fast span decoder refused a record pdata decodes; using pdata", "topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", err)
-		p.HandleTraces(src, td)
-		return nil
+	// handleProtoTraces refuses before it decodes: this is the first decode.
+	td, derr := decode()
+	if derr != nil {
+		return err
 	}
-	return err
+	p.decodersDisagree(src, err)
+	p.handlePdataTraces(src, td)
+	return nil
 }
 
 // bufferOnce reports whether the span buffer is to take the record's spans,
