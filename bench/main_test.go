@@ -32,6 +32,13 @@ func TestRunReportsTheFourLines(t *testing.T) {
 			t.Errorf("line %d = %q, want it to match %s", len(lines)-4+i, got, re)
 		}
 	}
+	// The stage breakdown: marginal costs can come out negative on a run
+	// this short, the decoding floor cannot.
+	stages := regexp.MustCompile(`(?m)^# weir spans, CPU ns per span: decode and labels ` + n +
+		`, \+ rules and aggregation -?[0-9]+, \+ tail-sampling buffer -?[0-9]+ = ` + n + `$`)
+	if !stages.MatchString(out.String()) {
+		t.Errorf("no stage breakdown matching %s in:\n%s", stages, out.String())
+	}
 }
 
 // TestInputIsDeterministic: the same seed gives the same records.

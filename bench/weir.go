@@ -160,6 +160,9 @@ type weirSpans struct {
 	buf    *exemplars.Buffer
 	traces []spanTrace // Scratch: the record's traces.
 	kept   int         // traces kept (errors, exemplars, baseline)
+	// noBuffer leaves the tail-sampling buffer out, for the stage
+	// breakdown: the path then ends at the aggregator.
+	noBuffer bool
 }
 
 type spanTrace struct {
@@ -189,6 +192,9 @@ func (w *weirSpans) record(rec []byte) error {
 		return err
 	}
 	enc := string(ingest.EncodingProto)
+	if w.noBuffer {
+		return nil
+	}
 	switch len(w.traces) {
 	case 0:
 		return nil
