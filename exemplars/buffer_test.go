@@ -518,6 +518,41 @@ func TestBufferAddCopies(t *testing.T) {
 	}
 }
 
+// TestBufferSlabs checks the chunks the buffer copies into its slabs: each
+// intact across slab boundaries (small, large, and alone-sized ones), and
+// an append to one kept chunk cannot write into the next.
+func TestBufferSlabs(t *testing.T) {
+	var got []Kept
+	b := NewBuffer(BaselineRate(0), OnKeep(func(k Kept) { got = append(got, k) }))
+	sizes := []int{0, 1, 100, 30_000, slabAlone, slabAlone + 1, 3 * slabSize / 4, 2 * slabSize}
+	var want [][]byte
+	for i := range 3 * len(sizes) { // three rounds: past several slabs
+		c := make([]byte, sizes[i%len(sizes)])
+		for j := range c {
+			c[j] = byte(i + j)
+		}
+		want = append(want, c)
+		b.Add(sbID(byte(i)), 0, "otlp_proto", c, 1, false, 0, sbT0)
+	}
+	for i := range want {
+		b.Keep(sbID(byte(i)), KeepExemplar, sbT0)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("kept %d traces, want %d", len(got), len(want))
+	}
+	for i, k := range got {
+		if len(k.Chunks) != 1 || string(k.Chunks[0]) != string(want[i]) {
+			t.Fatalf("trace %d: kept chunk of %d bytes differs from the %d added", i, len(k.Chunks[0]), len(want[i]))
+		}
+		_ = append(k.Chunks[0], 0xee, 0xee, 0xee)
+	}
+	for i, k := range got {
+		if string(k.Chunks[0]) != string(want[i]) {
+			t.Fatalf("trace %d: an append to another kept chunk wrote into it", i)
+		}
+	}
+}
+
 func TestBufferOptionDefaults(t *testing.T) {
 	cases := []struct {
 		opts []BufferOpt

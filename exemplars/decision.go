@@ -47,7 +47,10 @@ type Kept struct {
 	Reason    Reason
 	// Chunks are the raw OTLP records or per-trace fragments exactly as they
 	// were given to Buffer.Add, in arrival order. They are copies the buffer
-	// made: the receiver owns them and may keep them.
+	// made, never written again, and the receiver may keep them; but a chunk
+	// that was buffered lives in one of the buffer's slabs (see slabSize)
+	// and keeps the whole megabyte alive while it is held. Decode or copy
+	// them before holding them for long (a retry queue).
 	Chunks [][]byte
 	// Encoding is the encoding given with the first of Chunks (for example
 	// "otlp_proto"); the buffer does not look at the bytes.
