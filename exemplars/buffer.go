@@ -458,6 +458,10 @@ func (b *Buffer) Tick(now time.Time) int {
 	return n
 }
 
+// DecisionWait returns how long the buffer holds a trace after its first
+// chunk before deciding it (the DecisionWait option).
+func (b *Buffer) DecisionWait() time.Duration { return b.cfg.decisionWait }
+
 // Stats returns what the buffer holds now.
 func (b *Buffer) Stats() BufferStats {
 	b.mu.Lock()

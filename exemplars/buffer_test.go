@@ -570,10 +570,14 @@ func TestBufferOptionDefaults(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			got := NewBuffer(tc.opts...).cfg
+			b := NewBuffer(tc.opts...)
+			got := b.cfg
 			got.logger = nil
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("config %+v, want %+v", got, tc.want)
+			}
+			if w := b.DecisionWait(); w != tc.want.decisionWait {
+				t.Fatalf("DecisionWait() = %v, want %v", w, tc.want.decisionWait)
 			}
 		})
 	}

@@ -28,10 +28,15 @@ type decisions struct {
 }
 
 // decisionsLookback is how far back a new owner of a spans partition reads
-// its decisions, and how long the former owner keeps reading them. Decisions
-// older than the buffer's decision wait concern traces that are decided or
-// gone anyway.
-const decisionsLookback = 2 * time.Minute
+// its decisions, and how long the former owner keeps reading them, for a
+// buffer that decides traces wait after their first spans: every decision
+// that may still concern an undecided trace, with a minute for delivery.
+// Older decisions concern traces that are decided or gone anyway. (A fixed
+// two minutes lost the exemplar decisions of traces buffered under a longer
+// decision wait.)
+func decisionsLookback(wait time.Duration) time.Duration {
+	return max(2*time.Minute, wait+time.Minute)
+}
 
 func newDecisions(p *Pipeline, cfg ClusterConfig) (*decisions, error) {
 	prod, err := kgo.NewClient(append([]kgo.Opt{
@@ -76,7 +81,7 @@ func (d *decisions) produce(ex sample.Exemplar, now time.Time) {
 func (d *decisions) assign(parts []int32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	at := kgo.NewOffset().AfterMilli(time.Now().Add(-decisionsLookback).UnixMilli())
+	at := kgo.NewOffset().AfterMilli(time.Now().Add(-decisionsLookback(d.p.buffer.DecisionWait())).UnixMilli())
 	m := map[int32]kgo.Offset{}
 	for _, p := range parts {
 		if t, ok := d.lingering[p]; ok {
@@ -107,7 +112,7 @@ func (d *decisions) revoke(parts []int32) {
 			continue
 		}
 		var t *time.Timer
-		t = time.AfterFunc(decisionsLookback, func() {
+		t = time.AfterFunc(decisionsLookback(d.p.buffer.DecisionWait()), func() {
 			d.mu.Lock()
 			defer d.mu.Unlock()
 			if d.lingering[p] != t {
