@@ -129,9 +129,12 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	if ts.DecisionWait > 0 {
 		wait = time.Duration(ts.DecisionWait)
 	}
-	for _, w := range config.ExemplarWaitWarnings(ruleSet, wait, lateness) {
-		log.Warn(w)
+	warnExemplarWait := func(s *rules.Set) {
+		for _, w := range config.ExemplarWaitWarnings(s, wait, lateness) {
+			log.Warn(w)
+		}
 	}
+	warnExemplarWait(ruleSet)
 	var bufOpts []exemplars.BufferOpt
 	if ts.DecisionWait > 0 {
 		bufOpts = append(bufOpts, exemplars.DecisionWait(time.Duration(ts.DecisionWait)))
@@ -204,7 +207,10 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	// the running rules stay.
 	if len(rulePaths) > 0 {
 		w := rules.NewWatcher(rulePaths, rules.WatcherLogger(log), rules.WatcherRegisterer(reg), rules.WatcherCheck(cfg.CheckRouting))
-		go w.Run(ctx, pipe.SetRules)
+		go w.Run(ctx, func(s *rules.Set) {
+			warnExemplarWait(s) // a reloaded rule can have longer windows
+			pipe.SetRules(s)
+		})
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
