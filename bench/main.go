@@ -197,10 +197,7 @@ func run(out io.Writer, o options) error {
 				return err
 			}
 			add("weir-spans-nobuf", m)
-		}
-		if o.peers {
-			m, err := timed(in.spans, func() error { return otelcolRun(ctx, in) })
-			if err != nil {
+			if m, err = timed(in.spans, func() error { return otelcolRun(ctx, in) }); err != nil {
 				return err
 			}
 			add("otelcol-spans", m)

@@ -191,10 +191,10 @@ func (w *weirSpans) record(rec []byte) error {
 	if err := w.conv.ConvertProto(rec, 0, "", w.add, w.addTrace); err != nil {
 		return err
 	}
-	enc := string(ingest.EncodingProto)
 	if w.noBuffer {
 		return nil
 	}
+	enc := string(ingest.EncodingProto)
 	switch len(w.traces) {
 	case 0:
 		return nil

@@ -21,6 +21,9 @@ type decisions struct {
 	producer *kgo.Client
 	consumer *kgo.Client
 
+	// lookback is decisionsLookback of the buffer's decision wait.
+	lookback time.Duration
+
 	// mu guards lingering: the decisions partitions still read after their
 	// spans partition was revoked, each with the timer that stops it.
 	mu        sync.Mutex
@@ -52,7 +55,8 @@ func newDecisions(p *Pipeline, cfg ClusterConfig) (*decisions, error) {
 		prod.Close()
 		return nil, fmt.Errorf("pipeline: decisions consumer: %w", err)
 	}
-	return &decisions{p: p, cfg: cfg, producer: prod, consumer: cons, lingering: map[int32]*time.Timer{}}, nil
+	return &decisions{p: p, cfg: cfg, producer: prod, consumer: cons, lookback: decisionsLookback(p.buffer.DecisionWait()),
+		lingering: map[int32]*time.Timer{}}, nil
 }
 
 // produce sends a keep decision to the partition that buffers the trace. A
@@ -76,12 +80,12 @@ func (d *decisions) produce(ex sample.Exemplar, now time.Time) {
 }
 
 // assign starts reading the decisions of newly owned spans partitions, from
-// decisionsLookback before now. A partition still read since it was revoked
+// the lookback before now. A partition still read since it was revoked
 // goes on being read where it is.
 func (d *decisions) assign(parts []int32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	at := kgo.NewOffset().AfterMilli(time.Now().Add(-decisionsLookback(d.p.buffer.DecisionWait())).UnixMilli())
+	at := kgo.NewOffset().AfterMilli(time.Now().Add(-d.lookback).UnixMilli())
 	m := map[int32]kgo.Offset{}
 	for _, p := range parts {
 		if t, ok := d.lingering[p]; ok {
@@ -97,7 +101,7 @@ func (d *decisions) assign(parts []int32) {
 }
 
 // revoke stops reading the decisions of spans partitions this process no
-// longer owns, decisionsLookback later. The traces it buffered from them
+// longer owns, the lookback later. The traces it buffered from them
 // stay in its buffer until decided or expired, and their exemplar decisions
 // still come to these partitions: the new owner replays the spans partition
 // only from the committed offset (the oldest open window), so a trace read
@@ -112,7 +116,7 @@ func (d *decisions) revoke(parts []int32) {
 			continue
 		}
 		var t *time.Timer
-		t = time.AfterFunc(decisionsLookback(d.p.buffer.DecisionWait()), func() {
+		t = time.AfterFunc(d.lookback, func() {
 			d.mu.Lock()
 			defer d.mu.Unlock()
 			if d.lingering[p] != t {
