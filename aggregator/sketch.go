@@ -389,41 +389,36 @@ func (s *sketch) quantile(q float64) (float64, int32, bool) {
 	switch {
 	case rank < neg:
 		// The negative store ranks by ascending index: descending keys.
-		r := max(neg-1-rank, 0)
-		cum, last := 0.0, int32(0)
-		for i := nNeg - 1; i >= 0; i-- {
-			c := s.count(i)
-			if c == 0 {
-				continue
-			}
-			cum += c
-			last = s.keys[i]
-			if cum > r {
-				break
-			}
-		}
+		last := s.keyAtRank(max(neg-1-rank, 0), nNeg-1, -1, -1, 0)
 		_, idx := unpackKey(last)
 		return -s.m.Value(idx), last, true
 	case rank < zero+neg:
 		return 0, 0, true
 	default:
-		r := max(rank-zero-neg, 0)
 		start, _ := s.search(1)
-		cum, last := 0.0, packKey(exemplars.Positive, 0)
-		for i := start; i < len(s.keys); i++ {
-			c := s.count(i)
-			if c == 0 {
-				continue
-			}
-			cum += c
-			last = s.keys[i]
-			if cum > r {
-				break
-			}
-		}
+		last := s.keyAtRank(max(rank-zero-neg, 0), start, len(s.keys), 1, packKey(exemplars.Positive, 0))
 		_, idx := unpackKey(last)
 		return s.m.Value(idx), last, true
 	}
+}
+
+// keyAtRank is a store's KeyAtRank over positions from, from+step, … up to
+// (not including) to: the key of the first bucket whose cumulative count
+// passes r, else the last non-empty one, else last.
+func (s *sketch) keyAtRank(r float64, from, to, step int, last int32) int32 {
+	cum := 0.0
+	for i := from; i != to; i += step {
+		c := s.count(i)
+		if c == 0 {
+			continue
+		}
+		cum += c
+		last = s.keys[i]
+		if cum > r {
+			break
+		}
+	}
+	return last
 }
 
 // eachBin calls fn for every bucket of the given sign with a count, in
