@@ -101,12 +101,7 @@ func TestHandleProtoTraces(t *testing.T) {
 
 	// Every span of the good records counted once, the replay's too (the
 	// windows are rebuilt on replay), the bad record's none.
-	var count float64
-	p.agg.Flush(time.Now(), func(s aggregator.Series) {
-		if strings.HasSuffix(s.Labels.Get("__name__"), "_count") {
-			count += s.V
-		}
-	})
+	count := flushedSpanCount(p)
 	if count != 9 {
 		t.Fatalf("_count outputs add up to %v, want 9 spans", count)
 	}
@@ -138,12 +133,7 @@ func TestHandleRawTraces(t *testing.T) {
 	if st := p.buffer.Stats(); st.Traces != 3 || st.Spans != 4 {
 		t.Fatalf("buffer holds %d traces of %d spans, want 3 traces of 4 spans", st.Traces, st.Spans)
 	}
-	var count float64
-	p.agg.Flush(time.Now(), func(s aggregator.Series) {
-		if strings.HasSuffix(s.Labels.Get("__name__"), "_count") {
-			count += s.V
-		}
-	})
+	count := flushedSpanCount(p)
 	if count != 4 {
 		t.Fatalf("_count outputs add up to %v, want the 4 spans of the good records", count)
 	}
@@ -197,4 +187,16 @@ func BenchmarkHandleTraces(b *testing.B) {
 			b.ReportMetric(float64(spans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
 		})
 	}
+}
+
+// flushedSpanCount closes every window of p and adds up its _count outputs:
+// the spans aggregated.
+func flushedSpanCount(p *Pipeline) float64 {
+	var count float64
+	p.agg.Flush(time.Now(), func(s aggregator.Series) {
+		if strings.HasSuffix(s.Labels.Get("__name__"), "_count") {
+			count += s.V
+		}
+	})
+	return count
 }
