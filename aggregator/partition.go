@@ -179,7 +179,15 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 		ow = p.open[k]
 	}
 	if ow == nil {
-		ow = &openWin{t: t, w: newWindow(t, start, p.agg.mapping), first: p.offset}
+		// A target's windows tend to fill alike: sized at 7/8 of the
+		// previous window's buckets, a window grows once or twice instead
+		// of a dozen times from empty (each growth a copy and garbage),
+		// and one that fills less wastes little.
+		buckets := 0
+		if prev := slot.ow; prev != nil && slot.k.key == t.Key && prev.w.sk != nil {
+			buckets = len(prev.w.sk.keys) * 7 / 8
+		}
+		ow = &openWin{t: t, w: newWindow(t, start, p.agg.mapping, buckets), first: p.offset}
 		p.open[k] = ow
 		if _, ok := p.byEnd[end]; !ok {
 			i, _ := slices.BinarySearch(p.ends, end)

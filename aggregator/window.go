@@ -32,10 +32,11 @@ type window struct {
 
 var errUnknownKind = errors.New("unknown point kind")
 
-func newWindow(t *Target, start int64, m *mapping.LogarithmicMapping) *window {
+func newWindow(t *Target, start int64, m *mapping.LogarithmicMapping, buckets int) *window {
 	w := &window{start: start, min: math.Inf(1), max: math.Inf(-1), noScalar: !t.needs.scalar}
 	if t.needs.dist {
 		w.sk = newSketch(m)
+		w.sk.reserve(buckets)
 	}
 	if t.needs.buckets {
 		w.hist = &bucketHist{}
