@@ -582,6 +582,10 @@ func newBufferMetrics(b *Buffer, reg prometheus.Registerer) *bufferMetrics {
 				Name: "weir_tailsampling_buffered_bytes",
 				Help: "Memory charged to the span buffer's byte bound, overheads included.",
 			}, func() float64 { return float64(b.Stats().Bytes) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "weir_tailsampling_max_bytes",
+				Help: "The span buffer's byte bound: beyond it the oldest undecided traces are dropped.",
+			}, func() float64 { return float64(b.cfg.maxBytes) }),
 		)
 	}
 	return m

@@ -161,7 +161,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	pipe, err := pipeline.New(pipeline.Config{
+	pipes, err := newPipelines(k.Workers, pipeline.Config{
 		Rules:          ruleSet,
 		Aggregator:     aggOpts,
 		Buffer:         bufOpts,
@@ -174,7 +174,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		Traces:         traceSink,
 		Logger:         log,
 		Reg:            reg,
-	})
+	}, ts.MaxBytes)
 	if err != nil {
 		return err
 	}
@@ -209,7 +209,9 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		w := rules.NewWatcher(rulePaths, rules.WatcherLogger(log), rules.WatcherRegisterer(reg), rules.WatcherCheck(cfg.CheckRouting))
 		go w.Run(ctx, func(s *rules.Set) {
 			warnExemplarWait(s) // a reloaded rule can have longer windows
-			pipe.SetRules(s)
+			for _, p := range pipes {
+				p.SetRules(s)
+			}
 		})
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
@@ -227,7 +229,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	}
 
 	srv.SetReady(true)
-	log.Info("weir running", "listen", l.Addr().String(), "brokers", k.Brokers, "group", k.Group)
+	log.Info("weir running", "listen", l.Addr().String(), "brokers", k.Brokers, "group", k.Group, "workers", len(pipes))
 	cc := pipeline.ClusterConfig{
 		Brokers: k.Brokers, Group: k.Group,
 		MetricsTopic: k.MetricsTopic, SpansTopic: k.SpansTopic,
@@ -238,7 +240,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	if k.SessionTimeout > 0 {
 		cc.ClientOpts = append(cc.ClientOpts, kgo.SessionTimeout(time.Duration(k.SessionTimeout)))
 	}
-	errs := []error{pipe.RunCluster(ctx, cc)}
+	errs := []error{runWorkers(ctx, pipes, cc)}
 	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, q := range queues {

@@ -63,6 +63,10 @@ type Unmatched struct {
 	Policies []string `yaml:"policies"`
 }
 
+// MaxWorkers bounds kafka.workers: each worker holds its own Kafka clients
+// and transactional producer.
+const MaxWorkers = 64
+
 // Kafka says where the input is.
 type Kafka struct {
 	Brokers         []string `yaml:"brokers"`
@@ -81,6 +85,11 @@ type Kafka struct {
 	// process with the same ID fences its predecessor's open transaction at
 	// once. Default: random per start.
 	TransactionalID string `yaml:"transactional_id"`
+	// Workers is how many stage-1/stage-2 pipelines this process runs, each
+	// its own member of the groups with its own share of the partitions and
+	// state (as Kafka Streams' num.stream.threads): a process uses that many
+	// cores with no lock between them. Default 1.
+	Workers int `yaml:"workers"`
 	// SessionTimeout is how long the group waits for a silent member before
 	// moving its partitions (default 45s).
 	SessionTimeout  Duration `yaml:"session_timeout"`
@@ -205,6 +214,12 @@ func (c *Config) validate() error {
 	var errs []string
 	if len(c.Kafka.Brokers) == 0 {
 		errs = append(errs, "kafka.brokers: at least one broker is required")
+	}
+	switch w := c.Kafka.Workers; {
+	case w == 0:
+		c.Kafka.Workers = 1
+	case w < 0 || w > MaxWorkers:
+		errs = append(errs, fmt.Sprintf("kafka.workers: %d is not between 1 and %d", w, MaxWorkers))
 	}
 	for _, enc := range []struct{ field, v string }{
 		{"kafka.metrics_encoding", c.Kafka.MetricsEncoding}, {"kafka.traces_encoding", c.Kafka.TracesEncoding},

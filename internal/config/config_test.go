@@ -21,7 +21,7 @@ aggregation:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Kafka.Group != "weir" || c.Kafka.SpansTopic != "otlp_spans" || time.Duration(c.Aggregation.AllowedLateness) != 3*time.Second {
+	if c.Kafka.Group != "weir" || c.Kafka.SpansTopic != "otlp_spans" || c.Kafka.Workers != 1 || time.Duration(c.Aggregation.AllowedLateness) != 3*time.Second {
 		t.Errorf("defaults/durations not applied: %+v", c)
 	}
 	bad := []struct {
@@ -32,6 +32,8 @@ aggregation:
 		{"no brokers", "remote_write: [{url: 'http://x/'}]\n", "kafka.brokers: at least one broker is required"},
 		{"bad url", "kafka: {brokers: [a]}\nremote_write: [{url: 'ftp://x'}]\n", `remote_write[0].url: "ftp://x" is not an http(s) URL`},
 		{"bad encoding", "kafka: {brokers: [a], traces_encoding: avro}\nremote_write: [{url: 'http://x/'}]\n", `kafka.traces_encoding: "avro"`},
+		{"negative workers", "kafka: {brokers: [a], workers: -1}\nremote_write: [{url: 'http://x/'}]\n", "kafka.workers: -1 is not between 1 and 64"},
+		{"too many workers", "kafka: {brokers: [a], workers: 65}\nremote_write: [{url: 'http://x/'}]\n", "kafka.workers: 65 is not between 1 and 64"},
 		{"bad rate", "kafka: {brokers: [a]}\nremote_write: [{url: 'http://x/'}]\ntail_sampling: {baseline_rate: 2}\n", "baseline_rate: 2 is not in [0, 1]"},
 	}
 	for _, tc := range bad {

@@ -248,7 +248,9 @@ func aggOpts() []aggregator.Opt {
 		aggregator.CloseTimeout(10 * time.Minute)}
 }
 
-func writeConfig(t testing.TB, dir, name string, brokers []string, rw, spansTopic, metricsTopic string) string {
+// writeConfig writes the config of process name; workers is its
+// kafka.workers (0: the default, 1).
+func writeConfig(t testing.TB, dir, name string, brokers []string, rw, spansTopic, metricsTopic string, workers int) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 kafka:
@@ -261,6 +263,7 @@ kafka:
   dead_letter_topic: %s.dlq
   transactional_id: %s
   session_timeout: 6s
+  workers: %d
 rules: [rules.yaml]
 aggregation:
   allowed_lateness: 2s
@@ -268,7 +271,7 @@ aggregation:
   close_timeout: 10m
 remote_write:
   - url: %s
-`, strings.Join(brokers, ", "), spansTopic, metricsTopic, spansTopic, spansTopic, spansTopic, spansTopic, name, rw)
+`, strings.Join(brokers, ", "), spansTopic, metricsTopic, spansTopic, spansTopic, spansTopic, spansTopic, name, workers, rw)
 	p := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -278,9 +281,9 @@ remote_write:
 
 // TestClusterExactlyOnce is the test of record: three `weir run` processes
 // on a real Kafka broker consume a fixed input (≥1M points, ≥200k spans, 16
-// partitions); one is killed with SIGKILL mid-run and restarted, a fourth
-// joins to force a rebalance. The remote-write output equals the single
-// process reference exactly.
+// partitions); one, running two workers, is killed with SIGKILL mid-run and
+// restarted, a fourth with two workers joins to force a rebalance. The
+// remote-write output equals the single process reference exactly.
 func TestClusterExactlyOnce(t *testing.T) {
 	brokers := testenv.Kafka(t, 1)
 	spansTopic, metricsTopic := "eo_spans", "eo_metrics"
@@ -303,10 +306,14 @@ func TestClusterExactlyOnce(t *testing.T) {
 	t.Logf("reference: %d samples", len(want))
 
 	rw := newReceiver(t)
-	cfg := func(name string) string { return writeConfig(t, dir, name, brokers, rw.URL, spansTopic, metricsTopic) }
-	a := startWeir(t, "a", cfg("a"))
-	b := startWeir(t, "b", cfg("b"))
-	c := startWeir(t, "c", cfg("c"))
+	// b and d run two workers each (kafka.workers): b's are killed with
+	// it and fenced by their restarted namesakes.
+	cfg := func(name string, workers int) string {
+		return writeConfig(t, dir, name, brokers, rw.URL, spansTopic, metricsTopic, workers)
+	}
+	a := startWeir(t, "a", cfg("a", 1))
+	b := startWeir(t, "b", cfg("b", 2))
+	c := startWeir(t, "c", cfg("c", 1))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
@@ -317,9 +324,9 @@ func TestClusterExactlyOnce(t *testing.T) {
 	b.kill()
 	t.Logf("killed b at %d/%d samples", count(), len(want))
 	time.Sleep(3 * time.Second)
-	b = startWeir(t, "b2", cfg("b"))
+	b = startWeir(t, "b2", cfg("b", 2))
 	time.Sleep(3 * time.Second)
-	d := startWeir(t, "d", cfg("d"))
+	d := startWeir(t, "d", cfg("d", 2))
 
 	stable, last := 0, -1
 	waitFor(ctx, time.Second, func() bool {
@@ -332,6 +339,18 @@ func TestClusterExactlyOnce(t *testing.T) {
 		last = n
 		return stable >= 5
 	})
+	// Both of d's workers joined the group as members of their own.
+	if addr := d.httpAddr(ctx); addr == "" {
+		t.Error("d logged no HTTP address")
+	} else if m, err := scrape(ctx, addr); err != nil {
+		t.Error(err)
+	} else {
+		for _, w := range []string{"0", "1"} {
+			if n, _ := m.sum("weir_stage1_rebalances_total", `worker="`+w+`"`); n < 1 {
+				t.Errorf("d's worker %s took part in no rebalance", w)
+			}
+		}
+	}
 	for _, p := range []*proc{a, b, c, d} {
 		p.stop(t)
 	}

@@ -27,7 +27,9 @@ func scenario(t *testing.T, brokers []string, prefix string) (dir string, rw *re
 	}
 	want = reference(t, in, set, spansTopic, metricsTopic)
 	rw = newReceiver(t)
-	cfg = func(name string) string { return writeConfig(t, dir, name, brokers, rw.URL, spansTopic, metricsTopic) }
+	cfg = func(name string) string {
+		return writeConfig(t, dir, name, brokers, rw.URL, spansTopic, metricsTopic, 1)
+	}
 	return dir, rw, want, cfg
 }
 

@@ -16,19 +16,22 @@ import (
 	"github.com/weirdev/weir/rules"
 )
 
-// BenchmarkClusterThroughput measures end-to-end throughput of 1 and of 3
-// `weir run` processes on the real broker: the time from start until the
-// remote-write receiver holds the whole output of a fixed input (1M
-// points, ≈200k spans). Run with -benchtime=1x; compare the two in one run.
+// BenchmarkClusterThroughput measures end-to-end throughput of `weir run`
+// on the real broker: 1 process, 1 process of 2 workers (kafka.workers), 3
+// processes; the time from start until the remote-write receiver holds the
+// whole output of a fixed input (1M points, ≈200k spans). Run with
+// -benchtime=1x; compare them in one run.
 func BenchmarkClusterThroughput(b *testing.B) {
-	for _, procs := range benchProcs() {
-		b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) {
+	for _, sh := range benchShapes() {
+		procs := sh.procs
+		b.Run(fmt.Sprintf("procs=%d/workers=%d", sh.procs, sh.workers), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				brokers := testenv.Kafka(b, 1)
 				prefix := fmt.Sprintf("tp%d_%d_%d", procs, i, time.Now().UnixNano())
 				spans, metrics := prefix+"_spans", prefix+"_metrics"
-				in := genInput(b, spans, metrics, 26_000, 1000)
+				scale := benchScale(b)
+				in := genInput(b, spans, metrics, 26_000*scale, 1000*scale)
 				produce(b, brokers, in, spans, metrics)
 				dir := b.TempDir()
 				os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(e2eRules), 0o644)
@@ -43,7 +46,7 @@ func BenchmarkClusterThroughput(b *testing.B) {
 				var ps []*proc
 				for n := range procs {
 					name := fmt.Sprint("p", n)
-					ps = append(ps, startWeir(b, name, writeConfig(b, dir, name, brokers, rw.URL, spans, metrics)))
+					ps = append(ps, startWeir(b, name, writeConfig(b, dir, name, brokers, rw.URL, spans, metrics, sh.workers)))
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				// The end markers close every data window by watermark; the
@@ -83,6 +86,10 @@ func BenchmarkClusterThroughput(b *testing.B) {
 					return n >= data
 				})
 				elapsed := time.Since(start)
+				var cpu time.Duration
+				for _, p := range ps {
+					cpu += procCPU(b, p.cmd.Process.Pid)
+				}
 				cancel()
 				b.StopTimer()
 				for _, p := range ps {
@@ -93,9 +100,28 @@ func BenchmarkClusterThroughput(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(in.points+in.spans)/elapsed.Seconds(), "points+spans/s")
+				b.ReportMetric(float64(in.points+in.spans)/cpu.Seconds(), "points+spans/weir-cpu-s")
+				b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "weir-cores")
 			}
 		})
 	}
+}
+
+// procCPU returns the user+system CPU time process pid has used, from
+// /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+func procCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The command name (field 2) may hold spaces: count from its ')'.
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: %q", pid, raw)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // stampOf returns the timestamp at the end of a receiver key.
@@ -105,9 +131,29 @@ func stampOf(k string) int64 {
 	return v
 }
 
-func benchProcs() []int {
-	if os.Getenv("WEIR_E2E_PROCS") == "1" {
-		return []int{1}
+// benchScale is WEIR_E2E_SCALE (default 1): the input is that many times
+// 1M points and ≈200k spans. At 1 the figure is dominated by start-up and
+// group joins; a larger input shows the steady state.
+func benchScale(b *testing.B) int {
+	v := os.Getenv("WEIR_E2E_SCALE")
+	if v == "" {
+		return 1
 	}
-	return []int{1, 3}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("WEIR_E2E_SCALE=%q: want a positive integer", v)
+	}
+	return n
+}
+
+type benchShape struct{ procs, workers int }
+
+// benchShapes lists the deployments BenchmarkClusterThroughput compares;
+// WEIR_E2E_PROCS=1 keeps the single-process ones.
+func benchShapes() []benchShape {
+	all := []benchShape{{1, 1}, {1, 2}, {3, 1}}
+	if os.Getenv("WEIR_E2E_PROCS") == "1" {
+		return all[:2]
+	}
+	return all
 }

@@ -18,6 +18,9 @@ import (
 // after a crash sheds can differ from the first run (limits are about cost,
 // not about the output's exactness).
 type tenantLimits struct {
+	// share is the part of each limit this pipeline enforces (see
+	// Config.LimitShare); 0 means all of it.
+	share   float64
 	set     *rules.Set
 	limits  rules.Limits
 	prios   []int
@@ -41,8 +44,12 @@ func (l *tenantLimits) admit(tenant string, priority int, now time.Time) bool {
 		if burst <= 0 {
 			burst = time.Second
 		}
-		capacity := lim.SamplesPerSecond * burst.Seconds()
-		b = &bucket{rate: lim.SamplesPerSecond, capacity: capacity, tokens: capacity, last: now}
+		rate := lim.SamplesPerSecond
+		if l.share > 0 {
+			rate *= l.share
+		}
+		capacity := rate * burst.Seconds()
+		b = &bucket{rate: rate, capacity: capacity, tokens: capacity, last: now}
 		l.buckets[tenant] = b
 	}
 	if dt := now.Sub(b.last).Seconds(); dt > 0 {

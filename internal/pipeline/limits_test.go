@@ -68,3 +68,41 @@ limits:
 		}
 	}
 }
+
+// A pipeline that is one of n over the same input enforces 1/n of each
+// limit, so that the process admits what the rule says.
+func TestTenantLimitsShare(t *testing.T) {
+	set, err := rules.Parse("limits.yaml", []byte(`
+limits:
+  default: {samples_per_second: 100, burst: 1s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		share float64
+		want  int
+	}{{0, 100}, {1, 100}, {0.25, 25}} {
+		l := tenantLimits{share: tc.share}
+		l.use(set)
+		n := 0
+		for range 300 {
+			if l.admit("t", 0, now) {
+				n++
+			}
+		}
+		if n != tc.want {
+			t.Errorf("share %v: %d admitted at once, want %d", tc.share, n, tc.want)
+		}
+		n = 0
+		for range 300 {
+			if l.admit("t", 0, now.Add(time.Second)) {
+				n++
+			}
+		}
+		if n != tc.want {
+			t.Errorf("share %v: %d admitted a second later, want %d", tc.share, n, tc.want)
+		}
+	}
+}

@@ -57,6 +57,11 @@ type Config struct {
 	MaxCachedSeries int
 	// Unmatched says what happens to series no rule matches.
 	Unmatched Unmatched
+	// LimitShare is the share of the rules' per-tenant limits this pipeline
+	// enforces, in (0, 1] (0 means 1): a process running n pipelines over
+	// one input, each with its own partitions, gives each 1/n. New fails
+	// for other values.
+	LimitShare float64
 }
 
 // Pipeline implements ingest.Handler. Its Handle methods and PollDone are
@@ -113,6 +118,12 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.TracesEncoding == "" {
 		cfg.TracesEncoding = ingest.EncodingProto
 	}
+	if cfg.LimitShare == 0 {
+		cfg.LimitShare = 1
+	}
+	if !(cfg.LimitShare > 0 && cfg.LimitShare <= 1) {
+		return nil, fmt.Errorf("pipeline: limit share %v is not in (0, 1]", cfg.LimitShare)
+	}
 	aggOpts := append([]aggregator.Opt{aggregator.WithRegisterer(cfg.Reg), aggregator.WithLogger(cfg.Logger)}, cfg.Aggregator...)
 	agg, err := aggregator.New(aggOpts...)
 	if err != nil {
@@ -127,6 +138,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cache:      make(map[uint64][]*match),
 		targets:    make(map[uint64]*aggregator.Target),
 		pending:    make(map[string][]prompb.TimeSeries),
+		limits:     tenantLimits{share: cfg.LimitShare},
 		m:          newMetrics(cfg.Reg),
 	}
 	bufOpts := append([]exemplars.BufferOpt{
