@@ -318,11 +318,15 @@ func TestClusterExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	count := func() int { got, _ := rw.snapshot(); return len(got) }
-	if !waitFor(ctx, 100*time.Millisecond, func() bool { return count() > len(want)/10 || exited(a, b, c) }) || exited(a, b, c) {
-		t.Fatalf("no output after start: %d samples", count())
+	// b dies mid-run by its input, not its output: windows close in bursts
+	// (when the slowest partition's watermark passes them), so the output
+	// can go from a tenth to nearly all in one step.
+	consumed := func() float64 { return committedShare(t, ctx, brokers, "e2e-"+spansTopic, len(in.records)) }
+	if !waitFor(ctx, 100*time.Millisecond, func() bool { return consumed() >= 0.5 || exited(a, b, c) }) || exited(a, b, c) {
+		t.Fatalf("stage 1 did not commit half the input: %.0f%% committed, %d samples out", 100*consumed(), count())
 	}
 	b.kill()
-	t.Logf("killed b at %d/%d samples", count(), len(want))
+	t.Logf("killed b with %.0f%% of the input committed, %d/%d samples out", 100*consumed(), count(), len(want))
 	time.Sleep(3 * time.Second)
 	b = startWeir(t, "b2", cfg("b", 2))
 	time.Sleep(3 * time.Second)
@@ -356,6 +360,24 @@ func TestClusterExactlyOnce(t *testing.T) {
 	}
 	got, conflicts := rw.snapshot()
 	compare(t, want, got, conflicts)
+}
+
+// committedShare returns the share of n input records that stage-1 group
+// has committed (the commit point trails the oldest open window).
+func committedShare(t *testing.T, ctx context.Context, brokers []string, group string, n int) float64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err != nil || resp.Error() != nil {
+		return 0 // the group may not exist yet
+	}
+	var sum int64
+	resp.Each(func(o kadm.OffsetResponse) { sum += max(o.At, 0) })
+	return float64(sum) / float64(n)
 }
 
 func compare(t *testing.T, want, got map[string]string, conflicts []string) {
