@@ -93,8 +93,8 @@ func bytesPerBufferedSpan(in *spanInput) (charged, spans int64, wirePerSpan, hea
 	before := liveHeap()
 	buf := exemplars.NewBuffer()
 	wire := 0
-	for _, r := range recs {
-		buf.Add(r.id, 0, string(ingest.EncodingProto), r.raw, r.spans, r.hasErr, 0, now)
+	for i, r := range recs {
+		buf.Add(r.id, 0, int64(i), string(ingest.EncodingProto), r.raw, r.spans, r.hasErr, 0, now)
 		if !r.hasErr {
 			wire += len(r.raw)
 		}

@@ -160,6 +160,7 @@ type weirSpans struct {
 	buf    *exemplars.Buffer
 	traces []spanTrace // Scratch: the record's traces.
 	kept   int         // traces kept (errors, exemplars, baseline)
+	offset int64       // the record's offset in its (one) partition
 	// noBuffer leaves the tail-sampling buffer out, for the stage
 	// breakdown: the path then ends at the aggregator.
 	noBuffer bool
@@ -188,6 +189,7 @@ func (w *weirSpans) addTrace(id sample.TraceID, spans int, hasErr bool, maxDur t
 
 func (w *weirSpans) record(rec []byte) error {
 	w.traces = w.traces[:0]
+	w.offset++
 	if err := w.conv.ConvertProto(rec, 0, "", w.add, w.addTrace); err != nil {
 		return err
 	}
@@ -200,7 +202,7 @@ func (w *weirSpans) record(rec []byte) error {
 		return nil
 	case 1:
 		t := w.traces[0]
-		w.buf.Add(t.id, 0, enc, rec, t.spans, t.hasErr, t.maxDur, w.now)
+		w.buf.Add(t.id, 0, w.offset, enc, rec, t.spans, t.hasErr, t.maxDur, w.now)
 		return nil
 	}
 	td, err := ingest.DecodeTraces(ingest.EncodingProto, rec)
@@ -215,7 +217,7 @@ func (w *weirSpans) record(rec []byte) error {
 				break
 			}
 		}
-		w.buf.Add(id, 0, enc, raw, spans, hasError, maxDur, w.now)
+		w.buf.Add(id, 0, w.offset, enc, raw, spans, hasError, maxDur, w.now)
 	})
 }
 

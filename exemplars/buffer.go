@@ -24,10 +24,11 @@ const (
 // compares the two).
 const (
 	// traceOverhead is a buffered trace's bufTrace (128 bytes, exactly a size
-	// class) and its slot in the traces map: a Swiss-table slot of a 16-byte
-	// key and a pointer is 24 bytes plus a control byte, at a load between 7/16
-	// and 7/8, so up to about 57 bytes.
-	traceOverhead = 128 + 64
+	// class), its slot in the traces map (a Swiss-table slot of a 16-byte key
+	// and a pointer is 24 bytes plus a control byte, at a load between 7/16
+	// and 7/8, so up to about 57 bytes) and its pending entry (24 bytes, twice
+	// over for the queue's growth).
+	traceOverhead = 128 + 64 + 48
 	// chunkOverhead is a chunk's slice header in its trace's chunk list, twice
 	// over for the list's growth slack. The chunk's bytes themselves are
 	// charged at the capacity of their copy: exact in a slab, rounded up to a
@@ -182,10 +183,12 @@ type Buffer struct {
 	// it), so head is the oldest undecided trace: the next to expire and the
 	// first to evict.
 	head, tail *bufTrace
-	bytes      int64
-	spans      int64
-	slab       []byte // The slab being filled; see slabSize.
-	decided    *decisionCache
+	// pending holds where each partition's buffered traces began.
+	pending pending
+	bytes   int64
+	spans   int64
+	slab    []byte // The slab being filled; see slabSize.
+	decided *decisionCache
 	// full is set while the buffer is evicting (logged once per episode);
 	// evicted says whether it evicted since the last Tick.
 	full, evicted bool
@@ -197,7 +200,8 @@ type bufTrace struct {
 	prev, next *bufTrace
 	first      int64 // Unix nanoseconds of the first chunk's arrival.
 	bytes      int64 // Charged against MaxBytes, traceOverhead included.
-	spans      int64
+	offset     int64 // Input offset of the first chunk's record, or -1.
+	spans      int32
 	partition  int32
 	encoding   string
 	chunks     [][]byte
@@ -220,6 +224,7 @@ func NewBuffer(opts ...BufferOpt) *Buffer {
 		cfg:     cfg,
 		bound:   baselineBound(cfg.baselineRate),
 		traces:  make(map[sample.TraceID]*bufTrace),
+		pending: make(pending),
 		decided: newDecisionCache(cfg.cacheSize),
 	}
 	b.m = newBufferMetrics(b, cfg.registerer)
@@ -227,7 +232,9 @@ func NewBuffer(opts ...BufferOpt) *Buffer {
 }
 
 // Add buffers one chunk of a trace: the raw bytes of a record, or a fragment
-// holding only this trace's spans, received at now. spans is the number of
+// holding only this trace's spans, received at now from the record at offset
+// of the input partition (an offset below 0 is not tracked: see Oldest).
+// spans is the number of
 // spans in it; hasError and maxDuration describe them. Add copies chunk; the
 // caller may reuse it once Add returns.
 //
@@ -244,14 +251,14 @@ func NewBuffer(opts ...BufferOpt) *Buffer {
 //
 // A zero trace ID (OTLP's "no trace") names no trace: its chunk is dropped
 // and counted as "no_trace_id".
-func (b *Buffer) Add(id sample.TraceID, partition int32, encoding string, chunk []byte, spans int, hasError bool, maxDuration time.Duration, now time.Time) {
+func (b *Buffer) Add(id sample.TraceID, partition int32, offset int64, encoding string, chunk []byte, spans int, hasError bool, maxDuration time.Duration, now time.Time) {
 	if id.IsZero() {
 		b.m.droppedNoID.Inc()
 		return
 	}
 	n := int64(max(spans, 0))
 	b.mu.Lock()
-	k, keep, warn := b.add(id, partition, encoding, chunk, n, hasError, maxDuration, now)
+	k, keep, warn := b.add(id, partition, offset, encoding, chunk, n, hasError, maxDuration, now)
 	b.mu.Unlock()
 	if warn {
 		b.cfg.logger.Warn("span buffer full: dropping the oldest undecided traces",
@@ -264,7 +271,7 @@ func (b *Buffer) Add(id sample.TraceID, partition int32, encoding string, chunk 
 
 // add is Add under the lock. It returns what to export, if anything, and
 // whether a buffer-full episode began.
-func (b *Buffer) add(id sample.TraceID, partition int32, encoding string, chunk []byte, spans int64, hasError bool, maxDuration time.Duration, now time.Time) (Kept, bool, bool) {
+func (b *Buffer) add(id sample.TraceID, partition int32, offset int64, encoding string, chunk []byte, spans int64, hasError bool, maxDuration time.Duration, now time.Time) (Kept, bool, bool) {
 	t := b.traces[id]
 	if t == nil {
 		if d, ok := b.decided.get(id); ok {
@@ -319,8 +326,11 @@ func (b *Buffer) add(id sample.TraceID, partition int32, encoding string, chunk 
 	}
 
 	if t == nil {
-		t = &bufTrace{id: id, first: now.UnixNano(), bytes: traceOverhead, partition: partition, encoding: encoding}
+		t = &bufTrace{id: id, first: now.UnixNano(), bytes: traceOverhead, offset: max(offset, -1), partition: partition, encoding: encoding}
 		t.chunks = t.inline[:0]
+		if offset >= 0 {
+			b.pending.push(partition, id, offset)
+		}
 		b.traces[id] = t
 		if b.tail == nil {
 			b.head = t
@@ -334,7 +344,10 @@ func (b *Buffer) add(id sample.TraceID, partition int32, encoding string, chunk 
 	t.chunks = append(t.chunks, c)
 	cost := int64(cap(c)) + chunkOverhead
 	t.bytes += cost
-	t.spans += spans
+	// A trace's span count saturates (it could pass 2^31 only in a buffer
+	// of many gigabytes); the total follows what the traces hold.
+	spans = min(spans, math.MaxInt32-int64(t.spans))
+	t.spans += int32(spans)
 	b.bytes += cost
 	b.spans += spans
 
@@ -422,8 +435,8 @@ func (b *Buffer) Keep(id sample.TraceID, reason Reason, now time.Time) {
 // Traces expire in the order their first chunks arrived, so with a clock
 // that goes backwards some may expire late, never early.
 //
-// Tick's work is proportional to the traces it expires, not to the traces
-// buffered; call it about once a second.
+// Tick's work is proportional to the traces it expires and the partitions
+// it has traces of, not to the traces buffered; call it about once a second.
 func (b *Buffer) Tick(now time.Time) int {
 	cutoff := now.Add(-b.cfg.decisionWait).UnixNano()
 	var kept []Kept
@@ -447,6 +460,11 @@ func (b *Buffer) Tick(now time.Time) int {
 			DecidedAt: now,
 		})
 	}
+	// The queues of partitions whose traces were all decided go, so that
+	// those of partitions read no more do not stay.
+	for part := range b.pending {
+		b.pending.front(part, b.livePending(part))
+	}
 	if !b.evicted {
 		b.full = false
 	}
@@ -456,6 +474,51 @@ func (b *Buffer) Tick(now time.Time) int {
 		b.export(k, now)
 	}
 	return n
+}
+
+// Oldest returns the input offset of partition's oldest record that began a
+// trace still buffered: committing it as the partition's consumer offset
+// (or an earlier one) lets whoever reads the partition next buffer every
+// undecided trace again, if this buffer is lost with its process. ok is false
+// when no trace of the partition is buffered (untracked offsets aside).
+// Chunks are assumed to come from their trace's partition, as with a spans
+// topic keyed by trace ID.
+func (b *Buffer) Oldest(partition int32) (offset int64, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.pending.front(partition, b.livePending(partition))
+	return e.offset, ok
+}
+
+// Release forgets, undecided, the buffered traces that began in partition,
+// for a consumer that no longer owns it: its next owner reads them again from
+// the committed offset (see Oldest), and a trace decided by both would be
+// exported twice. They are counted as dropped, reason "released", and are
+// not remembered as decided. It returns how many traces it released.
+func (b *Buffer) Release(partition int32) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	live := b.livePending(partition)
+	n := 0
+	for {
+		e, ok := b.pending.front(partition, live)
+		if !ok {
+			break
+		}
+		b.unlink(b.traces[e.id])
+		n++
+	}
+	b.m.droppedReleased.Add(float64(n))
+	return n
+}
+
+// livePending says whether a pending entry of partition still names a
+// buffered trace.
+func (b *Buffer) livePending(partition int32) func(pendingEntry) bool {
+	return func(e pendingEntry) bool {
+		t := b.traces[e.id]
+		return t != nil && t.offset == e.offset && t.partition == partition
+	}
 }
 
 // DecisionWait returns how long the buffer holds a trace after its first
@@ -484,7 +547,7 @@ func (b *Buffer) unlink(t *bufTrace) {
 	t.prev, t.next = nil, nil
 	delete(b.traces, t.id)
 	b.bytes -= t.bytes
-	b.spans -= t.spans
+	b.spans -= int64(t.spans)
 }
 
 // decide records a final decision and counts it.
@@ -519,18 +582,19 @@ func (b *Buffer) export(k Kept, now time.Time) {
 }
 
 type bufferMetrics struct {
-	decisions      *prometheus.CounterVec
-	decisionByWhy  [numReasons]prometheus.Counter
-	decisionDrop   prometheus.Counter
-	droppedExpired prometheus.Counter
-	droppedFull    prometheus.Counter
-	droppedNoID    prometheus.Counter
-	lateKeep       prometheus.Counter
-	lateDrop       prometheus.Counter
-	cacheHit       prometheus.Counter
-	cacheMiss      prometheus.Counter
-	lateDecisions  prometheus.Counter
-	exportDelay    prometheus.Histogram
+	decisions       *prometheus.CounterVec
+	decisionByWhy   [numReasons]prometheus.Counter
+	decisionDrop    prometheus.Counter
+	droppedExpired  prometheus.Counter
+	droppedFull     prometheus.Counter
+	droppedNoID     prometheus.Counter
+	droppedReleased prometheus.Counter
+	lateKeep        prometheus.Counter
+	lateDrop        prometheus.Counter
+	cacheHit        prometheus.Counter
+	cacheMiss       prometheus.Counter
+	lateDecisions   prometheus.Counter
+	exportDelay     prometheus.Histogram
 }
 
 func newBufferMetrics(b *Buffer, reg prometheus.Registerer) *bufferMetrics {
@@ -568,6 +632,7 @@ func newBufferMetrics(b *Buffer, reg prometheus.Registerer) *bufferMetrics {
 	m.droppedExpired = dropped.WithLabelValues("expired")
 	m.droppedFull = dropped.WithLabelValues("buffer_full")
 	m.droppedNoID = dropped.WithLabelValues("no_trace_id")
+	m.droppedReleased = dropped.WithLabelValues("released")
 	m.lateKeep = late.WithLabelValues("keep")
 	m.lateDrop = late.WithLabelValues("drop")
 	m.cacheHit = cache.WithLabelValues("hit")

@@ -64,7 +64,7 @@ func BenchmarkBufferAdd(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				now = now.Add(step)
-				buf.Add(sbBenchID(uint64(i/bc.chunksPerTrace)), 0, "otlp_proto", chunk, bc.spans, false, 0, now)
+				buf.Add(sbBenchID(uint64(i/bc.chunksPerTrace)), 0, -1, "otlp_proto", chunk, bc.spans, false, 0, now)
 				if i%1024 == 0 {
 					buf.Tick(now)
 				}
@@ -95,7 +95,7 @@ func BenchmarkBufferBytesPerSpan(b *testing.B) {
 				runtime.ReadMemStats(&before)
 				buf := NewBuffer(BaselineRate(0))
 				for i := range chunks {
-					buf.Add(sbBenchID(uint64(i/bc.chunksPerTrace)), 0, "otlp_proto", chunk, bc.spans, false, 0, sbT0)
+					buf.Add(sbBenchID(uint64(i/bc.chunksPerTrace)), 0, -1, "otlp_proto", chunk, bc.spans, false, 0, sbT0)
 				}
 				runtime.GC()
 				runtime.ReadMemStats(&after)
@@ -125,7 +125,7 @@ func BenchmarkBufferKeep(b *testing.B) {
 	b.ReportAllocs()
 	for i := range b.N {
 		id := sbBenchID(uint64(i))
-		buf.Add(id, 0, "otlp_proto", chunk, 10, false, 0, sbT0)
+		buf.Add(id, 0, -1, "otlp_proto", chunk, 10, false, 0, sbT0)
 		buf.Keep(id, KeepExemplar, sbT0)
 	}
 }

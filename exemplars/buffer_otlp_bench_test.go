@@ -74,7 +74,7 @@ func BenchmarkBufferBytesPerSpanOTLP(b *testing.B) {
 		for i, tr := range traces {
 			for _, c := range tr {
 				// No error or latency keeps: everything stays buffered.
-				buf.Add(sbBenchID(uint64(i)), 0, "otlp_proto", c.raw, c.spans, false, 0, sbT0)
+				buf.Add(sbBenchID(uint64(i)), 0, -1, "otlp_proto", c.raw, c.spans, false, 0, sbT0)
 			}
 		}
 		runtime.GC()
@@ -127,7 +127,7 @@ func BenchmarkBufferDecide(b *testing.B) {
 		}
 		id := sbBenchID(uint64(i))
 		for _, c := range tr[:last] {
-			buf.Add(id, 0, "otlp_proto", c.raw, c.spans, c.hasErr, c.maxDur, now)
+			buf.Add(id, 0, -1, "otlp_proto", c.raw, c.spans, c.hasErr, c.maxDur, now)
 			added += c.spans
 		}
 		if j := i - windowDelay; j >= 0 && j%20 == 0 {
@@ -136,7 +136,7 @@ func BenchmarkBufferDecide(b *testing.B) {
 		if j := i - lateDelay; j >= 0 && j%10 == 3 {
 			if tj := traces[j%len(traces)]; len(tj) > 1 {
 				c := tj[len(tj)-1]
-				buf.Add(sbBenchID(uint64(j)), 0, "otlp_proto", c.raw, c.spans, c.hasErr, c.maxDur, now)
+				buf.Add(sbBenchID(uint64(j)), 0, -1, "otlp_proto", c.raw, c.spans, c.hasErr, c.maxDur, now)
 				added += c.spans
 			}
 		}

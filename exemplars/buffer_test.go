@@ -110,7 +110,7 @@ func sbRun(t *testing.T, opts []BufferOpt, ops []sbOp) (*Buffer, *prometheus.Reg
 		now := sbT0.Add(o.at)
 		switch o.op {
 		case "add":
-			b.Add(o.id, 7, "otlp_proto", []byte(o.chunk), o.spans, o.err, o.dur, now)
+			b.Add(o.id, 7, -1, "otlp_proto", []byte(o.chunk), o.spans, o.err, o.dur, now)
 		case "keep":
 			b.Keep(o.id, o.reason, now)
 		case "tick":
@@ -447,7 +447,7 @@ func TestBufferFlood(t *testing.T) {
 		id[15] = 1
 		size := 1 + (i*7919)%len(chunk)
 		added += int64(size)
-		b.Add(id, 0, "otlp_proto", chunk[:size], 1, false, 0, sbT0.Add(time.Duration(i)*time.Microsecond))
+		b.Add(id, 0, -1, "otlp_proto", chunk[:size], 1, false, 0, sbT0.Add(time.Duration(i)*time.Microsecond))
 		st := b.Stats()
 		if st.Bytes > maxBytes {
 			t.Fatalf("after %d chunks the buffer holds %d bytes, above %d", i+1, st.Bytes, maxBytes)
@@ -475,8 +475,8 @@ func TestBufferAccounting(t *testing.T) {
 	b := NewBuffer(BaselineRate(0))
 	var want int64
 	for i, l := range []int{0, 16, 48, 112} {
-		b.Add(sbID(byte(i)), 0, "otlp_proto", make([]byte, l), 1, false, 0, sbT0)
-		b.Add(sbID(byte(i)), 0, "otlp_proto", make([]byte, l), 1, false, 0, sbT0)
+		b.Add(sbID(byte(i)), 0, -1, "otlp_proto", make([]byte, l), 1, false, 0, sbT0)
+		b.Add(sbID(byte(i)), 0, -1, "otlp_proto", make([]byte, l), 1, false, 0, sbT0)
 		want += sbCost(l, l)
 	}
 	if st := b.Stats(); st.Bytes != want || st.Traces != 4 || st.Spans != 8 {
@@ -506,7 +506,7 @@ func TestBufferAddCopies(t *testing.T) {
 			if path == "late" {
 				b.Keep(sbID(1), KeepExemplar, sbT0)
 			}
-			b.Add(sbID(1), 0, "otlp_proto", chunk, 1, path == "error", 0, sbT0)
+			b.Add(sbID(1), 0, -1, "otlp_proto", chunk, 1, path == "error", 0, sbT0)
 			copy(chunk, "XXXX")
 			if path == "buffered" {
 				b.Keep(sbID(1), KeepExemplar, sbT0)
@@ -532,7 +532,7 @@ func TestBufferSlabs(t *testing.T) {
 			c[j] = byte(i + j)
 		}
 		want = append(want, c)
-		b.Add(sbID(byte(i)), 0, "otlp_proto", c, 1, false, 0, sbT0)
+		b.Add(sbID(byte(i)), 0, -1, "otlp_proto", c, 1, false, 0, sbT0)
 	}
 	for i := range want {
 		b.Keep(sbID(byte(i)), KeepExemplar, sbT0)
@@ -622,7 +622,7 @@ func TestBufferConcurrent(t *testing.T) {
 			for i := range perAdder {
 				n := uint64(i*adders + a)
 				binary.BigEndian.PutUint64(chunk, n)
-				b.Add(id(n), int32(a), "otlp_proto", chunk, 1, n%997 == 0, 0, sbT0.Add(time.Duration(i)*time.Microsecond))
+				b.Add(id(n), int32(a), -1, "otlp_proto", chunk, 1, n%997 == 0, 0, sbT0.Add(time.Duration(i)*time.Microsecond))
 				if st := b.Stats(); st.Bytes > maxBytes {
 					t.Errorf("buffer holds %d bytes, above %d", st.Bytes, maxBytes)
 					return

@@ -86,8 +86,8 @@ func TestBufferDecisionCacheBounded(t *testing.T) {
 	if d := b.Stats().Decisions; d != size {
 		t.Fatalf("cache holds %d decisions, want %d", d, size)
 	}
-	b.Add(id(0), 0, "otlp_proto", []byte("forgotten"), 1, false, 0, sbT0)
-	b.Add(id(3*size-1), 0, "otlp_proto", []byte("remembered"), 1, false, 0, sbT0)
+	b.Add(id(0), 0, -1, "otlp_proto", []byte("forgotten"), 1, false, 0, sbT0)
+	b.Add(id(3*size-1), 0, -1, "otlp_proto", []byte("remembered"), 1, false, 0, sbT0)
 	if len(kept) != 1 || string(kept[0].Chunks[0]) != "remembered" {
 		t.Fatalf("kept %v, want only the remembered trace's chunk", kept)
 	}

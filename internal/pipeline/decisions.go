@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,17 +22,12 @@ type decisions struct {
 
 	// lookback is decisionsLookback of the buffer's decision wait.
 	lookback time.Duration
-
-	// mu guards lingering: the decisions partitions still read after their
-	// spans partition was revoked, each with the timer that stops it.
-	mu        sync.Mutex
-	lingering map[int32]*time.Timer
 }
 
 // decisionsLookback is how far back a new owner of a spans partition reads
-// its decisions, and how long the former owner keeps reading them, for a
-// buffer that decides traces wait after their first spans: every decision
-// that may still concern an undecided trace, with a minute for delivery.
+// its decisions, for a buffer that decides traces wait after their first
+// spans: every decision that may still concern a trace it buffers again from
+// the committed offset, with a minute for delivery.
 // Older decisions concern traces that are decided or gone anyway. (A fixed
 // two minutes lost the exemplar decisions of traces buffered under a longer
 // decision wait.)
@@ -55,8 +49,7 @@ func newDecisions(p *Pipeline, cfg ClusterConfig) (*decisions, error) {
 		prod.Close()
 		return nil, fmt.Errorf("pipeline: decisions consumer: %w", err)
 	}
-	return &decisions{p: p, cfg: cfg, producer: prod, consumer: cons, lookback: decisionsLookback(p.buffer.DecisionWait()),
-		lingering: map[int32]*time.Timer{}}, nil
+	return &decisions{p: p, cfg: cfg, producer: prod, consumer: cons, lookback: decisionsLookback(p.buffer.DecisionWait())}, nil
 }
 
 // produce sends a keep decision to the partition that buffers the trace. A
@@ -80,53 +73,24 @@ func (d *decisions) produce(ex sample.Exemplar, now time.Time) {
 }
 
 // assign starts reading the decisions of newly owned spans partitions, from
-// the lookback before now. A partition still read since it was revoked
-// goes on being read where it is.
+// the lookback before now.
 func (d *decisions) assign(parts []int32) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	at := kgo.NewOffset().AfterMilli(time.Now().Add(-d.lookback).UnixMilli())
 	m := map[int32]kgo.Offset{}
 	for _, p := range parts {
-		if t, ok := d.lingering[p]; ok {
-			t.Stop()
-			delete(d.lingering, p)
-			continue
-		}
 		m[p] = at
 	}
-	if len(m) > 0 {
-		d.consumer.AddConsumePartitions(map[string]map[int32]kgo.Offset{d.cfg.DecisionsTopic: m})
-	}
+	d.consumer.AddConsumePartitions(map[string]map[int32]kgo.Offset{d.cfg.DecisionsTopic: m})
 }
 
 // revoke stops reading the decisions of spans partitions this process no
-// longer owns, the lookback later. The traces it buffered from them
-// stay in its buffer until decided or expired, and their exemplar decisions
-// still come to these partitions: the new owner replays the spans partition
-// only from the committed offset (the oldest open window), so a trace read
-// before that is buffered here alone, and stopping at once lost its
-// decision. (A trace read after it is buffered by both owners, and may be
-// exported by both; Jaeger's query service removes identical spans.)
+// longer owns. The buffer released their undecided traces (Buffer.Release):
+// the new owner buffers them again from the committed offset and reads
+// their decisions from the lookback. (A trace decided and exported here
+// after that offset is buffered, and may be exported, again; Jaeger's query
+// service removes identical spans.)
 func (d *decisions) revoke(parts []int32) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, p := range parts {
-		if _, ok := d.lingering[p]; ok {
-			continue
-		}
-		var t *time.Timer
-		t = time.AfterFunc(d.lookback, func() {
-			d.mu.Lock()
-			defer d.mu.Unlock()
-			if d.lingering[p] != t {
-				return // assigned again meanwhile
-			}
-			delete(d.lingering, p)
-			d.consumer.RemoveConsumePartitions(map[string][]int32{d.cfg.DecisionsTopic: {p}})
-		})
-		d.lingering[p] = t
-	}
+	d.consumer.RemoveConsumePartitions(map[string][]int32{d.cfg.DecisionsTopic: parts})
 }
 
 func (d *decisions) run(ctx context.Context) error {
@@ -149,12 +113,6 @@ func (d *decisions) run(ctx context.Context) error {
 }
 
 func (d *decisions) close() {
-	d.mu.Lock()
-	for p, t := range d.lingering {
-		t.Stop()
-		delete(d.lingering, p)
-	}
-	d.mu.Unlock()
 	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = d.producer.Flush(fctx)
 	cancel()

@@ -91,8 +91,9 @@ type Pipeline struct {
 	// local span buffer in one process, a weir.decisions record in a cluster.
 	decide func(ex sample.Exemplar, now time.Time)
 	// spansBuffered is, per spans partition, the offset after the last record
-	// handed to the span buffer; set by RunCluster (nil otherwise), used on
-	// stage 1's goroutine only. See bufferOnce.
+	// handed to the span buffer; set by RunCluster (nil otherwise), used
+	// under stage 1's mutex. A revoked partition's entry goes with the
+	// traces the buffer releases. See bufferOnce.
 	spansBuffered map[int32]int64
 	m             *metrics
 }
@@ -230,7 +231,7 @@ func (p *Pipeline) handlePdataTraces(src ingest.Source, td ptrace.Traces) {
 		return
 	}
 	err := ingest.ForEachTrace(p.cfg.TracesEncoding, src.Value, td, func(id sample.TraceID, raw []byte, spans int, hasError bool) {
-		p.buffer.Add(id, src.Partition, string(p.cfg.TracesEncoding), raw, spans, hasError, maxDur[id], p.now)
+		p.buffer.Add(id, src.Partition, src.Offset, string(p.cfg.TracesEncoding), raw, spans, hasError, maxDur[id], p.now)
 	})
 	if err != nil {
 		p.log.Warn("cannot split record into traces", "topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", err)
@@ -263,9 +264,9 @@ func (p *Pipeline) HandleRawTraces(src ingest.Source) error {
 func (p *Pipeline) bufferOnce(src ingest.Source) bool {
 	if p.spansBuffered != nil {
 		// Stage 1 replays records from the committed offsets after an
-		// aborted transaction (and after a partition comes back), but the
-		// span buffer is not rolled back with the windows: a record it took
-		// already would be buffered twice, or its kept trace exported twice.
+		// aborted transaction, but the span buffer is not rolled back with
+		// the windows: a record it took already would be buffered twice, or
+		// its kept trace exported twice.
 		if next, ok := p.spansBuffered[src.Partition]; ok && src.Offset < next {
 			return false
 		}

@@ -43,14 +43,14 @@ func (p *Pipeline) handleProtoTraces(src ingest.Source, decode func() (ptrace.Tr
 	enc := string(ingest.EncodingProto)
 	if len(p.spanTraces) == 1 {
 		t := p.spanTraces[0]
-		p.buffer.Add(t.id, src.Partition, enc, src.Value, t.spans, t.hasErr, t.maxDur, p.now)
+		p.buffer.Add(t.id, src.Partition, src.Offset, enc, src.Value, t.spans, t.hasErr, t.maxDur, p.now)
 		return nil
 	}
 	td, err := decode()
 	if err == nil {
 		next := 0
 		err = ingest.ForEachTrace(ingest.EncodingProto, src.Value, td, func(id sample.TraceID, raw []byte, spans int, hasError bool) {
-			p.buffer.Add(id, src.Partition, enc, raw, spans, hasError, p.maxDur(id, &next), p.now)
+			p.buffer.Add(id, src.Partition, src.Offset, enc, raw, spans, hasError, p.maxDur(id, &next), p.now)
 		})
 	}
 	if err != nil {

@@ -222,7 +222,11 @@ func (s *stage1) advance(now time.Time) {
 
 // commitOffsets rewrites the transaction's offset commit: each owned
 // partition commits the first offset that still feeds an open window, with
-// its flushed-through watermark as metadata (see aggregator.Partition).
+// its flushed-through watermark as metadata (see aggregator.Partition); a
+// spans partition commits no later than the first record of its oldest
+// undecided buffered trace (exemplars.Buffer.Oldest), so that whoever reads
+// the partition next buffers that trace again if this process dies. The
+// replay skips the points of windows already handed on.
 func (s *stage1) commitOffsets(req *kmsg.TxnOffsetCommitRequest) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -239,6 +243,11 @@ func (s *stage1) commitOffsets(req *kmsg.TxnOffsetCommitRequest) error {
 		off := part.CommitPoint()
 		if off < 0 {
 			return false
+		}
+		if topic == s.cfg.SpansTopic {
+			if o, ok := s.p.buffer.Oldest(rp.Partition); ok && o < off {
+				off = o
+			}
 		}
 		meta := commitMeta(part.Watermark())
 		rp.Offset, rp.LeaderEpoch, rp.Metadata = off, -1, &meta
@@ -332,7 +341,8 @@ func (s *stage1) assigned(ctx context.Context, cl *kgo.Client, m map[string][]in
 }
 
 // gone drops the state of revoked or lost partitions: their next owner
-// replays them from the committed offsets.
+// replays them from the committed offsets, undecided buffered traces
+// included (see commitOffsets), so the buffer releases those.
 func (s *stage1) gone(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -348,6 +358,10 @@ func (s *stage1) gone(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 		}
 		if topic == s.cfg.SpansTopic {
 			s.dec.revoke(parts)
+			for _, part := range parts {
+				s.p.buffer.Release(part)
+				delete(s.p.spansBuffered, part)
+			}
 		}
 	}
 }
