@@ -49,6 +49,9 @@ func BenchmarkClusterThroughput(b *testing.B) {
 					ps = append(ps, startWeir(b, name, writeConfig(b, dir, name, brokers, rw.URL, spans, metrics, sh.workers)))
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				if path := os.Getenv("WEIR_E2E_CPUPROFILE"); path != "" {
+					go profileProc(ctx, ps[0], path, 5*time.Second)
+				}
 				// The end markers close every data window by watermark; the
 				// markers' own windows wait for the idle timeout, which is not
 				// work: the clock stops when every data sample arrived.
@@ -104,6 +107,30 @@ func BenchmarkClusterThroughput(b *testing.B) {
 				b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "weir-cores")
 			}
 		})
+	}
+}
+
+// profileProc writes a CPU profile of p, seconds long, to path (for
+// WEIR_E2E_CPUPROFILE): where a `weir run` spends its time under load.
+func profileProc(ctx context.Context, p *proc, path string, d time.Duration) {
+	addr := p.httpAddr(ctx)
+	if addr == "" {
+		return
+	}
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
 	}
 }
 

@@ -1,6 +1,7 @@
-// Package server is weir's one HTTP port: its own metrics, health, the query
-// API the UI reads (the demo's embedded store, or a proxy to the configured
-// Prometheus-compatible storage), the trace API, and the UI.
+// Package server is weir's one HTTP port: its own metrics, health, Go's
+// profiles (/debug/pprof/), the query API the UI reads (the demo's embedded
+// store, or a proxy to the configured Prometheus-compatible storage), the
+// trace API, and the UI.
 package server
 
 import (
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/http/pprof"
 	"net/url"
 	"sync/atomic"
 	"time"
@@ -64,6 +66,13 @@ func New(g prometheus.Gatherer, opts ...Opt) *Server {
 		}
 		fmt.Fprintln(w, "weir is ready.")
 	})
+	// Go's profiles, as Prometheus and VictoriaMetrics serve them: where a
+	// running weir spends its CPU and memory (go tool pprof URL).
+	s.mux.HandleFunc("/debug/pprof/", pprof.Index)
+	s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	for _, o := range opts {
 		o(s)
 	}
