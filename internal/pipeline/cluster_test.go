@@ -64,6 +64,21 @@ func clusterAggOpts() []aggregator.Opt {
 	}
 }
 
+// inputCluster starts a kfake cluster (4 partitions of otlp_spans and
+// otlp_metrics), stopped at the end of the test, holding genInput's n
+// traces, and returns its addresses.
+func inputCluster(t *testing.T, n int) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "otlp_spans", "otlp_metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	genInput(t, brokers, n)
+	return brokers
+}
+
 // genInput produces n traces with event times spread over the past minutes.
 func genInput(t *testing.T, brokers []string, n int) {
 	t.Helper()
@@ -173,19 +188,37 @@ func kadmList(t *testing.T, cl *kgo.Client, topic string) int {
 }
 
 type node struct {
+	p      *Pipeline
 	cancel context.CancelFunc
 	done   chan error
 }
 
+// startNode runs a pipeline of the default rules and cluster aggregator
+// options on the cluster, with sink as its one series sink.
 func startNode(t *testing.T, brokers []string, sink SeriesSink, name string) *node {
 	t.Helper()
-	p, err := New(Config{Rules: rules.Default(), Aggregator: clusterAggOpts(), Series: map[string]SeriesSink{"": sink},
-		Logger: slog.New(slog.DiscardHandler)})
+	return startNodeWith(t, brokers, name, Config{Series: map[string]SeriesSink{"": sink}})
+}
+
+// startNodeWith runs a pipeline of cfg (its rules, aggregator options and
+// logger defaulted as startNode's) on the cluster as transactional ID name.
+func startNodeWith(t *testing.T, brokers []string, name string, cfg Config) *node {
+	t.Helper()
+	if cfg.Rules == nil {
+		cfg.Rules = rules.Default()
+	}
+	if cfg.Aggregator == nil {
+		cfg.Aggregator = clusterAggOpts()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &node{cancel: cancel, done: make(chan error, 1)}
+	n := &node{p: p, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		n.done <- p.RunCluster(ctx, ClusterConfig{Brokers: brokers, TransactionalID: name, PartialsPartitions: 4,
 			ClientOpts: []kgo.Opt{kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}})
@@ -206,13 +239,7 @@ func (n *node) stop(t *testing.T) {
 // must equal the single-process reference exactly: same series, timestamps,
 // values and exemplars, nothing missing, nothing written twice differently.
 func TestClusterEqualsReference(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "otlp_spans", "otlp_metrics"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
-	genInput(t, brokers, 6000)
+	brokers := inputCluster(t, 6000)
 	want := reference(t, brokers)
 	if len(want) == 0 {
 		t.Fatal("reference produced nothing")
@@ -288,13 +315,7 @@ func (r *rejectingSink) Flush(context.Context) error {
 // TestClusterSurvivesRejectedSamples: samples the storage refuses for good
 // are counted by the sink; stage 2 goes on and closes every later window.
 func TestClusterSurvivesRejectedSamples(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "otlp_spans", "otlp_metrics"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
-	genInput(t, brokers, 2000)
+	brokers := inputCluster(t, 2000)
 	want := reference(t, brokers)
 	sink := &rejectingSink{capture: newCapture()}
 	n := startNode(t, brokers, sink, "node-r")

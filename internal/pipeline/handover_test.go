@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"encoding/hex"
-	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"github.com/weirdev/weir/exemplars"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/loadgen"
-	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sample"
 )
 
@@ -186,13 +184,7 @@ func (c *traceCapture) count() int {
 // and a baseline of 1, exports every trace of the input. Committing at the
 // oldest open window instead lost all but the last windows' traces.
 func TestUndecidedTracesSurviveTheirNode(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "otlp_spans", "otlp_metrics"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
-	genInput(t, brokers, 2000)
+	brokers := inputCluster(t, 2000)
 	want := map[sample.TraceID]bool{}
 	readTopic(t, brokers, "otlp_spans", func(r *kgo.Record) {
 		// kafkaexporter's key: the trace ID in hex.
@@ -203,39 +195,25 @@ func TestUndecidedTracesSurviveTheirNode(t *testing.T) {
 		want[sample.TraceID(b)] = true
 	})
 
-	run := func(name string, wait time.Duration, traces TraceSink) (*Pipeline, context.CancelFunc, chan error) {
-		p, err := New(Config{Rules: rules.Default(), Aggregator: clusterAggOpts(), Series: map[string]SeriesSink{"": newCapture()},
-			Traces: traces, Buffer: []exemplars.BufferOpt{exemplars.DecisionWait(wait), exemplars.BaselineRate(1)},
-			Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() {
-			done <- p.RunCluster(ctx, ClusterConfig{Brokers: brokers, TransactionalID: name, PartialsPartitions: 4,
-				ClientOpts: []kgo.Opt{kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}})
-		}()
-		return p, cancel, done
+	run := func(name string, wait time.Duration, traces TraceSink) *node {
+		return startNodeWith(t, brokers, name, Config{Series: map[string]SeriesSink{"": newCapture()}, Traces: traces,
+			Buffer: []exemplars.BufferOpt{exemplars.DecisionWait(wait), exemplars.BaselineRate(1)}})
 	}
 	first := &traceCapture{}
-	a, stopA, doneA := run("node-a", time.Hour, first)
+	a := run("node-a", time.Hour, first)
 	// Every trace is in a's buffer or was kept at once (errors).
 	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) && a.buffer.Stats().Traces+first.count() < len(want) {
+	for time.Now().Before(deadline) && a.p.buffer.Stats().Traces+first.count() < len(want) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	held := a.buffer.Stats().Traces
+	held := a.p.buffer.Stats().Traces
 	if held+first.count() < len(want) {
 		t.Fatalf("node a holds %d traces and exported %d of %d", held, first.count(), len(want))
 	}
-	stopA()
-	if err := <-doneA; err != nil {
-		t.Fatalf("node a: %v", err)
-	}
+	a.stop(t)
 
 	second := &traceCapture{}
-	_, stopB, doneB := run("node-b", time.Second, second)
+	b := run("node-b", time.Second, second)
 	deadline = time.Now().Add(60 * time.Second)
 	lost := func() int {
 		n := 0
@@ -253,10 +231,7 @@ func TestUndecidedTracesSurviveTheirNode(t *testing.T) {
 	for time.Now().Before(deadline) && lost() > 0 {
 		time.Sleep(200 * time.Millisecond)
 	}
-	stopB()
-	if err := <-doneB; err != nil {
-		t.Fatalf("node b: %v", err)
-	}
+	b.stop(t)
 	if n := lost(); n > 0 {
 		t.Fatalf("%d of the %d traces node a held undecided were exported by neither node", n, held)
 	}
