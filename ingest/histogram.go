@@ -22,7 +22,8 @@ type histState struct {
 func (c *MetricConverter) histogram(dp pmetric.HistogramDataPoint, name, tenant string, cumulative bool, emit func(*sample.Point)) {
 	if dp.Flags().NoRecordedValue() {
 		if cumulative {
-			delete(c.hists, seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").Hash()})
+			_, lh := c.labels(name, dp.Attributes(), "", "")
+			delete(c.hists, seriesKey{tenant, lh})
 		}
 		return
 	}
@@ -33,17 +34,17 @@ func (c *MetricConverter) histogram(dp pmetric.HistogramDataPoint, name, tenant 
 	case bc.Len() != eb.Len()+1:
 		return // Malformed: OTLP requires len(bounds)+1 counts, or none.
 	}
-	lbls := c.labels(name, dp.Attributes(), "", "")
+	lbls, lh := c.labels(name, dp.Attributes(), "", "")
 	h := &sample.BucketHistogram{Sum: dp.Sum(), Count: dp.Count(), Counts: bucketCounts(bc, dp.Count())}
 	if cumulative {
-		if !c.histDelta(seriesKey{tenant, lbls.Hash()}, dp, eb, h) {
+		if !c.histDelta(seriesKey{tenant, lh}, dp, eb, h) {
 			return
 		}
 	} else {
 		h.Bounds = eb.AsRaw()
 	}
 	h.Exemplars = exemplars(dp.Exemplars())
-	c.p = sample.Point{Labels: lbls, Tenant: tenant, Kind: sample.Histogram, T: millis(dp.Timestamp()), Hist: h,
+	c.p = sample.Point{Labels: lbls, Hash: lh, Tenant: tenant, Kind: sample.Histogram, T: millis(dp.Timestamp()), Hist: h,
 		HasBase: cumulative, BaseOffset: c.base}
 	emit(&c.p)
 }

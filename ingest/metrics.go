@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"hash/maphash"
 	"math"
 	"strconv"
 	"time"
@@ -17,12 +18,13 @@ import (
 // partition: a series' points must all reach the same converter, in order.
 // It is not safe for concurrent use.
 type MetricConverter struct {
-	cfg   convertConfig
-	names nameCache
-	b     *labels.Builder
-	res   []resourceLabel
-	p     sample.Point
-	now   func() time.Time
+	cfg    convertConfig
+	names  nameCache
+	lcache labelCache
+	b      *labels.Builder
+	res    []resourceLabel
+	p      sample.Point
+	now    func() time.Time
 
 	nums  map[seriesKey]numState
 	hists map[seriesKey]*histState
@@ -39,6 +41,7 @@ func NewMetricConverter(opts ...ConvertOpt) *MetricConverter {
 	c := &MetricConverter{
 		cfg:    defaultConvertConfig(),
 		names:  nameCache{},
+		lcache: labelCache{seed: maphash.MakeSeed(), m: map[uint64]*cachedLabels{}, max: maxMetricLabels},
 		b:      labels.NewBuilder(labels.EmptyLabels()),
 		now:    time.Now,
 		nums:   map[seriesKey]numState{},
@@ -169,7 +172,8 @@ func temporality(t pmetric.AggregationTemporality) (cumulative, ok bool) {
 func (c *MetricConverter) number(dp pmetric.NumberDataPoint, name, tenant string, kind sample.Kind, cumulative bool, emit func(*sample.Point)) {
 	if dp.Flags().NoRecordedValue() {
 		if cumulative {
-			delete(c.nums, seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").Hash()})
+			_, h := c.labels(name, dp.Attributes(), "", "")
+			delete(c.nums, seriesKey{tenant, h})
 		}
 		return
 	}
@@ -180,14 +184,14 @@ func (c *MetricConverter) number(dp pmetric.NumberDataPoint, name, tenant string
 	if math.IsNaN(v) {
 		return
 	}
-	lbls := c.labels(name, dp.Attributes(), "", "")
+	lbls, h := c.labels(name, dp.Attributes(), "", "")
 	if cumulative {
 		var ok bool
-		if v, ok = c.cumulative(seriesKey{tenant, lbls.Hash()}, uint64(dp.StartTimestamp()), uint64(dp.Timestamp()), v); !ok {
+		if v, ok = c.cumulative(seriesKey{tenant, h}, uint64(dp.StartTimestamp()), uint64(dp.Timestamp()), v); !ok {
 			return
 		}
 	}
-	c.p = sample.Point{Labels: lbls, Tenant: tenant, Kind: kind, T: millis(dp.Timestamp()), V: v, Exemplar: firstExemplar(dp.Exemplars()),
+	c.p = sample.Point{Labels: lbls, Hash: h, Tenant: tenant, Kind: kind, T: millis(dp.Timestamp()), V: v, Exemplar: firstExemplar(dp.Exemplars()),
 		HasBase: cumulative, BaseOffset: c.base}
 	emit(&c.p)
 }
@@ -200,38 +204,23 @@ func (c *MetricConverter) summary(dps pmetric.SummaryDataPointSlice, name, tenan
 			continue
 		}
 		t, attrs := millis(dp.Timestamp()), dp.Attributes()
-		gauge := func(lbls labels.Labels, v float64) {
+		gauge := func(lbls labels.Labels, h uint64, v float64) {
 			if !math.IsNaN(v) {
-				c.p = sample.Point{Labels: lbls, Tenant: tenant, Kind: sample.Gauge, T: t, V: v}
+				c.p = sample.Point{Labels: lbls, Hash: h, Tenant: tenant, Kind: sample.Gauge, T: t, V: v}
 				emit(&c.p)
 			}
 		}
 		qs := dp.QuantileValues()
 		for j := 0; j < qs.Len(); j++ {
 			q := qs.At(j)
-			gauge(c.labels(name, attrs, "quantile", strconv.FormatFloat(q.Quantile(), 'g', -1, 64)), q.Value())
+			lbls, h := c.labels(name, attrs, "quantile", strconv.FormatFloat(q.Quantile(), 'g', -1, 64))
+			gauge(lbls, h, q.Value())
 		}
-		gauge(c.labels(sumName, attrs, "", ""), dp.Sum())
-		gauge(c.labels(countName, attrs, "", ""), float64(dp.Count()))
+		lbls, h := c.labels(sumName, attrs, "", "")
+		gauge(lbls, h, dp.Sum())
+		lbls, h = c.labels(countName, attrs, "", "")
+		gauge(lbls, h, float64(dp.Count()))
 	}
-}
-
-// labels builds the sorted label set of one point: resource labels, then the
-// point's attributes (which win on equal names), then extra and __name__.
-func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraValue string) labels.Labels {
-	c.b.Reset(labels.EmptyLabels())
-	for _, l := range c.res {
-		c.b.Set(l.name, l.value)
-	}
-	attrs.Range(func(k string, v pcommon.Value) bool {
-		c.b.Set(c.names.label(k), v.AsString())
-		return true
-	})
-	if extra != "" {
-		c.b.Set(extra, extraValue)
-	}
-	c.b.Set(metricNameLabel, name)
-	return c.b.Labels()
 }
 
 func millis(t pcommon.Timestamp) int64 { return int64(t) / int64(time.Millisecond) }
