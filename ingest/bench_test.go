@@ -170,3 +170,59 @@ func BenchmarkMetricConvert(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "points/s")
 	reportRate(b, 100, "datapoints/s")
 }
+
+// BenchmarkMetricsRecord compares the two ways of a record of 75 gauge and
+// sum points (benchMetrics without its histograms) into points: pdata's
+// decoding and Convert, against ConvertProto reading the bytes in place.
+// Consecutive scrapes, as in BenchmarkMetricConvert.
+func BenchmarkMetricsRecord(b *testing.B) {
+	recs := make([][]byte, 64)
+	points := 0
+	for i := range recs {
+		md := benchMetrics(i + 1)
+		md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().RemoveIf(func(m pmetric.Metric) bool {
+			return m.Type() == pmetric.MetricTypeHistogram
+		})
+		points = md.DataPointCount()
+		raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs[i] = raw
+	}
+	for _, fast := range []bool{false, true} {
+		name := "pdata"
+		if fast {
+			name = "fast"
+		}
+		b.Run(name, func(b *testing.B) {
+			var c *MetricConverter
+			n := 0
+			emit := func(*sample.Point) { n++ }
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if i%len(recs) == 0 {
+					c = NewMetricConverter()
+				}
+				raw := recs[i%len(recs)]
+				if fast {
+					if err := c.ConvertProto(raw, "", emit); err != nil {
+						b.Fatal(err)
+					}
+				} else {
+					md, err := DecodeMetrics(EncodingProto, raw)
+					if err != nil {
+						b.Fatal(err)
+					}
+					c.Convert(md, "", emit)
+				}
+				i++
+			}
+			if n == 0 {
+				b.Fatal("no points")
+			}
+			reportRate(b, points, "datapoints/s")
+		})
+	}
+}

@@ -24,7 +24,7 @@ func (c nameCache) label(key string) string {
 	}
 	s := sanitize(key, false)
 	if len(c) < maxNameCache {
-		c[key] = s
+		c[strings.Clone(key)] = s // key may be a view into a record
 	}
 	return s
 }

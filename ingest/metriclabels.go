@@ -64,7 +64,7 @@ func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraVal
 		}
 	}
 	lc.scratch = k
-	h := maphash.Bytes(lc.seed, k)
+	h := hashKey(lc, k)
 	if e := lc.m[h]; e != nil && bytes.Equal(e.key, k) {
 		return e.lbls, e.hash
 	}
@@ -80,8 +80,15 @@ func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraVal
 		c.b.Set(extra, extraValue)
 	}
 	c.b.Set(metricNameLabel, name)
-	e := &cachedLabels{key: bytes.Clone(k), lbls: c.b.Labels()}
-	e.hash = e.lbls.Hash()
+	return lc.put(h, k, c.b.Labels())
+}
+
+func hashKey(lc *labelCache, k []byte) uint64 { return maphash.Bytes(lc.seed, k) }
+
+// put caches lbls under key k (copied) of hash h, evicting an entry when
+// full, and returns them with their hash.
+func (lc *labelCache) put(h uint64, k []byte, lbls labels.Labels) (labels.Labels, uint64) {
+	e := &cachedLabels{key: bytes.Clone(k), lbls: lbls, hash: lbls.Hash()}
 	if len(lc.m) >= lc.max {
 		for old := range lc.m {
 			delete(lc.m, old)

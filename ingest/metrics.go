@@ -34,6 +34,8 @@ type MetricConverter struct {
 	// base the offset of the previous point of the delta being emitted.
 	offset, base int64
 	sweep        int64 // wall time of the next stale-state sweep.
+	// fast is ConvertProto's state, made on its first call.
+	fast *metricProtoState
 }
 
 // NewMetricConverter returns a converter with empty state.

@@ -15,6 +15,8 @@ type metrics struct {
 	rebalances   prometheus.Counter
 	partials     prometheus.Counter
 	deadLetters  *prometheus.CounterVec
+	fastRecords  prometheus.Counter
+	pdataRecords prometheus.Counter
 	decisions    prometheus.Counter
 	stage2Open   *prometheus.GaugeVec
 	stage2Behind *prometheus.GaugeVec
@@ -60,6 +62,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "weir_stage1_dead_letters_total", Help: "Input records that did not decode, sent to the dead-letter topic.",
 	}, []string{"topic"})
+	decoded := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "weir_stage1_metrics_records_total", Help: "otlp_proto metrics records read, by decoder: fast (gauges and sums read in place) or pdata (the others).",
+	}, []string{"decoder"})
+	m.fastRecords, m.pdataRecords = decoded.WithLabelValues("fast"), decoded.WithLabelValues("pdata")
 	m.decisions = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "weir_stage2_decisions_total", Help: "Keep decisions produced to weir.decisions.",
 	})
@@ -84,7 +90,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.dropped, m.unmatched, m.unrouted, m.samples, m.exemplars, m.keptTraces, m.ruleSwaps,
 			m.aborts, m.rebalances, m.partials, m.deadLetters, m.decisions, m.stage2Open, m.commitFails,
-			m.stage2Behind, m.stage2Oldest, m.lag, m.shed)
+			m.stage2Behind, m.stage2Oldest, m.lag, m.shed, decoded)
 	}
 	return m
 }

@@ -181,6 +181,38 @@ func aggPartition(topic string, metrics bool, partition int32) int32 {
 
 // HandleMetrics converts a metrics record and folds its points.
 func (p *Pipeline) HandleMetrics(src ingest.Source, md pmetric.Metrics) {
+	conv, add := p.metricsInput(src)
+	conv.Convert(md, src.Tenant, add)
+}
+
+// HandleRawMetrics is HandleMetrics for an otlp_proto record not yet
+// decoded: MetricConverter.ConvertProto reads a record of gauges and sums in
+// place; pdata decodes the others, and any the fast decoder refuses (pdata
+// is the reference). When pdata refuses the record too, its error is
+// returned and nothing was aggregated.
+func (p *Pipeline) HandleRawMetrics(src ingest.Source) error {
+	conv, add := p.metricsInput(src)
+	err := conv.ConvertProto(src.Value, src.Tenant, add)
+	if err == nil {
+		p.m.fastRecords.Inc()
+		return nil
+	}
+	// ConvertProto refuses before it emits: this is the record's first use.
+	md, derr := ingest.DecodeMetrics(ingest.EncodingProto, src.Value)
+	if derr != nil {
+		return derr
+	}
+	if !errors.Is(err, ingest.ErrNeedsPdata) {
+		p.decodersDisagree(src, err)
+	}
+	conv.Convert(md, src.Tenant, add)
+	p.m.pdataRecords.Inc()
+	return nil
+}
+
+// metricsInput readies the pipeline for a metrics record: the converter of
+// its partition, positioned at its offset, and the function its points go to.
+func (p *Pipeline) metricsInput(src ingest.Source) (*ingest.MetricConverter, func(*sample.Point)) {
 	p.refreshRules()
 	p.now = time.Now()
 	conv := p.metricConv[src.Partition]
@@ -190,7 +222,7 @@ func (p *Pipeline) HandleMetrics(src ingest.Source, md pmetric.Metrics) {
 	}
 	part := p.agg.Partition(aggPartition(src.Topic, true, src.Partition), p.now)
 	conv.SetOffset(src.Offset)
-	conv.Convert(md, src.Tenant, func(pt *sample.Point) { p.addPoint(part, pt) })
+	return conv, func(pt *sample.Point) { p.addPoint(part, pt) }
 }
 
 // HandleTraces derives the span series of a record and buffers its spans for
@@ -207,11 +239,11 @@ func (p *Pipeline) HandleTraces(src ingest.Source, td ptrace.Traces) {
 	p.handlePdataTraces(src, td)
 }
 
-// decodersDisagree logs a record pdata decoded and the fast decoder refused
-// with err: pdata is the reference, and handleProtoTraces did nothing before
-// its error, so the record goes through handlePdataTraces.
+// decodersDisagree logs a record pdata decoded and a fast decoder refused
+// with err: pdata is the reference, and the fast decoders do nothing before
+// their error, so the record goes through pdata's path.
 func (p *Pipeline) decodersDisagree(src ingest.Source, err error) {
-	p.log.Warn("fast span decoder refused a record pdata decodes; using pdata", "topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", err)
+	p.log.Warn("fast decoder refused a record pdata decodes; using pdata", "topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", err)
 }
 
 // handlePdataTraces is HandleTraces from pdata's decoding of the record.

@@ -160,7 +160,9 @@ func (s *stage1) handle(fp kgo.FetchTopicPartition, now time.Time) {
 		src := ingest.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Time: r.Timestamp, Key: r.Key, Value: r.Value,
 			Tenant: s.cfg.tenant(r)}
 		var err error
-		if metrics {
+		if metrics && s.cfg.MetricsEncoding == ingest.EncodingProto {
+			err = p.HandleRawMetrics(src)
+		} else if metrics {
 			md, derr := ingest.DecodeMetrics(s.cfg.MetricsEncoding, r.Value)
 			if err = derr; err == nil {
 				p.HandleMetrics(src, md)

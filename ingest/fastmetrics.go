@@ -1,0 +1,177 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/weirdev/weir/sample"
+)
+
+// ErrNeedsPdata is ConvertProto's answer for a record it leaves to
+// DecodeMetrics + Convert: one holding histograms, exponential histograms or
+// summaries, deprecated fields, or a singular field twice (whose merge rules
+// are pdata's to apply). It says nothing of the record's validity.
+var ErrNeedsPdata = errors.New("ingest: metrics record needs pdata")
+
+// metricProtoState is what MetricConverter.ConvertProto reuses from record
+// to record.
+type metricProtoState struct {
+	protoState // Renders values (str) and tenants, over ms's record.
+	ms         metricScan
+}
+
+// ConvertProto converts otlp_proto MetricsData bytes of gauges and sums
+// straight to points, as DecodeMetrics + Convert would (same points, same
+// cumulative state), reading strings in place instead of building pdata
+// objects. A record holding anything else yields ErrNeedsPdata; bytes pdata
+// would refuse yield an error naming the byte offset and field (or
+// ErrNeedsPdata, when the walk gave up first). Either way no point was
+// emitted: the whole record is checked first. The caller then decodes the
+// record with DecodeMetrics, the reference, and converts it with Convert.
+// emit gets the same reused Point as with Convert. The converter keeps no
+// reference to raw after it returns.
+func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sample.Point)) error {
+	if len(raw) == 0 {
+		return fmt.Errorf("ingest: decode %s metrics (0 bytes): %w", EncodingProto, errEmpty)
+	}
+	f := c.metricProto()
+	d := &f.ms
+	d.reset(raw)
+	defer func() {
+		// Drop the views into raw, so that the record is not kept alive.
+		d.reset(nil)
+		clear(c.res)
+		c.res = c.res[:0]
+	}()
+	if err := d.walk(); err != nil {
+		if err == ErrNeedsPdata {
+			return err
+		}
+		return fmt.Errorf("ingest: decode %s metrics (%d bytes): %w", EncodingProto, len(raw), err)
+	}
+	c.stamp = c.now().UnixNano()
+	c.sweepStale()
+	f.arena = f.arena[:0]
+	nd := len(d.dims)
+	for _, m := range d.metrics {
+		if m.first == m.end {
+			continue
+		}
+		kind, cumulative := sample.Gauge, false
+		if m.sum {
+			switch pmetric.AggregationTemporality(m.temporal) {
+			case pmetric.AggregationTemporalityDelta:
+				kind = sample.Delta
+			case pmetric.AggregationTemporalityCumulative:
+				if m.monotonic {
+					kind, cumulative = sample.Delta, true
+				}
+			default:
+				continue
+			}
+		}
+		r := d.res[m.res]
+		c.res = c.res[:0]
+		if r.svc.kind != valAbsent {
+			c.res = append(c.res, resourceLabel{"service_name", f.str(r.svc)})
+		}
+		for j, k := range d.dims {
+			if v := d.resDims[m.res*nd+j]; v.kind != valAbsent {
+				c.res = append(c.res, resourceLabel{c.names.label(k), f.str(v)})
+			}
+		}
+		t := f.resolveTenant(&c.cfg, tenant, r.tenant)
+		name := c.names.metric(d.view(m.name.off, m.name.end))
+		for i := m.first; i < m.end; i++ {
+			p := &d.points[i]
+			attrs := d.attrs[p.attrs:p.attrsEnd]
+			if p.flags&1 != 0 { // No recorded value: it ends the series.
+				if cumulative {
+					_, h := c.scanLabels(f, name, attrs)
+					delete(c.nums, seriesKey{t, h})
+				}
+				continue
+			}
+			v := math.Float64frombits(p.value)
+			if p.isInt {
+				v = float64(int64(p.value))
+			}
+			if math.IsNaN(v) {
+				continue
+			}
+			lbls, h := c.scanLabels(f, name, attrs)
+			if cumulative {
+				var ok bool
+				if v, ok = c.cumulative(seriesKey{t, h}, p.start, p.t, v); !ok {
+					continue
+				}
+			}
+			c.p = sample.Point{Labels: lbls, Hash: h, Tenant: t, Kind: kind, T: int64(p.t) / int64(time.Millisecond), V: v,
+				Exemplar: p.ex, HasBase: cumulative, BaseOffset: c.base}
+			emit(&c.p)
+		}
+	}
+	return nil
+}
+
+func (c *MetricConverter) metricProto() *metricProtoState {
+	if c.fast == nil {
+		f := &metricProtoState{protoState: protoState{tenants: map[string]string{}}}
+		f.protoState.scan.dims = c.cfg.promote
+		f.protoState.scan.tenantAttr = c.cfg.tenantAttr
+		f.ms.spanScan = &f.protoState.scan
+		c.fast = f
+	}
+	return c.fast
+}
+
+// scanLabels is labels for a point of ConvertProto: the same key from views
+// into the record (c.res and name may be views too), and on a miss the same
+// label set built from copies.
+func (c *MetricConverter) scanLabels(f *metricProtoState, name string, attrs []scanAttr) (labels.Labels, uint64) {
+	lc := &c.lcache
+	k := lc.scratch[:0]
+	for _, l := range c.res {
+		k = appendKeyString(appendKeyString(k, l.name), l.value)
+	}
+	k = appendKeyString(appendKeyString(appendKeyString(append(k, 0), name), ""), "")
+	for _, a := range attrs {
+		k = appendKeyString(k, a.key)
+		switch a.val.kind {
+		case valStr:
+			k = appendKeyString(append(k, 's'), f.ms.view(a.val.off, a.val.end))
+		case valInt:
+			k = binary.LittleEndian.AppendUint64(append(k, 'i'), a.val.num)
+		case valBool:
+			b := byte('f')
+			if a.val.num != 0 {
+				b = 't'
+			}
+			k = append(k, 'b', b)
+		default:
+			k = appendKeyString(append(k, 'o'), f.str(a.val))
+		}
+	}
+	lc.scratch = k
+	h := hashKey(lc, k)
+	if e := lc.m[h]; e != nil && bytes.Equal(e.key, k) {
+		return e.lbls, e.hash
+	}
+	c.b.Reset(labels.EmptyLabels())
+	for _, l := range c.res {
+		c.b.Set(strings.Clone(l.name), strings.Clone(l.value))
+	}
+	for _, a := range attrs {
+		c.b.Set(strings.Clone(c.names.label(a.key)), strings.Clone(f.str(a.val)))
+	}
+	c.b.Set(metricNameLabel, strings.Clone(name))
+	return lc.put(h, k, c.b.Labels())
+}

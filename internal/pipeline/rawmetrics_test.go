@@ -1,0 +1,85 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/weirdev/weir/ingest"
+)
+
+// HandleRawMetrics reads gauge and sum records with the fast decoder and
+// the others through pdata, with the output HandleMetrics gives; a record
+// neither decodes is refused, with nothing aggregated.
+func TestHandleRawMetrics(t *testing.T) {
+	at := pcommon.NewTimestampFromTime(time.Now().Add(-time.Minute))
+	gauges := pmetric.NewMetrics()
+	rm := gauges.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", "checkout")
+	ms := rm.ScopeMetrics().AppendEmpty().Metrics()
+	g := ms.AppendEmpty()
+	g.SetName("queue.depth")
+	gauge := g.SetEmptyGauge()
+	for i := range 5 {
+		dp := gauge.DataPoints().AppendEmpty()
+		dp.SetTimestamp(at)
+		dp.SetIntValue(int64(i))
+		dp.Attributes().PutStr("queue", "q")
+	}
+	hists := pmetric.NewMetrics()
+	h := hists.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	h.SetName("latency")
+	hp := h.SetEmptyHistogram().DataPoints().AppendEmpty()
+	h.Histogram().SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+	hp.SetTimestamp(at)
+	hp.ExplicitBounds().FromRaw([]float64{1})
+	hp.BucketCounts().FromRaw([]uint64{2, 3})
+	hp.SetCount(5)
+	var recs [][]byte
+	for _, md := range []pmetric.Metrics{gauges, hists} {
+		raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, raw)
+	}
+
+	reg := prometheus.NewRegistry()
+	raw, rawOut := testPipeline(t, nil, Unmatched{}, reg, "")
+	ref, refOut := testPipeline(t, nil, Unmatched{}, nil, "")
+	for i, b := range recs {
+		src := ingest.Source{Topic: "otlp_metrics", Partition: 0, Offset: int64(i), Value: b}
+		if err := raw.HandleRawMetrics(src); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		md, err := ingest.DecodeMetrics(ingest.EncodingProto, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref.HandleMetrics(src, md)
+	}
+	if err := raw.HandleRawMetrics(ingest.Source{Topic: "otlp_metrics", Offset: 2, Value: []byte{0x0f, 0x01}}); err == nil {
+		t.Error("a record pdata refuses was accepted")
+	}
+	for _, p := range []*Pipeline{raw, ref} {
+		if err := p.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(refOut.samples) == 0 || len(rawOut.samples) != len(refOut.samples) {
+		t.Fatalf("%d samples out, want the %d of HandleMetrics", len(rawOut.samples), len(refOut.samples))
+	}
+	for k, v := range refOut.samples {
+		if got, ok := rawOut.samples[k]; !ok || got != v {
+			t.Errorf("sample %s: got %v (%v), want %v", k, got, ok, v)
+		}
+	}
+	if fast, pdata := testutil.ToFloat64(raw.m.fastRecords), testutil.ToFloat64(raw.m.pdataRecords); fast != 1 || pdata != 1 {
+		t.Errorf("records read by the fast decoder: %v, by pdata: %v; want 1 and 1", fast, pdata)
+	}
+}
