@@ -171,58 +171,68 @@ func BenchmarkMetricConvert(b *testing.B) {
 	reportRate(b, 100, "datapoints/s")
 }
 
-// BenchmarkMetricsRecord compares the two ways of a record of 75 gauge and
-// sum points (benchMetrics without its histograms) into points: pdata's
-// decoding and Convert, against ConvertProto reading the bytes in place.
-// Consecutive scrapes, as in BenchmarkMetricConvert.
+// BenchmarkMetricsRecord compares the two ways of a metrics record into
+// points: pdata's decoding and Convert, against ConvertProto reading gauges
+// and sums in place (and handing other metrics to pdata one by one). Records
+// are benchMetrics' (50 sums, 25 gauges and 25 histograms), and the same
+// without the histograms; consecutive scrapes, as in BenchmarkMetricConvert.
 func BenchmarkMetricsRecord(b *testing.B) {
-	recs := make([][]byte, 64)
-	points := 0
-	for i := range recs {
-		md := benchMetrics(i + 1)
-		md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().RemoveIf(func(m pmetric.Metric) bool {
-			return m.Type() == pmetric.MetricTypeHistogram
-		})
-		points = md.DataPointCount()
-		raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
-		if err != nil {
-			b.Fatal(err)
-		}
-		recs[i] = raw
-	}
-	for _, fast := range []bool{false, true} {
-		name := "pdata"
-		if fast {
-			name = "fast"
-		}
-		b.Run(name, func(b *testing.B) {
-			var c *MetricConverter
-			n := 0
-			emit := func(*sample.Point) { n++ }
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if i%len(recs) == 0 {
-					c = NewMetricConverter()
-				}
-				raw := recs[i%len(recs)]
-				if fast {
-					if err := c.ConvertProto(raw, "", emit); err != nil {
-						b.Fatal(err)
-					}
-				} else {
-					md, err := DecodeMetrics(EncodingProto, raw)
-					if err != nil {
-						b.Fatal(err)
-					}
-					c.Convert(md, "", emit)
-				}
-				i++
+	for _, hists := range []bool{false, true} {
+		recs := make([][]byte, 64)
+		points := 0
+		for i := range recs {
+			md := benchMetrics(i + 1)
+			if !hists {
+				md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().RemoveIf(func(m pmetric.Metric) bool {
+					return m.Type() == pmetric.MetricTypeHistogram
+				})
 			}
-			if n == 0 {
-				b.Fatal("no points")
+			points = md.DataPointCount()
+			raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+			if err != nil {
+				b.Fatal(err)
 			}
-			reportRate(b, points, "datapoints/s")
-		})
+			recs[i] = raw
+		}
+		for _, fast := range []bool{false, true} {
+			name := "gauges-sums/"
+			if hists {
+				name = "with-histograms/"
+			}
+			if fast {
+				name += "fast"
+			} else {
+				name += "pdata"
+			}
+			b.Run(name, func(b *testing.B) {
+				var c *MetricConverter
+				n := 0
+				emit := func(*sample.Point) { n++ }
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if i%len(recs) == 0 {
+						c = NewMetricConverter()
+					}
+					raw := recs[i%len(recs)]
+					if fast {
+						if err := c.ConvertProto(raw, "", emit); err != nil {
+							b.Fatal(err)
+						}
+					} else {
+						md, err := DecodeMetrics(EncodingProto, raw)
+						if err != nil {
+							b.Fatal(err)
+						}
+						c.Convert(md, "", emit)
+					}
+					i++
+				}
+				if n == 0 {
+					b.Fatal("no points")
+				}
+				reportRate(b, points, "datapoints/s")
+			})
+		}
 	}
 }

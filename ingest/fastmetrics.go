@@ -16,9 +16,8 @@ import (
 )
 
 // ErrNeedsPdata is ConvertProto's answer for a record it leaves to
-// DecodeMetrics + Convert: one holding histograms, exponential histograms or
-// summaries, deprecated fields, or a singular field twice (whose merge rules
-// are pdata's to apply). It says nothing of the record's validity.
+// DecodeMetrics + Convert: one holding the deprecated
+// instrumentation_library_metrics. It says nothing of the record's validity.
 var ErrNeedsPdata = errors.New("ingest: metrics record needs pdata")
 
 // metricProtoState is what MetricConverter.ConvertProto reuses from record
@@ -28,14 +27,17 @@ type metricProtoState struct {
 	ms         metricScan
 }
 
-// ConvertProto converts otlp_proto MetricsData bytes of gauges and sums
-// straight to points, as DecodeMetrics + Convert would (same points, same
-// cumulative state), reading strings in place instead of building pdata
-// objects. A record holding anything else yields ErrNeedsPdata; bytes pdata
-// would refuse yield an error naming the byte offset and field (or
-// ErrNeedsPdata, when the walk gave up first). Either way no point was
-// emitted: the whole record is checked first. The caller then decodes the
-// record with DecodeMetrics, the reference, and converts it with Convert.
+// ConvertProto converts otlp_proto MetricsData bytes straight to points, as
+// DecodeMetrics + Convert would (same points in the same order, same
+// cumulative state): gauges and sums are read in place instead of building
+// pdata objects; any other metric (histograms, exponential histograms,
+// summaries, or one with two data fields) is decoded by pdata on its own. A
+// record with the deprecated instrumentation_library_metrics yields
+// ErrNeedsPdata; bytes pdata would refuse yield an error naming the byte
+// offset and field (or ErrNeedsPdata, when the walk gave up first). Either
+// way no point was emitted: the whole record is checked first, and the
+// caller decodes the record with DecodeMetrics, the reference, and converts
+// it with Convert.
 // emit gets the same reused Point as with Convert. The converter keeps no
 // reference to raw after it returns.
 func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sample.Point)) error {
@@ -61,7 +63,27 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 	c.sweepStale()
 	f.arena = f.arena[:0]
 	nd := len(d.dims)
+	res, t := -1, ""
 	for _, m := range d.metrics {
+		if m.res != res {
+			// Copies: Convert's labels (the pdata metrics') keep them.
+			res = m.res
+			r := d.res[res]
+			c.res = c.res[:0]
+			if r.svc.kind != valAbsent {
+				c.res = append(c.res, resourceLabel{"service_name", strings.Clone(f.str(r.svc))})
+			}
+			for j, k := range d.dims {
+				if v := d.resDims[res*nd+j]; v.kind != valAbsent {
+					c.res = append(c.res, resourceLabel{c.names.label(k), strings.Clone(f.str(v))})
+				}
+			}
+			t = f.resolveTenant(&c.cfg, tenant, r.tenant)
+		}
+		if m.pd != nil {
+			c.metric(*m.pd, t, emit)
+			continue
+		}
 		if m.first == m.end {
 			continue
 		}
@@ -78,17 +100,6 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 				continue
 			}
 		}
-		r := d.res[m.res]
-		c.res = c.res[:0]
-		if r.svc.kind != valAbsent {
-			c.res = append(c.res, resourceLabel{"service_name", f.str(r.svc)})
-		}
-		for j, k := range d.dims {
-			if v := d.resDims[m.res*nd+j]; v.kind != valAbsent {
-				c.res = append(c.res, resourceLabel{c.names.label(k), f.str(v)})
-			}
-		}
-		t := f.resolveTenant(&c.cfg, tenant, r.tenant)
 		name := c.names.metric(d.view(m.name.off, m.name.end))
 		for i := m.first; i < m.end; i++ {
 			p := &d.points[i]
@@ -134,8 +145,8 @@ func (c *MetricConverter) metricProto() *metricProtoState {
 }
 
 // scanLabels is labels for a point of ConvertProto: the same key from views
-// into the record (c.res and name may be views too), and on a miss the same
-// label set built from copies.
+// into the record (name may be one too), and on a miss the same label set
+// built from copies.
 func (c *MetricConverter) scanLabels(f *metricProtoState, name string, attrs []scanAttr) (labels.Labels, uint64) {
 	lc := &c.lcache
 	k := lc.scratch[:0]
@@ -167,7 +178,7 @@ func (c *MetricConverter) scanLabels(f *metricProtoState, name string, attrs []s
 	}
 	c.b.Reset(labels.EmptyLabels())
 	for _, l := range c.res {
-		c.b.Set(strings.Clone(l.name), strings.Clone(l.value))
+		c.b.Set(l.name, l.value)
 	}
 	for _, a := range attrs {
 		c.b.Set(strings.Clone(c.names.label(a.key)), strings.Clone(f.str(a.val)))

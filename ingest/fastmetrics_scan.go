@@ -4,6 +4,8 @@ import (
 	"math"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
 	"github.com/weirdev/weir/sample"
 )
 
@@ -19,7 +21,8 @@ type metricScan struct {
 	attrs   []scanAttr // The points' attributes, each point's in a run.
 }
 
-// scanMetric is one gauge or sum.
+// scanMetric is one metric: a gauge or a sum read in place, or any other
+// metric decoded by pdata (pd).
 type scanMetric struct {
 	name       scanValue // valStr, or valAbsent for no name.
 	res        int
@@ -27,6 +30,7 @@ type scanMetric struct {
 	temporal   int32 // AggregationTemporality of a sum.
 	monotonic  bool
 	first, end int // Its points: metricScan.points[first:end].
+	pd         *pmetric.Metric
 }
 
 // scanNumber is one NumberDataPoint.
@@ -174,7 +178,22 @@ func (d *metricScan) scopeMetrics(start, end, ri int) error {
 func (d *metricScan) metric(start, end, ri int) error {
 	b := d.raw[:end]
 	m := scanMetric{res: ri, first: len(d.points)}
+	attrs := len(d.attrs)
 	data, nMeta := false, 0
+	// Histograms, exponential histograms and summaries, and a second data
+	// field (pdata keeps the last only), are pdata's: it decodes the
+	// metric alone, as it would within the record.
+	byPdata := func() error {
+		d.points, d.attrs = d.points[:m.first], d.attrs[:attrs]
+		pd, err := d.pdataMetric(start, end)
+		if err != nil {
+			return err
+		}
+		m.pd = pd
+		m.end = m.first
+		d.metrics = append(d.metrics, m)
+		return nil
+	}
 	for pos := start; pos < end; {
 		num, wt, v := tagAt(b, pos)
 		if v < 0 {
@@ -198,7 +217,7 @@ func (d *metricScan) metric(start, end, ri int) error {
 			}
 		case 5, 7:
 			if data {
-				return ErrNeedsPdata // pdata keeps the last data field only
+				return byPdata()
 			}
 			data = true
 			if s, e = lenAt(b, v); wt != wireLen || e < 0 {
@@ -207,7 +226,7 @@ func (d *metricScan) metric(start, end, ri int) error {
 			m.sum = num == 7
 			err = within(d.numbers(s, e, &m), metricDataFields[num], -1)
 		case 9, 10, 11:
-			return ErrNeedsPdata
+			return byPdata()
 		case 12:
 			e, err = d.attributeNamed(b, pos, v, wt, "metadata", nMeta)
 			nMeta++
@@ -222,6 +241,20 @@ func (d *metricScan) metric(start, end, ri int) error {
 	m.end = len(d.points)
 	d.metrics = append(d.metrics, m)
 	return nil
+}
+
+// pdataMetric decodes the Metric at raw[start:end] with pdata, wrapped in a
+// record of its own; an error is pdata's refusal of it, and so of the record.
+func (d *metricScan) pdataMetric(start, end int) (*pmetric.Metric, error) {
+	w := appendLenField(nil, 2, d.raw[start:end]) // ScopeMetrics.metrics
+	w = appendLenField(nil, 2, w)                 // ResourceMetrics.scope_metrics
+	w = appendLenField(nil, 1, w)                 // MetricsData.resource_metrics
+	md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(w)
+	if err != nil {
+		return nil, fail(start, "", err)
+	}
+	m := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0)
+	return &m, nil
 }
 
 var (

@@ -9,13 +9,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/weirdev/weir/ingest"
 )
 
-// HandleRawMetrics reads gauge and sum records with the fast decoder and
-// the others through pdata, with the output HandleMetrics gives; a record
-// neither decodes is refused, with nothing aggregated.
+// HandleRawMetrics reads records with the fast decoder (gauges and sums in
+// place, histograms by pdata one by one) and the few it leaves to pdata
+// whole, with the output HandleMetrics gives; a record neither decodes is
+// refused, with nothing aggregated.
 func TestHandleRawMetrics(t *testing.T) {
 	at := pcommon.NewTimestampFromTime(time.Now().Add(-time.Minute))
 	gauges := pmetric.NewMetrics()
@@ -48,6 +50,12 @@ func TestHandleRawMetrics(t *testing.T) {
 		}
 		recs = append(recs, raw)
 	}
+	// A gauge under the deprecated instrumentation_library_metrics (field
+	// 1000 of ResourceMetrics), which pdata reads and ignores.
+	metric := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "old")
+	scope := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), metric)
+	res := protowire.AppendBytes(protowire.AppendTag(nil, 1000, protowire.BytesType), scope)
+	recs = append(recs, protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), res))
 
 	reg := prometheus.NewRegistry()
 	raw, rawOut := testPipeline(t, nil, Unmatched{}, reg, "")
@@ -63,7 +71,7 @@ func TestHandleRawMetrics(t *testing.T) {
 		}
 		ref.HandleMetrics(src, md)
 	}
-	if err := raw.HandleRawMetrics(ingest.Source{Topic: "otlp_metrics", Offset: 2, Value: []byte{0x0f, 0x01}}); err == nil {
+	if err := raw.HandleRawMetrics(ingest.Source{Topic: "otlp_metrics", Offset: 3, Value: []byte{0x0f, 0x01}}); err == nil {
 		t.Error("a record pdata refuses was accepted")
 	}
 	for _, p := range []*Pipeline{raw, ref} {
@@ -79,7 +87,7 @@ func TestHandleRawMetrics(t *testing.T) {
 			t.Errorf("sample %s: got %v (%v), want %v", k, got, ok, v)
 		}
 	}
-	if fast, pdata := testutil.ToFloat64(raw.m.fastRecords), testutil.ToFloat64(raw.m.pdataRecords); fast != 1 || pdata != 1 {
-		t.Errorf("records read by the fast decoder: %v, by pdata: %v; want 1 and 1", fast, pdata)
+	if fast, pdata := testutil.ToFloat64(raw.m.fastRecords), testutil.ToFloat64(raw.m.pdataRecords); fast != 2 || pdata != 1 {
+		t.Errorf("records read by the fast decoder: %v, by pdata: %v; want 2 and 1", fast, pdata)
 	}
 }
