@@ -58,6 +58,15 @@ type RawTracesHandler interface {
 	HandleRawTraces(src Source) error
 }
 
+// RawMetricsHandler is RawTracesHandler for otlp_proto metrics records
+// (the pipeline's metrics decoder, MetricConverter.ConvertProto): the
+// Consumer hands them over undecoded, through HandleRawMetrics, which
+// returns an error, having done nothing, when the record does not decode.
+type RawMetricsHandler interface {
+	Handler
+	HandleRawMetrics(src Source) error
+}
+
 // Consumer reads kafkaexporter topics as a member of a consumer group.
 type Consumer struct {
 	cfg     consumerConfig

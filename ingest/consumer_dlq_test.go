@@ -278,15 +278,25 @@ func TestConsumerResumesAfterStop(t *testing.T) {
 	}
 }
 
-// rawRecorder is a RawTracesHandler that refuses what pdata refuses, as the
-// pipeline's fast decoder does.
+// rawRecorder is a RawTracesHandler and a RawMetricsHandler that refuses
+// what pdata refuses, as the pipeline's fast decoders do.
 type rawRecorder struct {
 	*recorder
 	raw []Source
 }
 
 func (r *rawRecorder) HandleRawTraces(src Source) error {
-	if _, err := DecodeTraces(EncodingProto, src.Value); err != nil {
+	_, err := DecodeTraces(EncodingProto, src.Value)
+	return r.took(src, err)
+}
+
+func (r *rawRecorder) HandleRawMetrics(src Source) error {
+	_, err := DecodeMetrics(EncodingProto, src.Value)
+	return r.took(src, err)
+}
+
+func (r *rawRecorder) took(src Source, err error) error {
+	if err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -302,34 +312,42 @@ func (r *rawRecorder) rawCount() int {
 	return len(r.raw)
 }
 
-// A RawTracesHandler gets otlp_proto span records undecoded; those it
-// refuses are dead-lettered like records pdata refuses.
-func TestConsumerRawTraces(t *testing.T) {
-	addrs := newCluster(t, spansTopic, metricsTopic, dlqTopic)
-	good := traceRecords(t, EncodingProto, []int{1}, 2, 1, true)[0]
-	recs := produce(t, newClient(t, addrs, kgo.RecordPartitioner(kgo.ManualPartitioner())),
-		&kgo.Record{Topic: spansTopic, Key: []byte("bad"), Value: []byte{0x0f, 0x01}},
-		&kgo.Record{Topic: spansTopic, Key: good.key, Value: good.value},
-	)
-	c, err := NewConsumer(testOpts(addrs)...)
-	if err != nil {
-		t.Fatal(err)
+// Raw handlers get otlp_proto span and metrics records undecoded; those
+// they refuse are dead-lettered like records pdata refuses.
+func TestConsumerRawRecords(t *testing.T) {
+	for _, topic := range []string{spansTopic, metricsTopic} {
+		t.Run(topic, func(t *testing.T) {
+			addrs := newCluster(t, spansTopic, metricsTopic, dlqTopic)
+			good := &kgo.Record{Topic: topic}
+			if topic == spansTopic {
+				r := traceRecords(t, EncodingProto, []int{1}, 2, 1, true)[0]
+				good.Key, good.Value = r.key, r.value
+			} else {
+				good.Value = metricRecords(t, EncodingProto, 1)[0].Value
+			}
+			recs := produce(t, newClient(t, addrs, kgo.RecordPartitioner(kgo.ManualPartitioner())),
+				&kgo.Record{Topic: topic, Key: []byte("bad"), Value: []byte{0x0f, 0x01}}, good)
+			c, err := NewConsumer(testOpts(addrs)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := &rawRecorder{recorder: newRecorder()}
+			run := start(t, c, h)
+			run.waitFor(t, "the good record", func() bool { return h.rawCount() == 1 })
+			dead := readAll(t, addrs, dlqTopic, 1)
+			if err := run.stop(t); err != nil {
+				t.Fatal(err)
+			}
+			if m, tr := h.counts(); m+tr != 0 {
+				t.Errorf("HandleMetrics and HandleTraces got %d and %d decoded records; raw handlers get them raw", m, tr)
+			}
+			if got := h.raw[0]; got.Offset != recs[1].Offset || string(got.Value) != string(good.Value) {
+				t.Errorf("raw record at offset %d (%d bytes), want offset %d (%d bytes)", got.Offset, len(got.Value), recs[1].Offset, len(good.Value))
+			}
+			if string(dead[0].Key) != "bad" {
+				t.Errorf("dead letter %q, want the bad record", dead[0].Key)
+			}
+			checkCommitted(t, addrs, "weir", recs)
+		})
 	}
-	h := &rawRecorder{recorder: newRecorder()}
-	run := start(t, c, h)
-	run.waitFor(t, "the good record", func() bool { return h.rawCount() == 1 })
-	dead := readAll(t, addrs, dlqTopic, 1)
-	if err := run.stop(t); err != nil {
-		t.Fatal(err)
-	}
-	if _, tr := h.counts(); tr != 0 {
-		t.Errorf("HandleTraces got %d decoded records; a RawTracesHandler gets them raw", tr)
-	}
-	if got := h.raw[0]; got.Offset != recs[1].Offset || string(got.Value) != string(good.value) {
-		t.Errorf("raw record at offset %d (%d bytes), want offset %d (%d bytes)", got.Offset, len(got.Value), recs[1].Offset, len(good.value))
-	}
-	if string(dead[0].Key) != "bad" {
-		t.Errorf("dead letter %q, want the bad record", dead[0].Key)
-	}
-	checkCommitted(t, addrs, "weir", recs)
 }

@@ -61,6 +61,12 @@ func (r *runner) record(ctx context.Context, ts *topicState, rec *kgo.Record) {
 		}
 		return
 	}
+	if raw, ok := r.h.(RawMetricsHandler); ok && !ts.traces && ts.enc == EncodingProto {
+		if err := raw.HandleRawMetrics(src); err != nil {
+			r.deadLetter(ctx, ts, rec, err)
+		}
+		return
+	}
 	if ts.traces {
 		td, err := DecodeTraces(ts.enc, rec.Value)
 		if err != nil {

@@ -63,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "weir_stage1_dead_letters_total", Help: "Input records that did not decode, sent to the dead-letter topic.",
 	}, []string{"topic"})
 	decoded := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "weir_stage1_metrics_records_total", Help: "otlp_proto metrics records read, by decoder: fast (gauges and sums read in place) or pdata (the others).",
+		Name: "weir_pipeline_metrics_records_total", Help: "otlp_proto metrics records read, by decoder: fast (weir's, histograms and summaries by pdata metric by metric) or pdata (records it leaves to pdata whole).",
 	}, []string{"decoder"})
 	m.fastRecords, m.pdataRecords = decoded.WithLabelValues("fast"), decoded.WithLabelValues("pdata")
 	m.decisions = prometheus.NewCounter(prometheus.CounterOpts{
