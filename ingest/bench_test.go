@@ -149,26 +149,37 @@ func benchMetrics(step int) pmetric.Metrics {
 }
 
 func BenchmarkMetricConvert(b *testing.B) {
-	// Consecutive scrapes, so that cumulative points yield deltas; a new
-	// converter every len(batches) iterations restarts from a baseline.
 	batches := make([]pmetric.Metrics, 64)
 	for i := range batches {
 		batches[i] = benchMetrics(i + 1)
 	}
+	n := convertScrapes(b, len(batches), func(c *MetricConverter, i int, emit func(*sample.Point)) {
+		c.Convert(batches[i], "", emit)
+	})
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "points/s")
+	reportRate(b, 100, "datapoints/s")
+}
+
+// convertScrapes runs convert over n consecutive scrapes in turn, so that
+// cumulative points yield deltas; a new converter every n iterations
+// restarts from a baseline. It returns the points emitted.
+func convertScrapes(b *testing.B, n int, convert func(c *MetricConverter, i int, emit func(*sample.Point))) int {
 	var c *MetricConverter
-	n := 0
-	emit := func(*sample.Point) { n++ }
+	points := 0
+	emit := func(*sample.Point) { points++ }
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if i%len(batches) == 0 {
+		if i%n == 0 {
 			c = NewMetricConverter()
 		}
-		c.Convert(batches[i%len(batches)], "", emit)
+		convert(c, i%n, emit)
 		i++
 	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "points/s")
-	reportRate(b, 100, "datapoints/s")
+	if points == 0 {
+		b.Fatal("no points")
+	}
+	return points
 }
 
 // BenchmarkMetricsRecord compares the two ways of a metrics record into
@@ -205,32 +216,19 @@ func BenchmarkMetricsRecord(b *testing.B) {
 				name += "pdata"
 			}
 			b.Run(name, func(b *testing.B) {
-				var c *MetricConverter
-				n := 0
-				emit := func(*sample.Point) { n++ }
-				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					if i%len(recs) == 0 {
-						c = NewMetricConverter()
-					}
-					raw := recs[i%len(recs)]
+				convertScrapes(b, len(recs), func(c *MetricConverter, i int, emit func(*sample.Point)) {
 					if fast {
-						if err := c.ConvertProto(raw, "", emit); err != nil {
+						if err := c.ConvertProto(recs[i], "", emit); err != nil {
 							b.Fatal(err)
 						}
-					} else {
-						md, err := DecodeMetrics(EncodingProto, raw)
-						if err != nil {
-							b.Fatal(err)
-						}
-						c.Convert(md, "", emit)
+						return
 					}
-					i++
-				}
-				if n == 0 {
-					b.Fatal("no points")
-				}
+					md, err := DecodeMetrics(EncodingProto, recs[i])
+					if err != nil {
+						b.Fatal(err)
+					}
+					c.Convert(md, "", emit)
+				})
 				reportRate(b, points, "datapoints/s")
 			})
 		}

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -148,12 +147,7 @@ func (c *MetricConverter) metricProto() *metricProtoState {
 // into the record (name may be one too), and on a miss the same label set
 // built from copies.
 func (c *MetricConverter) scanLabels(f *metricProtoState, name string, attrs []scanAttr) (labels.Labels, uint64) {
-	lc := &c.lcache
-	k := lc.scratch[:0]
-	for _, l := range c.res {
-		k = appendKeyString(appendKeyString(k, l.name), l.value)
-	}
-	k = appendKeyString(appendKeyString(appendKeyString(append(k, 0), name), ""), "")
+	k := c.keyHead(name, "", "")
 	for _, a := range attrs {
 		k = appendKeyString(k, a.key)
 		switch a.val.kind {
@@ -162,27 +156,18 @@ func (c *MetricConverter) scanLabels(f *metricProtoState, name string, attrs []s
 		case valInt:
 			k = binary.LittleEndian.AppendUint64(append(k, 'i'), a.val.num)
 		case valBool:
-			b := byte('f')
-			if a.val.num != 0 {
-				b = 't'
-			}
-			k = append(k, 'b', b)
+			k = appendKeyBool(k, a.val.num != 0)
 		default:
 			k = appendKeyString(append(k, 'o'), f.str(a.val))
 		}
 	}
-	lc.scratch = k
-	h := hashKey(lc, k)
-	if e := lc.m[h]; e != nil && bytes.Equal(e.key, k) {
-		return e.lbls, e.hash
+	lbls, hash, h, ok := c.lcache.cached(k)
+	if ok {
+		return lbls, hash
 	}
-	c.b.Reset(labels.EmptyLabels())
-	for _, l := range c.res {
-		c.b.Set(l.name, l.value)
-	}
-	for _, a := range attrs {
-		c.b.Set(strings.Clone(c.names.label(a.key)), strings.Clone(f.str(a.val)))
-	}
-	c.b.Set(metricNameLabel, strings.Clone(name))
-	return lc.put(h, k, c.b.Labels())
+	return c.build(h, k, strings.Clone(name), "", "", func(b *labels.Builder) {
+		for _, a := range attrs {
+			b.Set(strings.Clone(c.names.label(a.key)), strings.Clone(f.str(a.val)))
+		}
+	})
 }

@@ -38,12 +38,7 @@ type cachedLabels struct {
 // labels, then the point's attributes (which win on equal names), then extra
 // and __name__.
 func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraValue string) (labels.Labels, uint64) {
-	lc := &c.lcache
-	k := lc.scratch[:0]
-	for _, l := range c.res {
-		k = appendKeyString(appendKeyString(k, l.name), l.value)
-	}
-	k = appendKeyString(appendKeyString(appendKeyString(append(k, 0), name), extra), extraValue)
+	k := c.keyHead(name, extra, extraValue)
 	for key, v := range attrs.All() {
 		k = appendKeyString(k, key)
 		switch v.Type() {
@@ -54,36 +49,63 @@ func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraVal
 		case pcommon.ValueTypeDouble:
 			k = binary.LittleEndian.AppendUint64(append(k, 'd'), math.Float64bits(v.Double()))
 		case pcommon.ValueTypeBool:
-			b := byte('f')
-			if v.Bool() {
-				b = 't'
-			}
-			k = append(k, 'b', b)
+			k = appendKeyBool(k, v.Bool())
 		default:
 			k = appendKeyString(append(k, 'o'), v.AsString())
 		}
 	}
-	lc.scratch = k
-	h := hashKey(lc, k)
-	if e := lc.m[h]; e != nil && bytes.Equal(e.key, k) {
-		return e.lbls, e.hash
+	lbls, hash, h, ok := c.lcache.cached(k)
+	if ok {
+		return lbls, hash
 	}
+	return c.build(h, k, name, extra, extraValue, func(b *labels.Builder) {
+		for key, v := range attrs.All() {
+			b.Set(c.names.label(key), v.AsString())
+		}
+	})
+}
 
+// keyHead starts the cache key of a label set in the scratch buffer: the
+// resource labels, the name and the extra label.
+func (c *MetricConverter) keyHead(name, extra, extraValue string) []byte {
+	k := c.lcache.scratch[:0]
+	for _, l := range c.res {
+		k = appendKeyString(appendKeyString(k, l.name), l.value)
+	}
+	return appendKeyString(appendKeyString(appendKeyString(append(k, 0), name), extra), extraValue)
+}
+
+// cached returns the labels cached under key k, their hash, and k's hash.
+func (lc *labelCache) cached(k []byte) (lbls labels.Labels, hash, h uint64, ok bool) {
+	lc.scratch = k
+	h = maphash.Bytes(lc.seed, k)
+	if e := lc.m[h]; e != nil && bytes.Equal(e.key, k) {
+		return e.lbls, e.hash, h, true
+	}
+	return labels.EmptyLabels(), 0, h, false
+}
+
+// build makes the label set of key k (hash h), caches it and returns it
+// with its hash: the resource labels, what setAttrs sets, extra, __name__.
+func (c *MetricConverter) build(h uint64, k []byte, name, extra, extraValue string, setAttrs func(*labels.Builder)) (labels.Labels, uint64) {
 	c.b.Reset(labels.EmptyLabels())
 	for _, l := range c.res {
 		c.b.Set(l.name, l.value)
 	}
-	for key, v := range attrs.All() {
-		c.b.Set(c.names.label(key), v.AsString())
-	}
+	setAttrs(c.b)
 	if extra != "" {
 		c.b.Set(extra, extraValue)
 	}
 	c.b.Set(metricNameLabel, name)
-	return lc.put(h, k, c.b.Labels())
+	return c.lcache.put(h, k, c.b.Labels())
 }
 
-func hashKey(lc *labelCache, k []byte) uint64 { return maphash.Bytes(lc.seed, k) }
+func appendKeyBool(k []byte, v bool) []byte {
+	if v {
+		return append(k, 'b', 't')
+	}
+	return append(k, 'b', 'f')
+}
 
 // put caches lbls under key k (copied) of hash h, evicting an entry when
 // full, and returns them with their hash.
