@@ -56,35 +56,7 @@ func (d *metricScan) reset(raw []byte) {
 
 // walk reads the record: MetricsData, wire-identical to
 // ExportMetricsServiceRequest.
-func (d *metricScan) walk() error {
-	b := d.raw
-	n := 0
-	for pos := 0; pos < len(b); {
-		num, wt, v := tagAt(b, pos)
-		if v < 0 {
-			if num, wt, v = tagSlow(b, pos); v < 0 {
-				return tagError(b, pos)
-			}
-		}
-		if num != 1 {
-			var err error
-			if pos, err = skipUnknown(b, pos, v, num, wt); err != nil {
-				return err
-			}
-			continue
-		}
-		s, e := lenAt(b, v)
-		if wt != wireLen || e < 0 {
-			return fieldError(b, pos, "resource_metrics", n, wireLen)
-		}
-		if err := d.resourceMetrics(s, e); err != nil {
-			return within(err, "resource_metrics", n)
-		}
-		n++
-		pos = e
-	}
-	return nil
-}
+func (d *metricScan) walk() error { return d.record("resource_metrics", d.resourceMetrics) }
 
 func (d *metricScan) resourceMetrics(start, end int) error {
 	ri := len(d.res)

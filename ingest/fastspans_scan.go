@@ -92,7 +92,11 @@ func fieldName(name string, index int) string {
 
 // traces walks the record: TracesData, wire-identical to
 // ExportTraceServiceRequest.
-func (d *spanScan) traces() error {
+func (d *spanScan) traces() error { return d.record("resource_spans", d.resourceSpans) }
+
+// record walks a record whose one known field, 1, repeats a message walked
+// by each (TracesData's resource_spans, MetricsData's resource_metrics).
+func (d *spanScan) record(name string, each func(start, end int) error) error {
 	b := d.raw
 	n := 0
 	for pos := 0; pos < len(b); {
@@ -111,10 +115,10 @@ func (d *spanScan) traces() error {
 		}
 		s, e := lenAt(b, v)
 		if wt != wireLen || e < 0 {
-			return fieldError(b, pos, "resource_spans", n, wireLen)
+			return fieldError(b, pos, name, n, wireLen)
 		}
-		if err := d.resourceSpans(s, e); err != nil {
-			return within(err, "resource_spans", n)
+		if err := each(s, e); err != nil {
+			return within(err, name, n)
 		}
 		n++
 		pos = e
