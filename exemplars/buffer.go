@@ -183,8 +183,10 @@ type Buffer struct {
 	// it), so head is the oldest undecided trace: the next to expire and the
 	// first to evict.
 	head, tail *bufTrace
-	// pending holds where each partition's buffered traces began.
+	// pending holds where each partition's buffered traces began; read
+	// the highest offset added per partition (see cachedDecision.through).
 	pending pending
+	read    map[int32]int64
 	bytes   int64
 	spans   int64
 	slab    []byte // The slab being filled; see slabSize.
@@ -225,6 +227,7 @@ func NewBuffer(opts ...BufferOpt) *Buffer {
 		bound:   baselineBound(cfg.baselineRate),
 		traces:  make(map[sample.TraceID]*bufTrace),
 		pending: make(pending),
+		read:    map[int32]int64{},
 		decided: newDecisionCache(cfg.cacheSize),
 	}
 	b.m = newBufferMetrics(b, cfg.registerer)
@@ -272,6 +275,9 @@ func (b *Buffer) Add(id sample.TraceID, partition int32, offset int64, encoding 
 // add is Add under the lock. It returns what to export, if anything, and
 // whether a buffer-full episode began.
 func (b *Buffer) add(id sample.TraceID, partition int32, offset int64, encoding string, chunk []byte, spans int64, hasError bool, maxDuration time.Duration, now time.Time) (Kept, bool, bool) {
+	if r, ok := b.read[partition]; offset >= 0 && (!ok || offset > r) {
+		b.read[partition] = offset
+	}
 	t := b.traces[id]
 	if t == nil {
 		if d, ok := b.decided.get(id); ok {
@@ -279,6 +285,14 @@ func (b *Buffer) add(id sample.TraceID, partition int32, offset int64, encoding 
 			if !d.keep {
 				b.m.lateDrop.Add(float64(spans))
 				return Kept{}, false, false
+			}
+			if offset >= 0 && offset <= d.through {
+				b.m.lateExported.Add(float64(spans))
+				return Kept{}, false, false
+			}
+			if offset > d.through {
+				d.through = offset
+				b.decided.put(d)
 			}
 			b.m.lateKeep.Add(float64(spans))
 			return Kept{
@@ -304,7 +318,7 @@ func (b *Buffer) add(id sample.TraceID, partition int32, offset int64, encoding 
 			chunks = t.chunks
 		}
 		chunks = append(chunks, append([]byte(nil), chunk...))
-		b.decide(id, true, reason, now)
+		b.decide(id, true, reason, now, b.readOf(partitionOf(t, partition)))
 		return Kept{
 			TraceID:   id,
 			Partition: partitionOf(t, partition),
@@ -321,7 +335,7 @@ func (b *Buffer) add(id sample.TraceID, partition int32, offset int64, encoding 
 			b.unlink(t)
 		}
 		b.m.droppedFull.Inc()
-		b.decide(id, false, 0, now)
+		b.decide(id, false, 0, now, -1)
 		return Kept{}, false, b.markFull()
 	}
 
@@ -356,7 +370,7 @@ func (b *Buffer) add(id sample.TraceID, partition int32, offset int64, encoding 
 		v := b.head
 		b.unlink(v)
 		b.m.droppedFull.Inc()
-		b.decide(v.id, false, 0, now)
+		b.decide(v.id, false, 0, now, -1)
 		warn = b.markFull() || warn
 	}
 	return Kept{}, false, warn
@@ -402,7 +416,7 @@ func (b *Buffer) Keep(id sample.TraceID, reason Reason, now time.Time) {
 	b.mu.Lock()
 	if t := b.traces[id]; t != nil {
 		b.unlink(t)
-		b.decide(id, true, reason, now)
+		b.decide(id, true, reason, now, b.readOf(t.partition))
 		b.mu.Unlock()
 		b.export(Kept{
 			TraceID:   id,
@@ -417,7 +431,7 @@ func (b *Buffer) Keep(id sample.TraceID, reason Reason, now time.Time) {
 	d, ok := b.decided.get(id)
 	if !ok {
 		b.m.cacheMiss.Inc()
-		b.decide(id, true, reason, now)
+		b.decide(id, true, reason, now, -1)
 		b.mu.Unlock()
 		return
 	}
@@ -447,10 +461,10 @@ func (b *Buffer) Tick(now time.Time) int {
 		b.unlink(t)
 		if !baselineIn(t.id, b.bound) {
 			b.m.droppedExpired.Inc()
-			b.decide(t.id, false, 0, now)
+			b.decide(t.id, false, 0, now, -1)
 			continue
 		}
-		b.decide(t.id, true, KeepBaseline, now)
+		b.decide(t.id, true, KeepBaseline, now, b.readOf(t.partition))
 		kept = append(kept, Kept{
 			TraceID:   t.id,
 			Partition: t.partition,
@@ -550,9 +564,18 @@ func (b *Buffer) unlink(t *bufTrace) {
 	b.spans -= int64(t.spans)
 }
 
-// decide records a final decision and counts it.
-func (b *Buffer) decide(id sample.TraceID, keep bool, reason Reason, now time.Time) {
-	b.decided.put(cachedDecision{id: id, at: now.UnixNano(), keep: keep, reason: reason})
+// readOf returns the highest offset added from partition, or -1.
+func (b *Buffer) readOf(partition int32) int64 {
+	if r, ok := b.read[partition]; ok {
+		return r
+	}
+	return -1
+}
+
+// decide records a final decision and counts it; through is the kept
+// trace's cachedDecision.through.
+func (b *Buffer) decide(id sample.TraceID, keep bool, reason Reason, now time.Time, through int64) {
+	b.decided.put(cachedDecision{id: id, at: now.UnixNano(), through: through, keep: keep, reason: reason})
 	if keep {
 		b.m.decision(reason).Inc()
 	} else {
@@ -591,6 +614,7 @@ type bufferMetrics struct {
 	droppedReleased prometheus.Counter
 	lateKeep        prometheus.Counter
 	lateDrop        prometheus.Counter
+	lateExported    prometheus.Counter
 	cacheHit        prometheus.Counter
 	cacheMiss       prometheus.Counter
 	lateDecisions   prometheus.Counter
@@ -619,7 +643,7 @@ func newBufferMetrics(b *Buffer, reg prometheus.Registerer) *bufferMetrics {
 	}, []string{"reason"})
 	late := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "weir_tailsampling_late_spans_total",
-		Help: "Spans that arrived after their trace was decided, by decision: \"keep\" (sent on) or \"drop\".",
+		Help: "Spans that arrived after their trace was decided, by decision: \"keep\" (sent on), \"drop\", or \"already_exported\" (read again after their partition came back; not sent twice).",
 	}, []string{"decision"})
 	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "weir_tailsampling_decision_cache_total",
@@ -635,6 +659,7 @@ func newBufferMetrics(b *Buffer, reg prometheus.Registerer) *bufferMetrics {
 	m.droppedReleased = dropped.WithLabelValues("released")
 	m.lateKeep = late.WithLabelValues("keep")
 	m.lateDrop = late.WithLabelValues("drop")
+	m.lateExported = late.WithLabelValues("already_exported")
 	m.cacheHit = cache.WithLabelValues("hit")
 	m.cacheMiss = cache.WithLabelValues("miss")
 	if reg != nil {

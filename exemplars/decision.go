@@ -62,16 +62,21 @@ type Kept struct {
 
 // cachedDecision is the final decision about one trace.
 type cachedDecision struct {
-	id     sample.TraceID
-	at     int64 // Unix nanoseconds of the decision.
-	keep   bool
-	reason Reason // Meaningful only when keep.
+	id sample.TraceID
+	at int64 // Unix nanoseconds of the decision.
+	// through is, for a kept trace, the input offset through which its
+	// partition had been read when its chunks were last exported (-1: none
+	// or untracked): a chunk read again at or below it (a replay after the
+	// partition came back) was exported already.
+	through int64
+	keep    bool
+	reason  Reason // Meaningful only when keep.
 }
 
 // decisionCache remembers the last size decisions, so that spans arriving
 // after their trace was decided (or before an exemplar named it) follow the
 // decision. It is a FIFO ring indexed by a map: insertion and eviction are
-// O(1) and its memory is fixed by size (about 60 bytes per entry once full).
+// O(1) and its memory is fixed by size (about 70 bytes per entry once full).
 //
 // FIFO rather than LRU: a decision is looked up by the few late spans of its
 // trace, which come soon after it; refreshing on hit would only keep hot

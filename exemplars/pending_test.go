@@ -1,6 +1,7 @@
 package exemplars
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -91,5 +92,41 @@ func TestPendingStaysSmall(t *testing.T) {
 	}
 	if c := cap(b.pending[0].q); c > 1024 {
 		t.Errorf("the queue holds room for %d entries with 10 traces buffered", c)
+	}
+}
+
+// After a partition comes back (Release, then the records read again from
+// the committed offset), a kept trace's chunks read before are not exported
+// a second time; chunks newer than its export are, and a released
+// undecided trace is buffered again.
+func TestBufferReplayExportsOnce(t *testing.T) {
+	var exported []string
+	b := NewBuffer(BaselineRate(0), OnKeep(func(k Kept) {
+		for _, c := range k.Chunks {
+			exported = append(exported, fmt.Sprintf("%d:%s", k.TraceID[0], c))
+		}
+	}))
+	add := func(id byte, off int64, chunk string, hasErr bool) {
+		b.Add(sbID(id), 1, off, "otlp_proto", []byte(chunk), 1, hasErr, 0, sbT0)
+	}
+	add(1, 10, "a10", true) // an error: kept and exported at once
+	add(2, 11, "b11", false)
+	b.Keep(sbID(2), KeepExemplar, sbT0)
+	add(3, 12, "c12", false)
+	if n := b.Release(1); n != 1 {
+		t.Fatalf("released %d traces, want 1 (trace 3)", n)
+	}
+	// Read again from offset 10, and on.
+	add(1, 10, "a10", true)
+	add(2, 11, "b11", false)
+	add(3, 12, "c12", false)
+	add(2, 13, "b13", false)
+	add(1, 14, "a14", false)
+	want := []string{"1:a10", "2:b11", "2:b13", "1:a14"}
+	if fmt.Sprint(exported) != fmt.Sprint(want) {
+		t.Errorf("exported %v, want %v", exported, want)
+	}
+	if got, ok := b.Oldest(1); !ok || got != 12 {
+		t.Errorf("Oldest(1) = %d, %v; want trace 3 buffered again at 12", got, ok)
 	}
 }
