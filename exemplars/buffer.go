@@ -237,13 +237,15 @@ func NewBuffer(opts ...BufferOpt) *Buffer {
 // Add buffers one chunk of a trace: the raw bytes of a record, or a fragment
 // holding only this trace's spans, received at now from the record at offset
 // of the input partition (an offset below 0 is not tracked: see Oldest).
-// spans is the number of
-// spans in it; hasError and maxDuration describe them. Add copies chunk; the
-// caller may reuse it once Add returns.
+// spans is the number of spans in it; hasError and maxDuration describe them.
+// Add copies chunk; the caller may reuse it once Add returns.
 //
 // What happens to the chunk:
 //   - the trace was decided keep (or an exemplar named it before its spans
-//     came): the chunk goes straight to OnKeep, counted as late spans;
+//     came): the chunk goes straight to OnKeep, counted as late spans,
+//     unless its offset is at or below the one through which the trace was
+//     exported (a record read again after its partition came back): then it
+//     is counted as "already_exported" and not sent twice;
 //   - the trace was decided drop: the chunk is dropped, counted as late spans;
 //   - hasError, or maxDuration ≥ the latency threshold: the trace is kept now
 //     with all its buffered chunks;
