@@ -370,7 +370,7 @@ func TestClusterExactlyOnce(t *testing.T) {
 		p.stop(t)
 	}
 	got, conflicts := rw.snapshot()
-	compare(t, want, got, conflicts)
+	testenv.CompareOutput(t, want, got, conflicts)
 }
 
 // committedShare returns the share of the n records of topic that stage-1
@@ -393,41 +393,4 @@ func committedShare(t *testing.T, ctx context.Context, brokers []string, group, 
 		}
 	})
 	return float64(sum) / float64(n)
-}
-
-func compare(t *testing.T, want, got map[string]string, conflicts []string) {
-	t.Helper()
-	if len(conflicts) > 0 {
-		t.Errorf("%d samples written twice with different values, e.g. %s", len(conflicts), conflicts[0])
-	}
-	var missing, differ, extra []string
-	for k, v := range want {
-		g, ok := got[k]
-		switch {
-		case !ok:
-			missing = append(missing, k)
-		case g != v:
-			differ = append(differ, fmt.Sprintf("%s: got %s want %s", k, g, v))
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(differ)
-	sort.Strings(extra)
-	if len(missing)+len(differ)+len(extra) > 0 {
-		t.Fatalf("output differs from the reference (%d samples): %d missing %v; %d differ %v; %d extra %v",
-			len(want), len(missing), first(missing), len(differ), first(differ), len(extra), first(extra))
-	}
-	t.Logf("output equals the reference: %d samples, exemplars included", len(want))
-}
-
-func first(s []string) []string {
-	if len(s) > 3 {
-		return s[:3]
-	}
-	return s
 }

@@ -68,7 +68,7 @@ func TestBrokerRestart(t *testing.T) {
 	a.stop(t)
 	b.stop(t)
 	got, conflicts := rw.snapshot()
-	compare(t, want, got, conflicts)
+	testenv.CompareOutput(t, want, got, conflicts)
 }
 
 // TestSinkUnavailable makes the remote-write receiver answer 503 for 60 s in
@@ -97,7 +97,7 @@ func TestSinkUnavailable(t *testing.T) {
 	settle(ctx, rw, len(want))
 	a.stop(t)
 	got, conflicts := rw.snapshot()
-	compare(t, want, got, conflicts)
+	testenv.CompareOutput(t, want, got, conflicts)
 	if refused == 0 {
 		t.Fatal("the receiver was never asked while failing: the test did not exercise the outage")
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/weirdev/weir/aggregator"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/loadgen"
+	"github.com/weirdev/weir/internal/testenv"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sinks/remotewrite"
 )
@@ -261,40 +261,10 @@ func TestClusterEqualsReference(t *testing.T) {
 	b.stop(t)
 	c3.stop(t)
 
-	got := sink.snapshot()
-	if len(sink.conflicts) > 0 {
-		t.Errorf("%d samples written twice with different values, e.g. %s", len(sink.conflicts), sink.conflicts[0])
-	}
-	var missing, extra, differ []string
-	for k, v := range want {
-		g, ok := got[k]
-		switch {
-		case !ok:
-			missing = append(missing, k)
-		case g != v:
-			differ = append(differ, fmt.Sprintf("%s: got %s want %s", k, g, v))
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(differ)
-	sort.Strings(extra)
-	if len(missing)+len(differ)+len(extra) > 0 {
-		t.Fatalf("output differs from the reference (%d samples): %d missing %v, %d differ %v, %d extra %v",
-			len(want), len(missing), head(missing), len(differ), head(differ), len(extra), head(extra))
-	}
-	t.Logf("cluster output equals the reference: %d samples", len(want))
-}
-
-func head(s []string) []string {
-	if len(s) > 3 {
-		return s[:3]
-	}
-	return s
+	sink.mu.Lock()
+	conflicts := sink.conflicts
+	sink.mu.Unlock()
+	testenv.CompareOutput(t, want, sink.snapshot(), conflicts)
 }
 
 // rejectingSink accepts everything but reports, on its first flushes, that
