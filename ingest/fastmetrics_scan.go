@@ -391,24 +391,14 @@ func (d *metricScan) exemplar(start, end int) (sample.Exemplar, error) {
 			if s, e = lenAt(b, v); wt != wireLen || e < 0 {
 				return sample.Exemplar{}, fieldError(b, pos, "span_id", -1, wireLen)
 			}
-			switch e - s {
-			case 0:
-				ex.SpanID = sample.SpanID{}
-			case len(ex.SpanID):
-				copy(ex.SpanID[:], b[s:e])
-			default:
+			if !readID(ex.SpanID[:], b, s, e) {
 				return sample.Exemplar{}, idError(pos, "span_id", e-s, len(ex.SpanID))
 			}
 		case 5:
 			if s, e = lenAt(b, v); wt != wireLen || e < 0 {
 				return sample.Exemplar{}, fieldError(b, pos, "trace_id", -1, wireLen)
 			}
-			switch e - s {
-			case 0:
-				ex.TraceID = sample.TraceID{}
-			case len(ex.TraceID):
-				copy(ex.TraceID[:], b[s:e])
-			default:
+			if !readID(ex.TraceID[:], b, s, e) {
 				return sample.Exemplar{}, idError(pos, "trace_id", e-s, len(ex.TraceID))
 			}
 		default:

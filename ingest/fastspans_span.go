@@ -32,24 +32,14 @@ func (d *spanScan) span(start, end int, keep bool) error {
 			if vs, e = lenAt(b, v); wt != wireLen || e < 0 {
 				return fieldError(b, pos, "trace_id", -1, wireLen)
 			}
-			switch e - vs {
-			case 0:
-				s.trace = [16]byte{}
-			case len(s.trace):
-				copy(s.trace[:], b[vs:e])
-			default:
+			if !readID(s.trace[:], b, vs, e) {
 				return idError(pos, "trace_id", e-vs, len(s.trace))
 			}
 		case 2:
 			if vs, e = lenAt(b, v); wt != wireLen || e < 0 {
 				return fieldError(b, pos, "span_id", -1, wireLen)
 			}
-			switch e - vs {
-			case 0:
-				s.span = [8]byte{}
-			case len(s.span):
-				copy(s.span[:], b[vs:e])
-			default:
+			if !readID(s.span[:], b, vs, e) {
 				return idError(pos, "span_id", e-vs, len(s.span))
 			}
 		case 3:
@@ -135,6 +125,21 @@ func (d *spanScan) span(start, end int, keep bool) error {
 }
 
 var spanCountFields = [...]string{10: "dropped_attributes_count", 12: "dropped_events_count", 14: "dropped_links_count"}
+
+// readID copies the ID at b[start:end] into dst, whose length is the ID's
+// size, and reports whether pdata takes it: the exact size, or nothing (a
+// zero ID). The caller makes the error (idError), so that this inlines.
+func readID(dst, b []byte, start, end int) bool {
+	switch end - start {
+	case len(dst):
+		copy(dst, b[start:end])
+	case 0:
+		clear(dst)
+	default:
+		return false
+	}
+	return true
+}
 
 // idError refuses an ID of the wrong length: pdata takes the exact size or
 // nothing.
