@@ -79,12 +79,16 @@ func toProto(ls labels.Labels) []prompb.Label {
 	return out
 }
 
-// drain hands pending samples and kept traces to the sinks.
+// drain hands kept traces and pending samples to the sinks, traces first:
+// an exemplar that a written sample links to then names a trace the trace
+// sink already has (the single-process path, where both sinks are local
+// stores queried at once: the demo's acceptance test once found a p99
+// exemplar's trace missing between the two).
 func (p *Pipeline) drain(ctx context.Context) error {
-	if err := p.drainSeries(ctx); err != nil {
+	if err := p.drainTraces(ctx); err != nil {
 		return err
 	}
-	return p.drainTraces(ctx)
+	return p.drainSeries(ctx)
 }
 
 // drainSeries hands pending samples to the series sinks.
