@@ -1,6 +1,7 @@
 package aggregator
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -199,21 +200,27 @@ func TestSketchRefusesWhatDDSketchRefuses(t *testing.T) {
 	}
 }
 
-// BenchmarkSketchAdd is the per-observation cost of the table for a window
-// of about a hundred buckets, an exemplar with each observation.
+// BenchmarkSketchAdd is the per-observation cost of the table, an exemplar
+// with each observation, for a window of 256 observations (about as many
+// buckets: a span-red window of the bench harness) and of 4096 (a few
+// hundred buckets, most observations landing in an existing one).
 func BenchmarkSketchAdd(b *testing.B) {
 	m := testMapping(b)
 	vs := latencies(1 << 12)
-	b.ReportAllocs()
-	s := newSketch(m)
-	ex := sample.Exemplar{TraceID: sample.TraceID{1}}
-	for i := 0; i < b.N; i++ {
-		ex.Value = vs[i&(len(vs)-1)]
-		ex.TraceID[1] = byte(i)
-		if i&(1<<12-1) == 0 {
-			s = newSketch(m)
-		}
-		_ = s.add(ex.Value, 1, ex)
+	for _, n := range []int{256, 4096} {
+		b.Run(fmt.Sprintf("window=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			s := newSketch(m)
+			ex := sample.Exemplar{TraceID: sample.TraceID{1}}
+			for i := 0; i < b.N; i++ {
+				ex.Value = vs[i&(len(vs)-1)]
+				ex.TraceID[1] = byte(i)
+				if i%n == 0 {
+					s = newSketch(m)
+				}
+				_ = s.add(ex.Value, 1, ex)
+			}
+		})
 	}
 }
 

@@ -33,6 +33,7 @@ type weirAgg struct {
 type match struct {
 	lset    labels.Labels
 	targets []*aggregator.Target
+	owner   *weirAgg
 }
 
 func newWeirAgg(rs *rules.Set, now time.Time, opts ...aggregator.Opt) (*weirAgg, error) {
@@ -61,6 +62,20 @@ func (w *weirAgg) add(pt *sample.Point) {
 }
 
 func (w *weirAgg) lookup(pt *sample.Point) *match {
+	if s := pt.Series; s != nil {
+		if m, ok := s.State.(*match); ok && m.owner == w {
+			return m
+		}
+	}
+	m := w.lookupLabels(pt)
+	if pt.Series != nil {
+		pt.Series.State = m
+	}
+	return m
+}
+
+// lookupLabels is lookup by the point's labels: the pipeline's match cache.
+func (w *weirAgg) lookupLabels(pt *sample.Point) *match {
 	h := pt.Hash
 	if h == 0 {
 		h = pt.Labels.Hash()
@@ -70,7 +85,7 @@ func (w *weirAgg) lookup(pt *sample.Point) *match {
 			return m
 		}
 	}
-	m := &match{lset: pt.Labels}
+	m := &match{lset: pt.Labels, owner: w}
 	for _, out := range w.rules.Match(pt.Labels).Outputs {
 		specs := specsFor(out)
 		for _, pol := range out.Policies {

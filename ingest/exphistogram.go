@@ -27,12 +27,11 @@ type expState struct {
 func (c *MetricConverter) expHistogram(dp pmetric.ExponentialHistogramDataPoint, name, tenant string, cumulative bool, emit func(*sample.Point)) {
 	if dp.Flags().NoRecordedValue() {
 		if cumulative {
-			_, lh := c.labels(name, dp.Attributes(), "", "")
-			delete(c.exps, seriesKey{tenant, lh})
+			delete(c.exps, seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").hash})
 		}
 		return
 	}
-	lbls, lh := c.labels(name, dp.Attributes(), "", "")
+	cl := c.labels(name, dp.Attributes(), "", "")
 	e := &sample.ExpHistogram{
 		Scale:     dp.Scale(),
 		ZeroCount: dp.ZeroCount(),
@@ -43,11 +42,11 @@ func (c *MetricConverter) expHistogram(dp pmetric.ExponentialHistogramDataPoint,
 		Sum:       dp.Sum(),
 		Count:     dp.Count(),
 	}
-	if cumulative && !c.expDelta(seriesKey{tenant, lh}, uint64(dp.StartTimestamp()), uint64(dp.Timestamp()), e) {
+	if cumulative && !c.expDelta(seriesKey{tenant, cl.hash}, uint64(dp.StartTimestamp()), uint64(dp.Timestamp()), e) {
 		return
 	}
 	e.Exemplars = exemplars(dp.Exemplars())
-	c.p = sample.Point{Labels: lbls, Hash: lh, Tenant: tenant, Kind: sample.ExponentialHistogram, T: millis(dp.Timestamp()), Exp: e,
+	c.p = sample.Point{Labels: cl.lbls, Hash: cl.hash, Series: &cl.series, Tenant: tenant, Kind: sample.ExponentialHistogram, T: millis(dp.Timestamp()), Exp: e,
 		HasBase: cumulative, BaseOffset: c.base}
 	emit(&c.p)
 }

@@ -105,8 +105,7 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 			attrs := d.attrs[p.attrs:p.attrsEnd]
 			if p.flags&1 != 0 { // No recorded value: it ends the series.
 				if cumulative {
-					_, h := c.scanLabels(f, name, attrs)
-					delete(c.nums, seriesKey{t, h})
+					delete(c.nums, seriesKey{t, c.scanLabels(f, name, attrs).hash})
 				}
 				continue
 			}
@@ -117,14 +116,14 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 			if math.IsNaN(v) {
 				continue
 			}
-			lbls, h := c.scanLabels(f, name, attrs)
+			e := c.scanLabels(f, name, attrs)
 			if cumulative {
 				var ok bool
-				if v, ok = c.cumulative(seriesKey{t, h}, p.start, p.t, v); !ok {
+				if v, ok = c.cumulative(seriesKey{t, e.hash}, p.start, p.t, v); !ok {
 					continue
 				}
 			}
-			c.p = sample.Point{Labels: lbls, Hash: h, Tenant: t, Kind: kind, T: int64(p.t) / int64(time.Millisecond), V: v,
+			c.p = sample.Point{Labels: e.lbls, Hash: e.hash, Series: &e.series, Tenant: t, Kind: kind, T: int64(p.t) / int64(time.Millisecond), V: v,
 				Exemplar: p.ex, HasBase: cumulative, BaseOffset: c.base}
 			emit(&c.p)
 		}
@@ -146,7 +145,7 @@ func (c *MetricConverter) metricProto() *metricProtoState {
 // scanLabels is labels for a point of ConvertProto: the same key from views
 // into the record (name may be one too), and on a miss the same label set
 // built from copies.
-func (c *MetricConverter) scanLabels(f *metricProtoState, name string, attrs []scanAttr) (labels.Labels, uint64) {
+func (c *MetricConverter) scanLabels(f *metricProtoState, name string, attrs []scanAttr) *cachedLabels {
 	k := c.keyHead(name, "", "")
 	for _, a := range attrs {
 		k = appendKeyString(k, a.key)
@@ -161,9 +160,9 @@ func (c *MetricConverter) scanLabels(f *metricProtoState, name string, attrs []s
 			k = appendKeyString(append(k, 'o'), f.str(a.val))
 		}
 	}
-	lbls, hash, h, ok := c.lcache.cached(k)
-	if ok {
-		return lbls, hash
+	e, h := c.lcache.cached(k)
+	if e != nil {
+		return e
 	}
 	return c.build(h, k, strings.Clone(name), "", "", func(b *labels.Builder) {
 		for _, a := range attrs {

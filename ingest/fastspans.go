@@ -96,10 +96,11 @@ func (c *SpanConverter) ConvertProto(raw []byte, partition int32, tenant string,
 		}
 		v := float64(dur) / 1e9
 		t := millis(pcommon.Timestamp(s.end))
-		lbls, hash := c.labels(f.svc[s.res], d.view(s.name.off, s.name.end), ptrace.SpanKind(s.kind), ptrace.StatusCode(s.status))
+		e := c.labels(f.svc[s.res], d.view(s.name.off, s.name.end), ptrace.SpanKind(s.kind), ptrace.StatusCode(s.status))
 		c.p = sample.Point{
-			Labels: lbls,
-			Hash:   hash,
+			Labels: e.lbls,
+			Hash:   e.hash,
+			Series: &e.series,
 			Tenant: f.tenant[s.res],
 			Kind:   sample.Observation,
 			T:      t,

@@ -22,8 +22,7 @@ type histState struct {
 func (c *MetricConverter) histogram(dp pmetric.HistogramDataPoint, name, tenant string, cumulative bool, emit func(*sample.Point)) {
 	if dp.Flags().NoRecordedValue() {
 		if cumulative {
-			_, lh := c.labels(name, dp.Attributes(), "", "")
-			delete(c.hists, seriesKey{tenant, lh})
+			delete(c.hists, seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").hash})
 		}
 		return
 	}
@@ -34,17 +33,17 @@ func (c *MetricConverter) histogram(dp pmetric.HistogramDataPoint, name, tenant 
 	case bc.Len() != eb.Len()+1:
 		return // Malformed: OTLP requires len(bounds)+1 counts, or none.
 	}
-	lbls, lh := c.labels(name, dp.Attributes(), "", "")
+	e := c.labels(name, dp.Attributes(), "", "")
 	h := &sample.BucketHistogram{Sum: dp.Sum(), Count: dp.Count(), Counts: bucketCounts(bc, dp.Count())}
 	if cumulative {
-		if !c.histDelta(seriesKey{tenant, lh}, dp, eb, h) {
+		if !c.histDelta(seriesKey{tenant, e.hash}, dp, eb, h) {
 			return
 		}
 	} else {
 		h.Bounds = eb.AsRaw()
 	}
 	h.Exemplars = exemplars(dp.Exemplars())
-	c.p = sample.Point{Labels: lbls, Hash: lh, Tenant: tenant, Kind: sample.Histogram, T: millis(dp.Timestamp()), Hist: h,
+	c.p = sample.Point{Labels: e.lbls, Hash: e.hash, Series: &e.series, Tenant: tenant, Kind: sample.Histogram, T: millis(dp.Timestamp()), Hist: h,
 		HasBase: cumulative, BaseOffset: c.base}
 	emit(&c.p)
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/weirdev/weir/sample"
 )
 
 // maxMetricLabels bounds a MetricConverter's label cache (an entry costs its
@@ -29,15 +31,16 @@ type labelCache struct {
 }
 
 type cachedLabels struct {
-	key  []byte
-	lbls labels.Labels
-	hash uint64
+	key    []byte
+	lbls   labels.Labels
+	hash   uint64
+	series sample.Series
 }
 
-// labels returns the sorted label set of one point and its hash: resource
+// labels returns the cached sorted label set of one point: resource
 // labels, then the point's attributes (which win on equal names), then extra
 // and __name__.
-func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraValue string) (labels.Labels, uint64) {
+func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraValue string) *cachedLabels {
 	k := c.keyHead(name, extra, extraValue)
 	for key, v := range attrs.All() {
 		k = appendKeyString(k, key)
@@ -54,9 +57,9 @@ func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraVal
 			k = appendKeyString(append(k, 'o'), v.AsString())
 		}
 	}
-	lbls, hash, h, ok := c.lcache.cached(k)
-	if ok {
-		return lbls, hash
+	e, h := c.lcache.cached(k)
+	if e != nil {
+		return e
 	}
 	return c.build(h, k, name, extra, extraValue, func(b *labels.Builder) {
 		for key, v := range attrs.All() {
@@ -75,19 +78,19 @@ func (c *MetricConverter) keyHead(name, extra, extraValue string) []byte {
 	return appendKeyString(appendKeyString(appendKeyString(append(k, 0), name), extra), extraValue)
 }
 
-// cached returns the labels cached under key k, their hash, and k's hash.
-func (lc *labelCache) cached(k []byte) (lbls labels.Labels, hash, h uint64, ok bool) {
+// cached returns the entry cached under key k (nil if none) and k's hash.
+func (lc *labelCache) cached(k []byte) (*cachedLabels, uint64) {
 	lc.scratch = k
-	h = maphash.Bytes(lc.seed, k)
+	h := maphash.Bytes(lc.seed, k)
 	if e := lc.m[h]; e != nil && bytes.Equal(e.key, k) {
-		return e.lbls, e.hash, h, true
+		return e, h
 	}
-	return labels.EmptyLabels(), 0, h, false
+	return nil, h
 }
 
-// build makes the label set of key k (hash h), caches it and returns it
-// with its hash: the resource labels, what setAttrs sets, extra, __name__.
-func (c *MetricConverter) build(h uint64, k []byte, name, extra, extraValue string, setAttrs func(*labels.Builder)) (labels.Labels, uint64) {
+// build makes the label set of key k (hash h), caches it and returns its
+// entry: the resource labels, what setAttrs sets, extra, __name__.
+func (c *MetricConverter) build(h uint64, k []byte, name, extra, extraValue string, setAttrs func(*labels.Builder)) *cachedLabels {
 	c.b.Reset(labels.EmptyLabels())
 	for _, l := range c.res {
 		c.b.Set(l.name, l.value)
@@ -108,8 +111,8 @@ func appendKeyBool(k []byte, v bool) []byte {
 }
 
 // put caches lbls under key k (copied) of hash h, evicting an entry when
-// full, and returns them with their hash.
-func (lc *labelCache) put(h uint64, k []byte, lbls labels.Labels) (labels.Labels, uint64) {
+// full, and returns the entry.
+func (lc *labelCache) put(h uint64, k []byte, lbls labels.Labels) *cachedLabels {
 	e := &cachedLabels{key: bytes.Clone(k), lbls: lbls, hash: lbls.Hash()}
 	if len(lc.m) >= lc.max {
 		for old := range lc.m {
@@ -118,7 +121,7 @@ func (lc *labelCache) put(h uint64, k []byte, lbls labels.Labels) (labels.Labels
 		}
 	}
 	lc.m[h] = e
-	return e.lbls, e.hash
+	return e
 }
 
 // appendKeyString appends s, length first, so that no two sequences of

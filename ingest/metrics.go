@@ -174,8 +174,7 @@ func temporality(t pmetric.AggregationTemporality) (cumulative, ok bool) {
 func (c *MetricConverter) number(dp pmetric.NumberDataPoint, name, tenant string, kind sample.Kind, cumulative bool, emit func(*sample.Point)) {
 	if dp.Flags().NoRecordedValue() {
 		if cumulative {
-			_, h := c.labels(name, dp.Attributes(), "", "")
-			delete(c.nums, seriesKey{tenant, h})
+			delete(c.nums, seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").hash})
 		}
 		return
 	}
@@ -186,14 +185,14 @@ func (c *MetricConverter) number(dp pmetric.NumberDataPoint, name, tenant string
 	if math.IsNaN(v) {
 		return
 	}
-	lbls, h := c.labels(name, dp.Attributes(), "", "")
+	e := c.labels(name, dp.Attributes(), "", "")
 	if cumulative {
 		var ok bool
-		if v, ok = c.cumulative(seriesKey{tenant, h}, uint64(dp.StartTimestamp()), uint64(dp.Timestamp()), v); !ok {
+		if v, ok = c.cumulative(seriesKey{tenant, e.hash}, uint64(dp.StartTimestamp()), uint64(dp.Timestamp()), v); !ok {
 			return
 		}
 	}
-	c.p = sample.Point{Labels: lbls, Hash: h, Tenant: tenant, Kind: kind, T: millis(dp.Timestamp()), V: v, Exemplar: firstExemplar(dp.Exemplars()),
+	c.p = sample.Point{Labels: e.lbls, Hash: e.hash, Series: &e.series, Tenant: tenant, Kind: kind, T: millis(dp.Timestamp()), V: v, Exemplar: firstExemplar(dp.Exemplars()),
 		HasBase: cumulative, BaseOffset: c.base}
 	emit(&c.p)
 }
@@ -206,22 +205,19 @@ func (c *MetricConverter) summary(dps pmetric.SummaryDataPointSlice, name, tenan
 			continue
 		}
 		t, attrs := millis(dp.Timestamp()), dp.Attributes()
-		gauge := func(lbls labels.Labels, h uint64, v float64) {
+		gauge := func(e *cachedLabels, v float64) {
 			if !math.IsNaN(v) {
-				c.p = sample.Point{Labels: lbls, Hash: h, Tenant: tenant, Kind: sample.Gauge, T: t, V: v}
+				c.p = sample.Point{Labels: e.lbls, Hash: e.hash, Series: &e.series, Tenant: tenant, Kind: sample.Gauge, T: t, V: v}
 				emit(&c.p)
 			}
 		}
 		qs := dp.QuantileValues()
 		for j := 0; j < qs.Len(); j++ {
 			q := qs.At(j)
-			lbls, h := c.labels(name, attrs, "quantile", strconv.FormatFloat(q.Quantile(), 'g', -1, 64))
-			gauge(lbls, h, q.Value())
+			gauge(c.labels(name, attrs, "quantile", strconv.FormatFloat(q.Quantile(), 'g', -1, 64)), q.Value())
 		}
-		lbls, h := c.labels(sumName, attrs, "", "")
-		gauge(lbls, h, dp.Sum())
-		lbls, h = c.labels(countName, attrs, "", "")
-		gauge(lbls, h, float64(dp.Count()))
+		gauge(c.labels(sumName, attrs, "", ""), dp.Sum())
+		gauge(c.labels(countName, attrs, "", ""), float64(dp.Count()))
 	}
 }
 

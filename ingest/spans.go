@@ -44,6 +44,7 @@ type spanLabels struct {
 	dims      []string
 	lbls      labels.Labels
 	hash      uint64 // lbls.Hash()
+	series    sample.Series
 }
 
 // NewSpanConverter returns a SpanConverter. SpanDimensions, TenantAttribute
@@ -109,10 +110,11 @@ func (c *SpanConverter) span(s ptrace.Span, res pcommon.Map, svc, tenant string,
 		d = float64(end-start) / 1e9
 	}
 	t := millis(end)
-	lbls, hash := c.labels(svc, s.Name(), s.Kind(), s.Status().Code())
+	e := c.labels(svc, s.Name(), s.Kind(), s.Status().Code())
 	c.p = sample.Point{
-		Labels: lbls,
-		Hash:   hash,
+		Labels: e.lbls,
+		Hash:   e.hash,
+		Series: &e.series,
 		Tenant: tenant,
 		Kind:   sample.Observation,
 		T:      t,
@@ -132,7 +134,7 @@ func (c *SpanConverter) span(s ptrace.Span, res pcommon.Map, svc, tenant string,
 // labels returns the cached label set for the span's operation, building it
 // on a miss. The cache is cleared when full: operations are few, but their
 // names come from outside.
-func (c *SpanConverter) labels(svc, name string, kind ptrace.SpanKind, status ptrace.StatusCode) (labels.Labels, uint64) {
+func (c *SpanConverter) labels(svc, name string, kind ptrace.SpanKind, status ptrace.StatusCode) *spanLabels {
 	// One maphash.String per field, mixed: a streaming maphash.Hash cost
 	// three times as much per span. The fields are compared on a hit.
 	key := mixKey(maphash.String(c.seed, svc), maphash.String(c.seed, name)) ^ uint64(kind)<<8 ^ uint64(status)
@@ -140,7 +142,7 @@ func (c *SpanConverter) labels(svc, name string, kind ptrace.SpanKind, status pt
 		key = mixKey(key, maphash.String(c.seed, d))
 	}
 	if e := c.cache[key]; e != nil && e.svc == svc && e.name == name && e.kind == kind && e.status == status && slices.Equal(e.dims, c.dims) {
-		return e.lbls, e.hash
+		return e
 	}
 	// ConvertProto passes views into its record: what the cache and the
 	// labels keep must be copies.
@@ -163,7 +165,7 @@ func (c *SpanConverter) labels(svc, name string, kind ptrace.SpanKind, status pt
 		clear(c.cache)
 	}
 	c.cache[key] = e
-	return e.lbls, e.hash
+	return e
 }
 
 // mixKey combines two hashes so that swapping them changes the result

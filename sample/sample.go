@@ -82,6 +82,11 @@ type Point struct {
 	// without hashing (ingest's span label cache). Whoever changes Labels
 	// resets it to 0.
 	Hash uint64
+	// Series, when not nil, is the producer's record of Labels (ingest's
+	// label caches): the points of one label set from one producer carry
+	// the same *Series for as long as the producer caches the set. Whoever
+	// changes Labels resets it to nil.
+	Series *Series
 	// Tenant is the tenant the point belongs to ("" when tenancy is off).
 	Tenant string
 	Kind   Kind
@@ -104,6 +109,15 @@ type Point struct {
 	Hist *BucketHistogram
 	// Exp is set for Kind ExponentialHistogram.
 	Exp *ExpHistogram
+}
+
+// Series is where the consumer of a producer's points keeps what it derived
+// from one label set (the pipeline: the rules' outcome), to find it again
+// per point without looking the labels up, as a Prometheus appender's
+// caller keeps its SeriesRef. One consumer per producer: a second one would
+// overwrite State, and must check that what it finds there is its own.
+type Series struct {
+	State any
 }
 
 // BucketHistogram is an explicit-bucket histogram delta.

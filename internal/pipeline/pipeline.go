@@ -79,9 +79,12 @@ type Pipeline struct {
 	spanTraces []spanTrace // Scratch of handleProtoTraces.
 	cache      map[uint64][]*match
 	cached     int
-	targets    map[uint64]*aggregator.Target
-	reload     reloadState
-	limits     tenantLimits
+	// cacheGen counts the times a match cache was emptied or replaced: a
+	// match left in a sample.Series under an older generation is stale.
+	cacheGen uint64
+	targets  map[uint64]*aggregator.Target
+	reload   reloadState
+	limits   tenantLimits
 
 	now     time.Time  // wall time of the record being handled
 	keptMu  sync.Mutex // OnKeep may run on the decisions reader's goroutine

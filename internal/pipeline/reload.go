@@ -87,6 +87,7 @@ func (p *Pipeline) refreshRules() {
 		p.applied, r.unmatched = s, unmatched
 		clear(p.cache)
 		p.cached = 0
+		p.cacheGen++
 		return
 	}
 	var res []int64
@@ -102,6 +103,7 @@ func (p *Pipeline) refreshRules() {
 	r.prevCache, r.prevCached = p.cache, p.cached
 	p.applied, r.unmatched = s, unmatched
 	p.cache, p.cached = make(map[uint64][]*match), 0
+	p.cacheGen++
 	r.at, r.done = r.maxT, false
 	r.bounds = r.bounds[:0]
 	for _, ms := range res {
@@ -141,17 +143,30 @@ func (p *Pipeline) endSwitch() {
 // lookup returns the targets of a point: those of the set in force for its
 // event time (see reloadState), matched once per input series and set.
 func (p *Pipeline) lookup(pt *sample.Point) *match {
+	r := &p.reload
+	current := r.init && (r.prev == nil || pt.T >= r.bounds[len(r.bounds)-1])
+	if s := pt.Series; current && s != nil {
+		// The producer's record of the labels, instead of hashing them into
+		// the cache: what was matched for them before, if still valid.
+		if m, ok := s.State.(*match); ok && m.owner == p && m.gen == p.cacheGen && m.kind == pt.Kind && m.tenant == pt.Tenant {
+			return m
+		}
+	}
 	lh := pt.Hash
 	if lh == 0 {
 		lh = pt.Labels.Hash()
 	}
 	h := lh ^ uint64(pt.Kind)<<56
-	r := &p.reload
 	if !r.init {
 		p.refreshRules()
 	}
 	if r.prev == nil || pt.T >= r.bounds[len(r.bounds)-1] {
-		return p.matchIn(p.applied, r.unmatched, &p.cache, &p.cached, h, pt)
+		m := p.matchIn(p.applied, r.unmatched, &p.cache, &p.cached, h, pt)
+		if pt.Series != nil {
+			m.owner, m.gen = p, p.cacheGen
+			pt.Series.State = m
+		}
+		return m
 	}
 	if pt.T < r.bounds[0] {
 		return p.matchIn(r.prev, r.prevUnmatched, &r.prevCache, &r.prevCached, h, pt)
@@ -217,6 +232,7 @@ func (p *Pipeline) remember(cache *map[uint64][]*match, n *int, h uint64, m *mat
 		clear(*cache)
 		*n = 0
 		clear(p.targets)
+		p.cacheGen++
 	}
 	(*cache)[h] = append((*cache)[h], m)
 	*n++

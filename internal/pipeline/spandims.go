@@ -31,6 +31,6 @@ func spanScoped(set *rules.Set, pt *sample.Point) *sample.Point {
 		}
 	}
 	q := *pt
-	q.Labels, q.Hash = b.Labels(), 0
+	q.Labels, q.Hash, q.Series = b.Labels(), 0, nil
 	return &q
 }

@@ -29,6 +29,11 @@ type match struct {
 	// priority is the highest priority of the rules feeding the series: a
 	// tenant over its limit sheds the lowest first (see limits.go).
 	priority int
+	// owner and gen say whose match cache, and which generation of it
+	// (Pipeline.cacheGen), held the match when lookup left it in a point's
+	// sample.Series: it is valid there while both still hold.
+	owner *Pipeline
+	gen   uint64
 }
 
 // targetsFor turns what the rules say about one input series (see plan)
