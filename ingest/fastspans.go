@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ const maxTenants = 1024
 type protoState struct {
 	scan    spanScan
 	svc     []string // Per resource of the record.
+	svcHash []uint64 // maphash.String of svc, per resource.
 	tenant  []string // Per resource of the record.
 	arena   []byte   // Formatted integer attribute values of the record.
 	tenants map[string]string
@@ -71,9 +73,10 @@ func (c *SpanConverter) ConvertProto(raw []byte, partition int32, tenant string,
 		return fmt.Errorf("ingest: decode %s traces (%d bytes): %w", EncodingProto, len(raw), err)
 	}
 	f.arena = f.arena[:0]
-	f.svc, f.tenant = f.svc[:0], f.tenant[:0]
+	f.svc, f.svcHash, f.tenant = f.svc[:0], f.svcHash[:0], f.tenant[:0]
 	for _, r := range d.res {
 		f.svc = append(f.svc, f.str(r.svc))
+		f.svcHash = append(f.svcHash, maphash.String(c.seed, f.svc[len(f.svc)-1]))
 		f.tenant = append(f.tenant, f.resolveTenant(&c.cfg, tenant, r.tenant))
 	}
 	f.sums, f.last = f.sums[:0], 0
@@ -96,7 +99,7 @@ func (c *SpanConverter) ConvertProto(raw []byte, partition int32, tenant string,
 		}
 		v := float64(dur) / 1e9
 		t := millis(pcommon.Timestamp(s.end))
-		e := c.labels(f.svc[s.res], d.view(s.name.off, s.name.end), ptrace.SpanKind(s.kind), ptrace.StatusCode(s.status))
+		e := c.labels(f.svc[s.res], f.svcHash[s.res], d.view(s.name.off, s.name.end), ptrace.SpanKind(s.kind), ptrace.StatusCode(s.status))
 		c.p = sample.Point{
 			Labels: e.lbls,
 			Hash:   e.hash,

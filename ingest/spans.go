@@ -82,18 +82,19 @@ func (c *SpanConverter) Convert(td ptrace.Traces, partition int32, tenant string
 		if v, ok := res.Get("service.name"); ok {
 			svc = v.AsString()
 		}
+		svcHash := maphash.String(c.seed, svc)
 		t := c.cfg.tenant(tenant, res)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
-				c.span(spans.At(k), res, svc, t, partition, emit)
+				c.span(spans.At(k), res, svc, svcHash, t, partition, emit)
 			}
 		}
 	}
 }
 
-func (c *SpanConverter) span(s ptrace.Span, res pcommon.Map, svc, tenant string, partition int32, emit func(*sample.Point)) {
+func (c *SpanConverter) span(s ptrace.Span, res pcommon.Map, svc string, svcHash uint64, tenant string, partition int32, emit func(*sample.Point)) {
 	for i, d := range c.cfg.spanDims {
 		v, ok := s.Attributes().Get(d)
 		if !ok {
@@ -110,7 +111,7 @@ func (c *SpanConverter) span(s ptrace.Span, res pcommon.Map, svc, tenant string,
 		d = float64(end-start) / 1e9
 	}
 	t := millis(end)
-	e := c.labels(svc, s.Name(), s.Kind(), s.Status().Code())
+	e := c.labels(svc, svcHash, s.Name(), s.Kind(), s.Status().Code())
 	c.p = sample.Point{
 		Labels: e.lbls,
 		Hash:   e.hash,
@@ -132,12 +133,13 @@ func (c *SpanConverter) span(s ptrace.Span, res pcommon.Map, svc, tenant string,
 }
 
 // labels returns the cached label set for the span's operation, building it
-// on a miss. The cache is cleared when full: operations are few, but their
+// on a miss; svcHash is maphash.String(c.seed, svc), hashed once per
+// resource. The cache is cleared when full: operations are few, but their
 // names come from outside.
-func (c *SpanConverter) labels(svc, name string, kind ptrace.SpanKind, status ptrace.StatusCode) *spanLabels {
+func (c *SpanConverter) labels(svc string, svcHash uint64, name string, kind ptrace.SpanKind, status ptrace.StatusCode) *spanLabels {
 	// One maphash.String per field, mixed: a streaming maphash.Hash cost
 	// three times as much per span. The fields are compared on a hit.
-	key := mixKey(maphash.String(c.seed, svc), maphash.String(c.seed, name)) ^ uint64(kind)<<8 ^ uint64(status)
+	key := mixKey(svcHash, maphash.String(c.seed, name)) ^ uint64(kind)<<8 ^ uint64(status)
 	for _, d := range c.dims {
 		key = mixKey(key, maphash.String(c.seed, d))
 	}
