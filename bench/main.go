@@ -19,7 +19,9 @@
 //     by ingest.ForEachTrace only when it holds several traces): the wiring
 //     of internal/pipeline.HandleTraces, rebuilt from public packages.
 //     Then every window is closed (exemplar traces kept) and the buffer ticked
-//     past its decision wait, deciding every trace.
+//     past its decision wait, deciding every trace. The rounds' buffers share
+//     one exemplars.SlabPool, as a long-running buffer copies chunks into the
+//     slabs its decided traces freed: the first round allocates them.
 //   - otelcol spans: per record, pdata decode, the spanmetrics connector
 //     (delta, exponential histogram, exemplars) and the tail sampling
 //     processor (keep errors, 1% baseline, 30s decision wait); then the tail
@@ -69,6 +71,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/weirdev/weir/exemplars"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/sample"
 )
@@ -174,6 +177,10 @@ func run(out io.Writer, o options) error {
 		fmt.Fprintf(out, "# round %d %-14s %12.0f items/cpu-s %12.0f items/wall-s (%d items, cpu %v)\n",
 			len(results[name]), name, m.cpuRate(), m.wallRate(), m.items, m.cpu.Round(time.Millisecond))
 	}
+	// One slab pool for every round's buffer: a long-running buffer copies
+	// chunks into the slabs its decided traces freed, and a round is a slice
+	// of that steady flow, not a process start (see exemplars.SlabPool).
+	slabs := exemplars.NewSlabPool(exemplars.DefaultMaxBytes)
 	for range o.rounds {
 		if o.peers {
 			m, err := timed(in.spans, func() error { return decodeAll(in) })
@@ -186,13 +193,13 @@ func run(out io.Writer, o options) error {
 			}
 			add("decode-fast", m)
 		}
-		m, err := timed(in.spans, func() error { return weirSpansRun(in, true) })
+		m, err := timed(in.spans, func() error { return weirSpansRun(in, slabs, true) })
 		if err != nil {
 			return err
 		}
 		add("weir-spans", m)
 		if o.peers {
-			m, err := timed(in.spans, func() error { return weirSpansRun(in, false) })
+			m, err := timed(in.spans, func() error { return weirSpansRun(in, slabs, false) })
 			if err != nil {
 				return err
 			}
@@ -312,8 +319,8 @@ func decodeFastAll(in *spanInput) error {
 // weirSpansRun runs weir's span path over the input and checks that every
 // span was counted once in the RED series and, with the buffer, that every
 // failing trace was kept.
-func weirSpansRun(in *spanInput, buffer bool) error {
-	w, err := newWeirSpans(time.Now())
+func weirSpansRun(in *spanInput, slabs *exemplars.SlabPool, buffer bool) error {
+	w, err := newWeirSpans(time.Now(), slabs)
 	if err != nil {
 		return err
 	}

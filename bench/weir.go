@@ -188,13 +188,18 @@ type spanTrace struct {
 	maxDur time.Duration
 }
 
-func newWeirSpans(now time.Time) (*weirSpans, error) {
+func newWeirSpans(now time.Time, slabs *exemplars.SlabPool) (*weirSpans, error) {
 	a, err := newWeirAgg(rules.Default(), now)
 	if err != nil {
 		return nil, err
 	}
 	w := &weirSpans{weirAgg: a, conv: ingest.NewSpanConverter()}
-	w.buf = exemplars.NewBuffer(exemplars.OnKeep(func(exemplars.Kept) { w.kept++ }))
+	// The pipeline releases a kept trace's chunks once it has decoded them
+	// for export (internal/pipeline drainTraces); here they are only counted.
+	w.buf = exemplars.NewBuffer(exemplars.Slabs(slabs), exemplars.OnKeep(func(k exemplars.Kept) {
+		w.kept++
+		k.Release()
+	}))
 	return w, nil
 }
 

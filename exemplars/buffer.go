@@ -23,32 +23,17 @@ const (
 // MaxBytes bounds what the buffer really holds (BenchmarkBufferBytesPerSpan
 // compares the two).
 const (
-	// traceOverhead is a buffered trace's bufTrace (128 bytes, exactly a size
-	// class), its slot in the traces map (a Swiss-table slot of a 16-byte key
+	// traceOverhead is a buffered trace's bufTrace (136 bytes, in the
+	// 144-byte size class), its slot in the traces map (a Swiss-table slot of a 16-byte key
 	// and a pointer is 24 bytes plus a control byte, at a load between 7/16
 	// and 7/8, so up to about 57 bytes) and its pending entry (24 bytes, twice
 	// over for the queue's growth).
-	traceOverhead = 128 + 64 + 48
-	// chunkOverhead is a chunk's slice header in its trace's chunk list, twice
+	traceOverhead = 144 + 64 + 48
+	// chunkOverhead is a chunk's chunkRef in its trace's chunk list, twice
 	// over for the list's growth slack. The chunk's bytes themselves are
 	// charged at the capacity of their copy: exact in a slab, rounded up to a
 	// size class when allocated alone.
-	chunkOverhead = 48
-)
-
-// Chunks are copied into slabs, blocks of slabSize bytes filled in arrival
-// order: one allocation per megabyte buffered instead of one per record
-// (which cost about a fifth of a span's whole path: allocating, zeroing and
-// collecting a 25 KB object per record). A slab is garbage once every trace
-// with a chunk in it is decided, and traces are decided in about the order
-// they arrived, so slabs free in order and pin little beyond what is
-// buffered. Kept traces are handed to OnKeep in place, not copied (in a
-// benchmark of few traces nearly all are kept as exemplars, and copying them
-// cost more than the slabs saved); OnKeep's contract says what holding them
-// costs. Chunks larger than slabAlone are allocated alone.
-const (
-	slabSize  = 1 << 20
-	slabAlone = slabSize / 8
+	chunkOverhead = 64
 )
 
 // BufferOpt configures a Buffer.
@@ -61,6 +46,7 @@ type bufferConfig struct {
 	latency      time.Duration
 	cacheSize    int
 	onKeep       func(Kept)
+	slabs        *SlabPool
 	registerer   prometheus.Registerer
 	logger       *slog.Logger
 }
@@ -132,6 +118,17 @@ func OnKeep(fn func(Kept)) BufferOpt {
 	return func(c *bufferConfig) { c.onKeep = fn }
 }
 
+// Slabs sets the pool the buffer takes the slabs it copies chunks into
+// from, and gives them back to (default: a pool of its own keeping
+// DefaultSlabPoolBytes). A nil pool keeps the default.
+func Slabs(p *SlabPool) BufferOpt {
+	return func(c *bufferConfig) {
+		if p != nil {
+			c.slabs = p
+		}
+	}
+}
+
 // WithRegisterer registers the buffer's metrics (weir_tailsampling_*) on r
 // (default nil: not registered). NewBuffer panics if they are already
 // registered there; give each Buffer of a process its own labels with
@@ -189,14 +186,15 @@ type Buffer struct {
 	read    map[int32]int64
 	bytes   int64
 	spans   int64
-	slab    []byte // The slab being filled; see slabSize.
+	slab    *slab // The slab being filled; see slabSize.
 	decided *decisionCache
 	// full is set while the buffer is evicting (logged once per episode);
 	// evicted says whether it evicted since the last Tick.
 	full, evicted bool
 }
 
-// bufTrace is one undecided trace. Keep it at 128 bytes (see traceOverhead).
+// bufTrace is one undecided trace. Keep it within 144 bytes (see
+// traceOverhead).
 type bufTrace struct {
 	id         sample.TraceID
 	prev, next *bufTrace
@@ -206,8 +204,8 @@ type bufTrace struct {
 	spans      int32
 	partition  int32
 	encoding   string
-	chunks     [][]byte
-	inline     [1][]byte // Backs chunks for the common one-chunk trace.
+	chunks     []chunkRef
+	inline     [1]chunkRef // Backs chunks for the common one-chunk trace.
 }
 
 // NewBuffer returns an empty Buffer.
@@ -221,6 +219,9 @@ func NewBuffer(opts ...BufferOpt) *Buffer {
 	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.slabs == nil {
+		cfg.slabs = NewSlabPool(DefaultSlabPoolBytes)
 	}
 	b := &Buffer{
 		cfg:     cfg,
@@ -314,27 +315,27 @@ func (b *Buffer) add(id sample.TraceID, partition int32, offset int64, encoding 
 		reason, keepNow = KeepLatency, true
 	}
 	if keepNow {
-		var chunks [][]byte
-		if t != nil {
-			b.unlink(t)
-			chunks = t.chunks
-		}
-		chunks = append(chunks, append([]byte(nil), chunk...))
-		b.decide(id, true, reason, now, b.readOf(partitionOf(t, partition)))
-		return Kept{
+		k := Kept{
 			TraceID:   id,
 			Partition: partitionOf(t, partition),
 			Reason:    reason,
-			Chunks:    chunks,
 			Encoding:  encodingOf(t, encoding),
 			DecidedAt: now,
-		}, true, false
+		}
+		if t != nil {
+			b.unlink(t)
+			b.keptChunks(t, &k)
+		}
+		k.Chunks = append(k.Chunks, append([]byte(nil), chunk...))
+		b.decide(id, true, reason, now, b.readOf(k.Partition))
+		return k, true, false
 	}
 
 	if int64(len(chunk))+chunkOverhead+traceOverhead > b.cfg.maxBytes {
 		// It can never fit: shed this trace only, not the whole buffer.
 		if t != nil {
 			b.unlink(t)
+			b.drop(t)
 		}
 		b.m.droppedFull.Inc()
 		b.decide(id, false, 0, now, -1)
@@ -358,7 +359,7 @@ func (b *Buffer) add(id sample.TraceID, partition int32, offset int64, encoding 
 	}
 	c := b.copyChunk(chunk)
 	t.chunks = append(t.chunks, c)
-	cost := int64(cap(c)) + chunkOverhead
+	cost := int64(cap(c.b)) + chunkOverhead
 	t.bytes += cost
 	// A trace's span count saturates (it could pass 2^31 only in a buffer
 	// of many gigabytes); the total follows what the traces hold.
@@ -371,6 +372,7 @@ func (b *Buffer) add(id sample.TraceID, partition int32, offset int64, encoding 
 	for b.bytes > b.cfg.maxBytes {
 		v := b.head
 		b.unlink(v)
+		b.drop(v)
 		b.m.droppedFull.Inc()
 		b.decide(v.id, false, 0, now, -1)
 		warn = b.markFull() || warn
@@ -419,15 +421,10 @@ func (b *Buffer) Keep(id sample.TraceID, reason Reason, now time.Time) {
 	if t := b.traces[id]; t != nil {
 		b.unlink(t)
 		b.decide(id, true, reason, now, b.readOf(t.partition))
+		k := Kept{TraceID: id, Partition: t.partition, Reason: reason, Encoding: t.encoding, DecidedAt: now}
+		b.keptChunks(t, &k)
 		b.mu.Unlock()
-		b.export(Kept{
-			TraceID:   id,
-			Partition: t.partition,
-			Reason:    reason,
-			Chunks:    t.chunks,
-			Encoding:  t.encoding,
-			DecidedAt: now,
-		}, now)
+		b.export(k, now)
 		return
 	}
 	d, ok := b.decided.get(id)
@@ -462,19 +459,15 @@ func (b *Buffer) Tick(now time.Time) int {
 		n++
 		b.unlink(t)
 		if !baselineIn(t.id, b.bound) {
+			b.drop(t)
 			b.m.droppedExpired.Inc()
 			b.decide(t.id, false, 0, now, -1)
 			continue
 		}
 		b.decide(t.id, true, KeepBaseline, now, b.readOf(t.partition))
-		kept = append(kept, Kept{
-			TraceID:   t.id,
-			Partition: t.partition,
-			Reason:    KeepBaseline,
-			Chunks:    t.chunks,
-			Encoding:  t.encoding,
-			DecidedAt: now,
-		})
+		k := Kept{TraceID: t.id, Partition: t.partition, Reason: KeepBaseline, Encoding: t.encoding, DecidedAt: now}
+		b.keptChunks(t, &k)
+		kept = append(kept, k)
 	}
 	// The queues of partitions whose traces were all decided go, so that
 	// those of partitions read no more do not stay.
@@ -521,7 +514,9 @@ func (b *Buffer) Release(partition int32) int {
 		if !ok {
 			break
 		}
-		b.unlink(b.traces[e.id])
+		t := b.traces[e.id]
+		b.unlink(t)
+		b.drop(t)
 		n++
 	}
 	b.m.droppedReleased.Add(float64(n))
@@ -583,20 +578,6 @@ func (b *Buffer) decide(id sample.TraceID, keep bool, reason Reason, now time.Ti
 	} else {
 		b.m.decisionDrop.Inc()
 	}
-}
-
-// copyChunk copies chunk into the slab (see slabSize). The copy's capacity
-// is its length: appending to it cannot run into its neighbour.
-func (b *Buffer) copyChunk(chunk []byte) []byte {
-	if len(chunk) > slabAlone {
-		return append([]byte(nil), chunk...)
-	}
-	if cap(b.slab)-len(b.slab) < len(chunk) {
-		b.slab = make([]byte, 0, slabSize)
-	}
-	n := len(b.slab)
-	b.slab = append(b.slab, chunk...)
-	return b.slab[n:len(b.slab):len(b.slab)]
 }
 
 func (b *Buffer) export(k Kept, now time.Time) {

@@ -469,8 +469,8 @@ func TestBufferFlood(t *testing.T) {
 // TestBufferAccounting checks the byte bound's bookkeeping: the charged bytes
 // are what the buffered traces hold, and return to zero when they leave.
 func TestBufferAccounting(t *testing.T) {
-	if s := unsafe.Sizeof(bufTrace{}); s > 128 {
-		t.Fatalf("bufTrace is %d bytes; traceOverhead charges 128", s)
+	if s := unsafe.Sizeof(bufTrace{}); s > 144 {
+		t.Fatalf("bufTrace is %d bytes; traceOverhead charges 144", s)
 	}
 	b := NewBuffer(BaselineRate(0))
 	var want int64
@@ -572,7 +572,10 @@ func TestBufferOptionDefaults(t *testing.T) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			b := NewBuffer(tc.opts...)
 			got := b.cfg
-			got.logger = nil
+			if got.slabs == nil || got.slabs.max != DefaultSlabPoolBytes/slabSize {
+				t.Fatalf("slab pool %+v, want a pool of its own of DefaultSlabPoolBytes", got.slabs)
+			}
+			got.logger, got.slabs = nil, nil
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("config %+v, want %+v", got, tc.want)
 			}

@@ -47,10 +47,10 @@ type Kept struct {
 	Reason    Reason
 	// Chunks are the raw OTLP records or per-trace fragments exactly as they
 	// were given to Buffer.Add, in arrival order. They are copies the buffer
-	// made, never written again, and the receiver may keep them; but a chunk
-	// that was buffered lives in one of the buffer's slabs (see slabSize)
-	// and keeps the whole megabyte alive while it is held. Decode or copy
-	// them before holding them for long (a retry queue).
+	// made, not written again until Release: a chunk that was buffered lives
+	// in one of the buffer's slabs (see slabSize), which Release lets the
+	// buffer reuse. Decode or copy them, then Release; a Kept never released
+	// keeps its slabs' megabytes alive while it is held.
 	Chunks [][]byte
 	// Encoding is the encoding given with the first of Chunks (for example
 	// "otlp_proto"); the buffer does not look at the bytes.
@@ -58,6 +58,8 @@ type Kept struct {
 	// DecidedAt is when the trace was first decided keep. For spans arriving
 	// after the decision it is earlier than the Add that delivered them.
 	DecidedAt time.Time
+
+	held *heldSlabs // The slabs of Chunks, for Release.
 }
 
 // cachedDecision is the final decision about one trace.

@@ -118,6 +118,7 @@ func (p *Pipeline) drainTraces(ctx context.Context) error {
 		if p.cfg.Traces == nil {
 			break
 		}
+		tds := make([]ptrace.Traces, 0, len(k.Chunks))
 		for _, chunk := range k.Chunks {
 			td, err := ingest.DecodeTraces(ingest.Encoding(k.Encoding), chunk)
 			if err != nil {
@@ -125,6 +126,11 @@ func (p *Pipeline) drainTraces(ctx context.Context) error {
 				p.log.Error("kept trace chunk does not decode", "trace_id", k.TraceID.String(), "err", err)
 				continue
 			}
+			tds = append(tds, td)
+		}
+		// pdata copied what it decoded: the buffer may reuse the chunks' memory.
+		k.Release()
+		for _, td := range tds {
 			if err := p.cfg.Traces.Enqueue(ctx, td); err != nil {
 				return fmt.Errorf("pipeline: trace sink: %w", err)
 			}

@@ -200,3 +200,89 @@ func flushedSpanCount(p *Pipeline) float64 {
 	})
 	return count
 }
+
+// TestKeptChunksFreeTheirSlabs checks that the pipeline releases a kept
+// trace's chunks once it has decoded them for export: the span buffer then
+// copies new chunks into the same slabs instead of allocating, and what was
+// exported is still the spans that were kept.
+func TestKeptChunksFreeTheirSlabs(t *testing.T) {
+	pool := exemplars.NewSlabPool(64 << 20)
+	exported := map[pcommon.TraceID]int{}
+	sink := TraceSinkFunc(func(_ context.Context, td ptrace.Traces) error {
+		rss := td.ResourceSpans()
+		for i := range rss.Len() {
+			ss := rss.At(i).ScopeSpans()
+			for j := range ss.Len() {
+				spans := ss.At(j).Spans()
+				for k := range spans.Len() {
+					exported[spans.At(k).TraceID()]++
+				}
+			}
+		}
+		return nil
+	})
+	discard := SeriesSinkFunc(func(context.Context, []prompb.TimeSeries) error { return nil })
+	p, err := New(Config{Rules: rules.Default(), Aggregator: clusterAggOpts(), Series: map[string]SeriesSink{"": discard},
+		Traces: sink, Buffer: []exemplars.BufferOpt{exemplars.Slabs(pool), exemplars.BaselineRate(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.spansBuffered = map[int32]int64{}
+	end := time.Now().Add(-time.Second)
+	const traces, spans = 1000, 200 // about 12 KB a record: a dozen slabs in all
+	record := func(n int, fail bool) []byte {
+		td := ptrace.NewTraces()
+		rs := td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr("service.name", "checkout")
+		ss := rs.ScopeSpans().AppendEmpty().Spans()
+		for i := range spans {
+			s := ss.AppendEmpty()
+			s.SetTraceID(pcommon.TraceID{0xab, byte(n >> 8), byte(n)})
+			s.SetSpanID(pcommon.SpanID{0xcd, byte(i)})
+			s.SetName("GET /cart")
+			s.SetStartTimestamp(pcommon.NewTimestampFromTime(end.Add(-time.Millisecond)))
+			s.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
+			if fail && i == 0 {
+				s.Status().SetCode(ptrace.StatusCodeError)
+			}
+		}
+		b, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var offset int64
+	handle := func(raw []byte) {
+		offset++
+		src := ingest.Source{Topic: "otlp_spans", Offset: offset, Value: raw}
+		if err := p.handleProtoTraces(src, func() (ptrace.Traces, error) { return ingest.DecodeTraces(ingest.EncodingProto, raw) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copied := 0
+	for n := range traces {
+		// The first record of a trace is buffered, in a slab; the second
+		// has an error and keeps both.
+		first := record(n, false)
+		copied += len(first)
+		handle(first)
+		handle(record(n, true))
+		if n%10 == 9 {
+			if err := p.drainTraces(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for n := range traces {
+		if got := exported[pcommon.TraceID{0xab, byte(n >> 8), byte(n)}]; got != 2*spans {
+			t.Fatalf("trace %d: %d spans exported, want %d", n, got, 2*spans)
+		}
+	}
+	if len(exported) != traces {
+		t.Fatalf("%d traces exported, want %d", len(exported), traces)
+	}
+	if fresh, filled := pool.Fresh(), copied>>20; filled < 8 || fresh > 2 {
+		t.Errorf("%d slabs allocated for %d MB buffered: kept chunks did not free their slabs", fresh, filled)
+	}
+}
