@@ -15,7 +15,7 @@ type winKey struct {
 
 type openWin struct {
 	t *Target
-	w *window
+	w window
 	// first is the input offset of the first record that fed the window: a
 	// replay from the oldest open window's first offset rebuilds every open
 	// window exactly.
@@ -187,7 +187,10 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 		if prev := slot.ow; prev != nil && slot.k.key == t.Key && prev.w.sk != nil {
 			buckets = len(prev.w.sk.keys) * 7 / 8
 		}
-		ow = &openWin{t: t, w: newWindow(t, start, p.agg.mapping, buckets), first: p.offset}
+		// One allocation for the window and its bookkeeping, and one
+		// pointer less to follow per point.
+		ow = &openWin{t: t, first: p.offset}
+		initWindow(&ow.w, t, start, p.agg.mapping, buckets)
 		p.open[k] = ow
 		if _, ok := p.byEnd[end]; !ok {
 			i, _ := slices.BinarySearch(p.ends, end)
@@ -265,7 +268,7 @@ func (p *Partition) handOn(due func(end int64) bool, emit func(Partial)) {
 			if s := p.recentSlot(k.key); s.ow == ow {
 				*s = recentWin{}
 			}
-			emit(Partial{Target: ow.t, Start: k.start, Partition: p.id, w: ow.w})
+			emit(Partial{Target: ow.t, Start: k.start, Partition: p.id, w: &ow.w})
 			p.agg.m.openWindows.Dec()
 		}
 		delete(p.byEnd, end)

@@ -16,7 +16,7 @@ func TestWindowSizedLikePrevious(t *testing.T) {
 				t.Fatalf("point %d dropped: %s", i, r)
 			}
 		}
-		return p.open[winKey{tg.Key, start}].w
+		return &p.open[winKey{tg.Key, start}].w
 	}
 	first := fill(0)
 	if n := len(first.sk.keys); n < 150 {

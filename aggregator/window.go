@@ -32,8 +32,10 @@ type window struct {
 
 var errUnknownKind = errors.New("unknown point kind")
 
-func newWindow(t *Target, start int64, m *mapping.LogarithmicMapping, buckets int) *window {
-	w := &window{start: start, min: math.Inf(1), max: math.Inf(-1), noScalar: !t.needs.scalar}
+// initWindow readies w, a zero window, for target t's window at start, its
+// sketch sized for buckets.
+func initWindow(w *window, t *Target, start int64, m *mapping.LogarithmicMapping, buckets int) {
+	*w = window{start: start, min: math.Inf(1), max: math.Inf(-1), noScalar: !t.needs.scalar}
 	if t.needs.dist {
 		w.sk = newSketch(m)
 		w.sk.reserve(buckets)
@@ -41,7 +43,6 @@ func newWindow(t *Target, start int64, m *mapping.LogarithmicMapping, buckets in
 	if t.needs.buckets {
 		w.hist = &bucketHist{}
 	}
-	return w
 }
 
 // add folds one point into the window. An error means the point was not
