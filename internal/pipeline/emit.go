@@ -116,7 +116,8 @@ func (p *Pipeline) drainTraces(ctx context.Context) error {
 	p.keptMu.Unlock()
 	for _, k := range kept {
 		if p.cfg.Traces == nil {
-			break
+			k.Release()
+			continue
 		}
 		tds := make([]ptrace.Traces, 0, len(k.Chunks))
 		for _, chunk := range k.Chunks {
