@@ -207,23 +207,10 @@ func flushedSpanCount(p *Pipeline) float64 {
 // exported is still the spans that were kept.
 func TestKeptChunksFreeTheirSlabs(t *testing.T) {
 	pool := exemplars.NewSlabPool(64 << 20)
-	exported := map[pcommon.TraceID]int{}
-	sink := TraceSinkFunc(func(_ context.Context, td ptrace.Traces) error {
-		rss := td.ResourceSpans()
-		for i := range rss.Len() {
-			ss := rss.At(i).ScopeSpans()
-			for j := range ss.Len() {
-				spans := ss.At(j).Spans()
-				for k := range spans.Len() {
-					exported[spans.At(k).TraceID()]++
-				}
-			}
-		}
-		return nil
-	})
+	exported := &traceCapture{}
 	discard := SeriesSinkFunc(func(context.Context, []prompb.TimeSeries) error { return nil })
 	p, err := New(Config{Rules: rules.Default(), Aggregator: clusterAggOpts(), Series: map[string]SeriesSink{"": discard},
-		Traces: sink, Buffer: []exemplars.BufferOpt{exemplars.Slabs(pool), exemplars.BaselineRate(0)}})
+		Traces: exported, Buffer: []exemplars.BufferOpt{exemplars.Slabs(pool), exemplars.BaselineRate(0)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,12 +262,12 @@ func TestKeptChunksFreeTheirSlabs(t *testing.T) {
 		}
 	}
 	for n := range traces {
-		if got := exported[pcommon.TraceID{0xab, byte(n >> 8), byte(n)}]; got != 2*spans {
+		if got := exported.ids[sample.TraceID{0xab, byte(n >> 8), byte(n)}]; got != 2*spans {
 			t.Fatalf("trace %d: %d spans exported, want %d", n, got, 2*spans)
 		}
 	}
-	if len(exported) != traces {
-		t.Fatalf("%d traces exported, want %d", len(exported), traces)
+	if got := exported.count(); got != traces {
+		t.Fatalf("%d traces exported, want %d", got, traces)
 	}
 	if fresh, filled := pool.Fresh(), copied>>20; filled < 8 || fresh > 2 {
 		t.Errorf("%d slabs allocated for %d MB buffered: kept chunks did not free their slabs", fresh, filled)
