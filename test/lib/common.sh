@@ -150,6 +150,38 @@ pick_dirs() {
 	done
 }
 
+# stop_instances BASE DEFAULT MARKER SECS ARGS... stops the one-process
+# instances that pick_dirs chooses under BASE from ARGS (DEFAULT, the
+# caller's $X_DIR, when ARGS is empty) and removes their directories. Each
+# must hold the file MARKER, which its process was started with: stop_pid
+# matches the pid file against it, then waits SECS seconds before SIGKILL.
+stop_instances() {
+	local base="$1" default="$2" marker="$3" secs="$4" dirs d
+	shift 4
+	if [ $# -eq 0 ] && [ -n "$default" ]; then set -- "$default"; fi
+	mapfile -t dirs < <(pick_dirs "$base" "$@")
+	for d in "${dirs[@]}"; do
+		d="${d%/}"
+		[ -d "$d" ] || continue
+		[ -f "$d/$marker" ] || die "$d is not an instance directory made by ${0##*/}"
+		stop_watchdog "$d"
+		stop_pid "$d/pid" "$d/$marker" "$secs"
+		rm -rf "$d"
+		log "stopped and removed $d"
+	done
+}
+
+# owner_of ARGS... prints the PID of a start command's --owner PID (nothing
+# without one) and refuses any other argument.
+owner_of() {
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--owner) echo "$2"; shift 2 ;;
+		*) die "unknown argument $1" ;;
+		esac
+	done
+}
+
 # with_port_retries FUNC ARGS... runs FUNC in a subshell, up to 3 times while
 # it exits 75: free_port checks a port before the server binds it, so a
 # process starting at the same moment can take it first.

@@ -24,29 +24,11 @@ set -euo pipefail
 
 base="$root/.cache/peers/jaeger"
 
-stop_all() {
-	local dirs d
-	if [ $# -eq 0 ] && [ -n "${JAEGER_DIR:-}" ]; then set -- "$JAEGER_DIR"; fi
-	mapfile -t dirs < <(pick_dirs "$base" "$@")
-	for d in "${dirs[@]}"; do
-		d="${d%/}"
-		[ -d "$d" ] || continue
-		[ -f "$d/config.yaml" ] || die "$d is not a Jaeger instance directory made by jaeger.sh"
-		stop_watchdog "$d"
-		stop_pid "$d/pid" "$d/config.yaml" 5
-		rm -rf "$d"
-		log "stopped and removed $d"
-	done
-}
+stop_all() { stop_instances "$base" "${JAEGER_DIR:-}" config.yaml 5 "$@"; }
 
 start() {
-	local owner=""
-	while [ $# -gt 0 ]; do
-		case "$1" in
-		--owner) owner="$2"; shift 2 ;;
-		*) die "unknown argument $1" ;;
-		esac
-	done
+	local owner
+	owner="$(owner_of "$@")"
 	local bin dir grpc http query qgrpc health t0
 	bin="$("$root/test/peers/build.sh" jaeger)"
 	mkdir -p "$base"

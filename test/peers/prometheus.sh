@@ -22,29 +22,11 @@ set -euo pipefail
 
 base="$root/.cache/peers/prometheus"
 
-stop_all() {
-	local dirs d
-	if [ $# -eq 0 ] && [ -n "${PROMETHEUS_DIR:-}" ]; then set -- "$PROMETHEUS_DIR"; fi
-	mapfile -t dirs < <(pick_dirs "$base" "$@")
-	for d in "${dirs[@]}"; do
-		d="${d%/}"
-		[ -d "$d" ] || continue
-		[ -f "$d/prometheus.yml" ] || die "$d is not a Prometheus instance directory made by prometheus.sh"
-		stop_watchdog "$d"
-		stop_pid "$d/pid" "$d/prometheus.yml" 5
-		rm -rf "$d"
-		log "stopped and removed $d"
-	done
-}
+stop_all() { stop_instances "$base" "${PROMETHEUS_DIR:-}" prometheus.yml 5 "$@"; }
 
 start() {
-	local owner=""
-	while [ $# -gt 0 ]; do
-		case "$1" in
-		--owner) owner="$2"; shift 2 ;;
-		*) die "unknown argument $1" ;;
-		esac
-	done
+	local owner
+	owner="$(owner_of "$@")"
 	local bin dir port t0
 	bin="$("$root/test/peers/build.sh" prometheus)"
 	mkdir -p "$base"
