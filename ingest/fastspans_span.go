@@ -339,33 +339,52 @@ func (d *spanScan) keyValue(start, end, depth int) (string, scanValue, error) {
 }
 
 // plainKeyValue reads, in one run of byte tests, the KeyValue nearly every
-// SDK writes: the key, then a value holding one string or integer, every
-// length under 128 bytes. Anything else (other fields, other order, longer
-// lengths, repeated fields) it leaves to keyValue's walk, reporting false;
-// what it accepts the walk would accept and read alike. Attributes are most
-// of a span's bytes, and the walk's loop and switch per field cost more.
+// encoder writes: a key and a value holding one string or integer, every
+// length under 128 bytes, in either order — key first as protobuf-go writes
+// (the SDKs' exporters), value first as pdata writes (the collector, its
+// kafkaexporter above all). Anything else (other fields, longer lengths,
+// repeated fields) it leaves to keyValue's walk, reporting false; what it
+// accepts the walk would accept and read alike. Attributes are most of a
+// span's bytes, and the walk's loop and switch per field cost more.
 func (d *spanScan) plainKeyValue(start, end int) (string, scanValue, bool) {
 	b := d.raw[:end]
-	if start+4 > end || b[start] != 0x0a || b[start+1] >= 0x80 {
+	if start+4 > end || b[start+1] >= 0x80 {
 		return "", scanValue{}, false
 	}
-	ks := start + 2
-	ke := ks + int(b[start+1])
-	if ke+4 > end || b[ke] != 0x12 || b[ke+1] >= 0x80 || ke+2+int(b[ke+1]) != end {
+	n := start + 2 + int(b[start+1]) // End of the first field.
+	if n+2 > end || b[n+1] >= 0x80 || n+2+int(b[n+1]) != end {
 		return "", scanValue{}, false
 	}
-	vs := ke + 2
-	switch b[vs] {
-	case 0x0a: // string_value
-		if b[vs+1] < 0x80 && vs+2+int(b[vs+1]) == end {
-			return d.view(ks, ke), scanValue{kind: valStr, off: vs + 2, end: end}, true
+	switch {
+	case b[start] == 0x0a && b[n] == 0x12: // key, value
+		if v, ok := plainAnyValue(b, n+2, end); ok {
+			return d.view(start+2, n), v, true
 		}
-	case 0x18: // int_value
-		if x, e := varintAt(b, vs+1); e == end {
-			return d.view(ks, ke), scanValue{kind: valInt, num: x}, true
+	case b[start] == 0x12 && b[n] == 0x0a: // value, key
+		if v, ok := plainAnyValue(b, start+2, n); ok {
+			return d.view(n+2, end), v, true
 		}
 	}
 	return "", scanValue{}, false
+}
+
+// plainAnyValue reads the AnyValue in b[start:end] if it holds exactly one
+// string (under 128 bytes) or one integer.
+func plainAnyValue(b []byte, start, end int) (scanValue, bool) {
+	if end-start < 2 {
+		return scanValue{}, false
+	}
+	switch b[start] {
+	case 0x0a: // string_value
+		if b[start+1] < 0x80 && start+2+int(b[start+1]) == end {
+			return scanValue{kind: valStr, off: start + 2, end: end}, true
+		}
+	case 0x18: // int_value
+		if x, e := varintAt(b[:end], start+1); e == end {
+			return scanValue{kind: valInt, num: x}, true
+		}
+	}
+	return scanValue{}, false
 }
 
 // anyValue walks one AnyValue and returns the last of its oneof fields, or

@@ -273,6 +273,23 @@ func TestConvertProtoEdgeCases(t *testing.T) {
 			}
 		}},
 		{"attribute values 100 levels deep", pbRecord([][]byte{svc, pbKV("deep", nested(49))}, pbSpan(1, "a", 0, time.Second)), 1, nil},
+		// pdata writes a KeyValue's value before its key: the fast read
+		// takes both orders, and leaves to the walk what it does not know.
+		{"value before key", pbCat(
+			pbRecord([][]byte{svc}, pbSpan(1, "str", 0, time.Second, pbLen(9, pbLen(2, pbStr(1, "v")), pbStr(1, "x")))),
+			pbRecord([][]byte{svc}, pbSpan(1, "int", 0, time.Second, pbLen(9, pbLen(2, pbVarint(3, 300)), pbStr(1, "x")))),
+			pbRecord([][]byte{svc}, pbSpan(1, "empty value", 0, time.Second, pbLen(9, pbLen(2), pbStr(1, "x")))),
+			pbRecord([][]byte{svc}, pbSpan(1, "long key", 0, time.Second, pbLen(9, pbLen(2, pbStr(1, "v")), pbStr(1, "x"+strings.Repeat("y", 200))))),
+			pbRecord([][]byte{svc}, pbSpan(1, "key twice", 0, time.Second, pbLen(9, pbLen(2, pbStr(1, "v")), pbStr(1, "y"), pbStr(1, "x")))),
+			pbRecord([][]byte{svc}, pbSpan(1, "bool", 0, time.Second, pbLen(9, pbLen(2, pbVarint(2, 1)), pbStr(1, "x")))),
+		), 6, func(t *testing.T, r convertRun) {
+			want := []string{"v", "300", "", "", "v", "true"}
+			for i, w := range want {
+				if got := r.points[i].Labels.Get("x"); got != w {
+					t.Errorf("%s: x=%q, want %q", r.points[i].Labels.Get("span_name"), got, w)
+				}
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := checkAgainstPdata(t, tc.raw)
