@@ -24,10 +24,10 @@ const (
 // compares the two).
 const (
 	// traceOverhead is a buffered trace's bufTrace (136 bytes, in the
-	// 144-byte size class), its slot in the traces map (a Swiss-table slot of a 16-byte key
-	// and a pointer is 24 bytes plus a control byte, at a load between 7/16
-	// and 7/8, so up to about 57 bytes) and its pending entry (24 bytes, twice
-	// over for the queue's growth).
+	// 144-byte size class), its slot in the traces map (a Swiss-table slot
+	// of a 16-byte key and a pointer is 24 bytes plus a control byte, at a
+	// load between 7/16 and 7/8, so up to about 57 bytes) and its pending
+	// entry (24 bytes, twice over for the queue's growth).
 	traceOverhead = 144 + 64 + 48
 	// chunkOverhead is a chunk's chunkRef in its trace's chunk list, twice
 	// over for the list's growth slack. The chunk's bytes themselves are
