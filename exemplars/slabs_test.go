@@ -2,6 +2,7 @@ package exemplars
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -135,5 +136,42 @@ func TestSlabPoolBound(t *testing.T) {
 		if got := p.Fresh(); got != 5-tc.want {
 			t.Errorf("NewSlabPool(%d): %d fresh slabs for 5 gets, want %d", tc.bytes, got, 5-tc.want)
 		}
+	}
+}
+
+// TestKeptReleasedByAnotherGoroutine has an exporter goroutine check and
+// release what the buffer keeps while Add goes on copying into recycled
+// slabs: Release takes the buffer's lock (run with -race).
+func TestKeptReleasedByAnotherGoroutine(t *testing.T) {
+	kept := make(chan Kept, 64)
+	b := NewBuffer(Slabs(NewSlabPool(16<<20)), MaxBytes(4<<20), BaselineRate(1), OnKeep(func(k Kept) { kept <- k }))
+	done := make(chan error)
+	go func() {
+		var err error
+		for k := range kept {
+			for _, c := range k.Chunks {
+				want := selfChunk(binary.LittleEndian.Uint64(c), len(c))
+				if err == nil && string(c) != string(want) {
+					err = fmt.Errorf("chunk %d overwritten before its release", binary.LittleEndian.Uint64(c))
+				}
+			}
+			k.Release()
+		}
+		done <- err
+	}()
+	now := sbT0
+	for seq := range uint64(20_000) {
+		tid := sbID(byte(seq))
+		tid[1], tid[2] = byte(seq>>8), byte(seq>>16)
+		b.Add(tid, 0, int64(seq), "otlp_proto", selfChunk(seq, 100+int(seq%5000)), 1, false, 0, now)
+		if seq%100 == 99 {
+			now = now.Add(time.Second)
+			b.Tick(now) // the baseline keeps every expiring trace
+		}
+	}
+	b.Tick(now.Add(time.Hour))
+	close(kept)
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
