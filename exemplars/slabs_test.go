@@ -144,11 +144,14 @@ func TestSlabPoolBound(t *testing.T) {
 // slabs: Release takes the buffer's lock (run with -race).
 func TestKeptReleasedByAnotherGoroutine(t *testing.T) {
 	kept := make(chan Kept, 64)
-	b := NewBuffer(Slabs(NewSlabPool(16<<20)), MaxBytes(4<<20), BaselineRate(1), OnKeep(func(k Kept) { kept <- k }))
+	b := NewBuffer(Slabs(NewSlabPool(16<<20)), BaselineRate(1), OnKeep(func(k Kept) { kept <- k }))
 	done := make(chan error)
 	go func() {
+		// Hold each Kept while a thousand more come (megabytes of Adds),
+		// as a slow exporter would, then check and release it.
 		var err error
-		for k := range kept {
+		var held []Kept
+		release := func(k Kept) {
 			for _, c := range k.Chunks {
 				want := selfChunk(binary.LittleEndian.Uint64(c), len(c))
 				if err == nil && string(c) != string(want) {
@@ -156,6 +159,15 @@ func TestKeptReleasedByAnotherGoroutine(t *testing.T) {
 				}
 			}
 			k.Release()
+		}
+		for k := range kept {
+			if held = append(held, k); len(held) > 1000 {
+				release(held[0])
+				held = held[1:]
+			}
+		}
+		for _, k := range held {
+			release(k)
 		}
 		done <- err
 	}()
