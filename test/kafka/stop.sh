@@ -11,18 +11,12 @@ set -euo pipefail
 # shellcheck source=test/kafka/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [ $# -eq 0 ] && [ -n "${KAFKA_DIR:-}" ]; then set -- "$KAFKA_DIR"; fi
-mapfile -t dirs < <(pick_dirs "$kafka_clusters" "$@")
-for d in "${dirs[@]}"; do
-	d="${d%/}"
-	[ -d "$d" ] || continue
-	[ -f "$d/cluster.env" ] || die "$d is not a Kafka cluster directory made by start.sh"
-	stop_watchdog "$d"
-	for node in "$d"/node-*; do
+stop_nodes() {
+	local node
+	for node in "$1"/node-*; do
 		[ -d "$node" ] || continue
 		stop_pid "$node/pid" "$node/server.properties" 2 &
 	done
 	wait
-	rm -rf "$d"
-	log "stopped and removed $d"
-done
+}
+stop_instances "$kafka_clusters" "${KAFKA_DIR:-}" cluster.env stop_nodes "$@"

@@ -150,13 +150,13 @@ pick_dirs() {
 	done
 }
 
-# stop_instances BASE DEFAULT MARKER SECS ARGS... stops the one-process
-# instances that pick_dirs chooses under BASE from ARGS (DEFAULT, the
-# caller's $X_DIR, when ARGS is empty) and removes their directories. Each
-# must hold the file MARKER, which its process was started with: stop_pid
-# matches the pid file against it, then waits SECS seconds before SIGKILL.
+# stop_instances BASE DEFAULT MARKER STOP ARGS... stops the instances that
+# pick_dirs chooses under BASE from ARGS (DEFAULT, the caller's $X_DIR, when
+# ARGS is empty) and removes their directories. Each must hold the file
+# MARKER; the function STOP, called with the directory after its watchdog
+# is gone, stops its processes.
 stop_instances() {
-	local base="$1" default="$2" marker="$3" secs="$4" dirs d
+	local base="$1" default="$2" marker="$3" stop="$4" dirs d
 	shift 4
 	if [ $# -eq 0 ] && [ -n "$default" ]; then set -- "$default"; fi
 	mapfile -t dirs < <(pick_dirs "$base" "$@")
@@ -165,7 +165,7 @@ stop_instances() {
 		[ -d "$d" ] || continue
 		[ -f "$d/$marker" ] || die "$d is not an instance directory made by ${0##*/}"
 		stop_watchdog "$d"
-		stop_pid "$d/pid" "$d/$marker" "$secs"
+		"$stop" "$d"
 		rm -rf "$d"
 		log "stopped and removed $d"
 	done

@@ -24,7 +24,8 @@ set -euo pipefail
 
 base="$root/.cache/peers/jaeger"
 
-stop_all() { stop_instances "$base" "${JAEGER_DIR:-}" config.yaml 5 "$@"; }
+stop_one() { stop_pid "$1/pid" "$1/config.yaml" 5; }
+stop_all() { stop_instances "$base" "${JAEGER_DIR:-}" config.yaml stop_one "$@"; }
 
 start() {
 	local owner

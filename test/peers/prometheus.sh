@@ -22,7 +22,8 @@ set -euo pipefail
 
 base="$root/.cache/peers/prometheus"
 
-stop_all() { stop_instances "$base" "${PROMETHEUS_DIR:-}" prometheus.yml 5 "$@"; }
+stop_one() { stop_pid "$1/pid" "$1/prometheus.yml" 5; }
+stop_all() { stop_instances "$base" "${PROMETHEUS_DIR:-}" prometheus.yml stop_one "$@"; }
 
 start() {
 	local owner
