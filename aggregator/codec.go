@@ -262,7 +262,9 @@ func (a *Aggregator) decodeWindow(d *decoder, t *Target, start int64) *window {
 		w.sk = newSketch(a.mapping)
 	}
 	if flags&flagHist != 0 {
-		n := d.count(9)
+		// A bucket takes at least its count and its exemplar's presence
+		// byte; all but the last add a bound of 8 bytes, checked as read.
+		n := d.count(2)
 		h := &bucketHist{bounds: make([]float64, 0, max(n-1, 0)), counts: make([]uint64, 0, n), ex: make([]sample.Exemplar, 0, n)}
 		if n == 0 {
 			d.fail("histogram without buckets")
