@@ -4,7 +4,6 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/weirdev/weir/exemplars"
 	"github.com/weirdev/weir/sample"
 )
 
@@ -37,7 +36,7 @@ func (b *bucketHist) add(h *sample.BucketHistogram) error {
 			continue
 		}
 		i, _ := slices.BinarySearch(b.bounds, e.Value) // bucket i holds (bounds[i-1], bounds[i]]
-		if !b.ex[i].Valid() || exemplars.Better(e, b.ex[i]) {
+		if !b.ex[i].Valid() || Better(e, b.ex[i]) {
 			b.ex[i] = e
 		}
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/weirdev/weir/exemplars"
 	"github.com/weirdev/weir/sample"
 )
 
@@ -174,10 +173,10 @@ func (w *window) appendTo(b []byte) []byte {
 	}
 	if w.sk != nil {
 		b = appendF64(b, w.sk.zeroCount())
-		b = appendBins(b, w.sk, exemplars.Positive)
-		b = appendBins(b, w.sk, exemplars.Negative)
+		b = appendBins(b, w.sk, Positive)
+		b = appendBins(b, w.sk, Negative)
 		b = binary.AppendUvarint(b, uint64(w.sk.candidates()))
-		w.sk.eachCandidate(func(k exemplars.Key, e sample.Exemplar) {
+		w.sk.eachCandidate(func(k Key, e sample.Exemplar) {
 			b = binary.AppendVarint(b, int64(k))
 			b = appendExemplar(b, e)
 		})
@@ -228,7 +227,7 @@ func (a *Aggregator) decodeWindow(d *decoder, t *Target, start int64) *window {
 		if z := d.count64(); z > 0 && d.err == nil {
 			w.sk.addCount(w.sk.entry(0), z)
 		}
-		for _, sign := range []int8{exemplars.Positive, exemplars.Negative} {
+		for _, sign := range []int8{Positive, Negative} {
 			n := d.count(9)
 			for i := 0; i < n && d.err == nil; i++ {
 				idx, c := d.varint(), d.count64()
@@ -243,7 +242,7 @@ func (a *Aggregator) decodeWindow(d *decoder, t *Target, start int64) *window {
 		}
 		n := d.count(34)
 		for i := 0; i < n && d.err == nil; i++ {
-			k, err := sketchKey(exemplars.Key(d.varint()))
+			k, err := sketchKey(Key(d.varint()))
 			ex := d.exemplar()
 			if err != nil {
 				d.fail("%v", err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
 
-	"github.com/weirdev/weir/exemplars"
 	"github.com/weirdev/weir/sample"
 )
 
@@ -73,9 +72,9 @@ const keyBias = 1 << 29
 // index, more negative value) first, then zero, then positive buckets.
 func packKey(sign int8, idx int) int32 {
 	switch sign {
-	case exemplars.Positive:
+	case Positive:
 		return int32(keyBias + idx)
-	case exemplars.Negative:
+	case Negative:
 		return int32(-keyBias - idx)
 	}
 	return 0
@@ -84,11 +83,11 @@ func packKey(sign int8, idx int) int32 {
 func unpackKey(k int32) (sign int8, idx int) {
 	switch {
 	case k > 0:
-		return exemplars.Positive, int(k) - keyBias
+		return Positive, int(k) - keyBias
 	case k < 0:
-		return exemplars.Negative, -int(k) - keyBias
+		return Negative, -int(k) - keyBias
 	}
-	return exemplars.Zero, 0
+	return Zero, 0
 }
 
 func newSketch(m *mapping.LogarithmicMapping) *sketch { return &sketch{m: m} }
@@ -116,12 +115,12 @@ func (s *sketch) key(v float64) (int32, error) {
 		if v > s.m.MaxIndexableValue() {
 			return 0, fmt.Errorf("value %v is above the sketch's range", v)
 		}
-		return packKey(exemplars.Positive, s.m.Index(v)), nil
+		return packKey(Positive, s.m.Index(v)), nil
 	case v < -min:
 		if v < -s.m.MaxIndexableValue() {
 			return 0, fmt.Errorf("value %v is below the sketch's range", v)
 		}
-		return packKey(exemplars.Negative, s.m.Index(-v)), nil
+		return packKey(Negative, s.m.Index(-v)), nil
 	case math.IsNaN(v):
 		return 0, errNaN
 	}
@@ -243,7 +242,7 @@ func (s *sketch) propose(e int, ex sample.Exemplar) {
 			if ex.Value < v {
 				return
 			}
-		} else if !exemplars.Better(ex, s.candAt(e)) {
+		} else if !Better(ex, s.candAt(e)) {
 			return
 		}
 	}
@@ -405,7 +404,7 @@ func (s *sketch) quantile(q float64) (float64, int32, bool) {
 		return 0, 0, true
 	default:
 		start, _ := s.search(1)
-		last := s.keyAtRank(max(rank-zero-neg, 0), start, len(s.keys), 1, packKey(exemplars.Positive, 0))
+		last := s.keyAtRank(max(rank-zero-neg, 0), start, len(s.keys), 1, packKey(Positive, 0))
 		_, idx := unpackKey(last)
 		return s.m.Value(idx), last, true
 	}
@@ -441,11 +440,11 @@ func (s *sketch) eachBin(sign int8, fn func(idx int, count float64)) {
 		}
 	}
 	switch sign {
-	case exemplars.Negative:
+	case Negative:
 		for i := nNeg - 1; i >= 0; i-- {
 			visit(i)
 		}
-	case exemplars.Positive:
+	case Positive:
 		start, _ := s.search(1)
 		for i := start; i < len(s.keys); i++ {
 			visit(i)
@@ -462,11 +461,11 @@ func (s *sketch) zeroCount() float64 {
 }
 
 // eachCandidate calls fn for every bucket's candidate, in bucket order.
-func (s *sketch) eachCandidate(fn func(exemplars.Key, sample.Exemplar)) {
+func (s *sketch) eachCandidate(fn func(Key, sample.Exemplar)) {
 	for i, k := range s.keys {
 		if ex := s.candAt(i); ex.Valid() {
 			sign, idx := unpackKey(k)
-			fn(exemplars.MakeKey(sign, idx), ex)
+			fn(MakeKey(sign, idx), ex)
 		}
 	}
 }
@@ -504,13 +503,13 @@ func push[T any](s []T, v T) []T {
 	return append(s, v)
 }
 
-// sketchKey converts a wire bucket key (exemplars.Key) to the table's, or
+// sketchKey converts a wire bucket key (Key) to the table's, or
 // fails for a sign or index no encoder writes.
-func sketchKey(k exemplars.Key) (int32, error) {
+func sketchKey(k Key) (int32, error) {
 	sign, idx := k.Sign(), k.Index()
 	switch {
-	case exemplars.MakeKey(sign, idx) != k, sign < exemplars.Negative, sign > exemplars.Positive,
-		sign == exemplars.Zero && idx != 0, idx < -maxSketchIndex, idx > maxSketchIndex:
+	case MakeKey(sign, idx) != k, sign < Negative, sign > Positive,
+		sign == Zero && idx != 0, idx < -maxSketchIndex, idx > maxSketchIndex:
 		return 0, fmt.Errorf("bucket key %d", int64(k))
 	}
 	return packKey(sign, idx), nil

@@ -11,7 +11,6 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
 	"github.com/DataDog/sketches-go/ddsketch/store"
 
-	"github.com/weirdev/weir/exemplars"
 	"github.com/weirdev/weir/sample"
 )
 
@@ -124,9 +123,9 @@ func randomOffers(r *rand.Rand, n int) []offer {
 	return out
 }
 
-func candidatesOf(s *sketch) map[exemplars.Key]sample.Exemplar {
-	out := map[exemplars.Key]sample.Exemplar{}
-	s.eachCandidate(func(k exemplars.Key, e sample.Exemplar) { out[k] = e })
+func candidatesOf(s *sketch) map[Key]sample.Exemplar {
+	out := map[Key]sample.Exemplar{}
+	s.eachCandidate(func(k Key, e sample.Exemplar) { out[k] = e })
 	return out
 }
 
@@ -138,7 +137,7 @@ func TestSketchCandidates(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for round := range 100 {
 		offers := randomOffers(r, 1+r.IntN(300))
-		want := map[exemplars.Key]sample.Exemplar{}
+		want := map[Key]sample.Exemplar{}
 		var wantMax sample.Exemplar
 		whole := newSketch(m)
 		parts := make([]*sketch, 1+r.IntN(5))
@@ -151,11 +150,11 @@ func TestSketchCandidates(t *testing.T) {
 				t.Fatal(err)
 			}
 			sign, idx := unpackKey(k)
-			wk := exemplars.MakeKey(sign, idx)
-			if cur, ok := want[wk]; !ok || exemplars.Better(o.ex, cur) {
+			wk := MakeKey(sign, idx)
+			if cur, ok := want[wk]; !ok || Better(o.ex, cur) {
 				want[wk] = o.ex
 			}
-			if !wantMax.Valid() || exemplars.Better(o.ex, wantMax) {
+			if !wantMax.Valid() || Better(o.ex, wantMax) {
 				wantMax = o.ex
 			}
 			if err := whole.add(o.v, 1, o.ex); err != nil {

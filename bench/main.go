@@ -15,12 +15,12 @@
 //   - weir spans: per record, SpanConverter.ConvertProto (the fast decoder,
 //     no pdata), the rules matched once per series (rules.Default, span-red),
 //     each point folded into its aggregator targets (count, sum, p50, p90,
-//     p99, p999, exemplars), and the record into the exemplars.Buffer (split
+//     p99, p999, exemplars), and the record into the tailsampling.Buffer (split
 //     by ingest.ForEachTrace only when it holds several traces): the wiring
 //     of internal/pipeline.HandleTraces, rebuilt from public packages.
 //     Then every window is closed (exemplar traces kept) and the buffer ticked
 //     past its decision wait, deciding every trace. The rounds' buffers share
-//     one exemplars.SlabPool, as a long-running buffer copies chunks into the
+//     one tailsampling.SlabPool, as a long-running buffer copies chunks into the
 //     slabs its decided traces freed: the first round allocates them.
 //   - otelcol spans: per record, pdata decode, the spanmetrics connector
 //     (delta, exponential histogram, exemplars) and the tail sampling
@@ -49,7 +49,7 @@
 // (one series of one window: span-red writes six per window, _count, _sum
 // and four quantiles, all fed by the window's one sketch; the line above
 // gives the bytes per window too);
-// bytes_per_buffered_span is what exemplars.Buffer charges for the traces it
+// bytes_per_buffered_span is what tailsampling.Buffer charges for the traces it
 // buffers (Stats().Bytes, its own account of its memory, checked against the
 // real heap on the line above) per span, against their wire bytes.
 //
@@ -71,7 +71,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/sample"
 )
@@ -179,8 +179,8 @@ func run(out io.Writer, o options) error {
 	}
 	// One slab pool for every round's buffer: a long-running buffer copies
 	// chunks into the slabs its decided traces freed, and a round is a slice
-	// of that steady flow, not a process start (see exemplars.SlabPool).
-	slabs := exemplars.NewSlabPool(exemplars.DefaultMaxBytes)
+	// of that steady flow, not a process start (see tailsampling.SlabPool).
+	slabs := tailsampling.NewSlabPool(tailsampling.DefaultMaxBytes)
 	for range o.rounds {
 		if o.peers {
 			m, err := timed(in.spans, func() error { return decodeAll(in) })
@@ -319,7 +319,7 @@ func decodeFastAll(in *spanInput) error {
 // weirSpansRun runs weir's span path over the input and checks that every
 // span was counted once in the RED series and, with the buffer, that every
 // failing trace was kept.
-func weirSpansRun(in *spanInput, slabs *exemplars.SlabPool, buffer bool) error {
+func weirSpansRun(in *spanInput, slabs *tailsampling.SlabPool, buffer bool) error {
 	w, err := newWeirSpans(time.Now(), slabs)
 	if err != nil {
 		return err

@@ -8,7 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/weirdev/weir/aggregator"
-	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sample"
@@ -91,7 +91,7 @@ func bytesPerBufferedSpan(in *spanInput) (charged, spans int64, wirePerSpan, hea
 		}
 	}
 	before := liveHeap()
-	buf := exemplars.NewBuffer()
+	buf := tailsampling.NewBuffer()
 	wire := 0
 	for i, r := range recs {
 		buf.Add(r.id, 0, int64(i), string(ingest.EncodingProto), r.raw, r.spans, r.hasErr, 0, now)

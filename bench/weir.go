@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/weirdev/weir/aggregator"
-	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sample"
@@ -172,7 +172,7 @@ func specsFor(out rules.Output) []aggregator.Spec {
 type weirSpans struct {
 	*weirAgg
 	conv   *ingest.SpanConverter
-	buf    *exemplars.Buffer
+	buf    *tailsampling.Buffer
 	traces []spanTrace // Scratch: the record's traces.
 	kept   int         // traces kept (errors, exemplars, baseline)
 	offset int64       // the record's offset in its (one) partition
@@ -188,7 +188,7 @@ type spanTrace struct {
 	maxDur time.Duration
 }
 
-func newWeirSpans(now time.Time, slabs *exemplars.SlabPool) (*weirSpans, error) {
+func newWeirSpans(now time.Time, slabs *tailsampling.SlabPool) (*weirSpans, error) {
 	a, err := newWeirAgg(rules.Default(), now)
 	if err != nil {
 		return nil, err
@@ -196,7 +196,7 @@ func newWeirSpans(now time.Time, slabs *exemplars.SlabPool) (*weirSpans, error) 
 	w := &weirSpans{weirAgg: a, conv: ingest.NewSpanConverter()}
 	// The pipeline releases a kept trace's chunks once it has decoded them
 	// for export (internal/pipeline drainTraces); here they are only counted.
-	w.buf = exemplars.NewBuffer(exemplars.Slabs(slabs), exemplars.OnKeep(func(k exemplars.Kept) {
+	w.buf = tailsampling.NewBuffer(tailsampling.Slabs(slabs), tailsampling.OnKeep(func(k tailsampling.Kept) {
 		w.kept++
 		k.Release()
 	}))
@@ -245,7 +245,7 @@ func (w *weirSpans) record(rec []byte) error {
 // decides every other buffered trace as if its decision wait had passed: the
 // work the collector's tail sampling does at Shutdown.
 func (w *weirSpans) finish() (series int, count float64) {
-	series, count = w.flush(func(id sample.TraceID) { w.buf.Keep(id, exemplars.KeepExemplar, w.now) })
-	w.buf.Tick(w.now.Add(exemplars.DefaultDecisionWait + time.Second))
+	series, count = w.flush(func(id sample.TraceID) { w.buf.Keep(id, tailsampling.KeepExemplar, w.now) })
+	w.buf.Tick(w.now.Add(tailsampling.DefaultDecisionWait + time.Second))
 	return series, count
 }

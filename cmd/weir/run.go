@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weirdev/weir/aggregator"
-	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/config"
 	"github.com/weirdev/weir/internal/pipeline"
@@ -122,7 +122,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		aggOpts = append(aggOpts, aggregator.RelativeAccuracy(a.RelativeAccuracy))
 	}
 	ts := cfg.TailSampling
-	lateness, wait := aggregator.DefaultAllowedLateness, exemplars.DefaultDecisionWait
+	lateness, wait := aggregator.DefaultAllowedLateness, tailsampling.DefaultDecisionWait
 	if a.AllowedLateness > 0 {
 		lateness = time.Duration(a.AllowedLateness)
 	}
@@ -135,18 +135,18 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		}
 	}
 	warnExemplarWait(ruleSet)
-	var bufOpts []exemplars.BufferOpt
+	var bufOpts []tailsampling.BufferOpt
 	if ts.DecisionWait > 0 {
-		bufOpts = append(bufOpts, exemplars.DecisionWait(time.Duration(ts.DecisionWait)))
+		bufOpts = append(bufOpts, tailsampling.DecisionWait(time.Duration(ts.DecisionWait)))
 	}
 	if ts.MaxBytes > 0 {
-		bufOpts = append(bufOpts, exemplars.MaxBytes(ts.MaxBytes))
+		bufOpts = append(bufOpts, tailsampling.MaxBytes(ts.MaxBytes))
 	}
 	if ts.BaselineRate != nil {
-		bufOpts = append(bufOpts, exemplars.BaselineRate(*ts.BaselineRate))
+		bufOpts = append(bufOpts, tailsampling.BaselineRate(*ts.BaselineRate))
 	}
 	if ts.LatencyThreshold > 0 {
-		bufOpts = append(bufOpts, exemplars.LatencyThreshold(time.Duration(ts.LatencyThreshold)))
+		bufOpts = append(bufOpts, tailsampling.LatencyThreshold(time.Duration(ts.LatencyThreshold)))
 	}
 	k := cfg.Kafka
 	convOpts := []ingest.ConvertOpt{ingest.PromoteResourceAttributes(k.PromoteResourceAttributes...)}

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/internal/pipeline"
 )
 
@@ -19,7 +19,7 @@ import (
 func newPipelines(n int, cfg pipeline.Config, maxBytes int64) ([]*pipeline.Pipeline, error) {
 	n = max(n, 1)
 	if maxBytes <= 0 {
-		maxBytes = exemplars.DefaultMaxBytes
+		maxBytes = tailsampling.DefaultMaxBytes
 	}
 	pipes := make([]*pipeline.Pipeline, n)
 	for i := range pipes {
@@ -27,7 +27,7 @@ func newPipelines(n int, cfg pipeline.Config, maxBytes int64) ([]*pipeline.Pipel
 		id := strconv.Itoa(i)
 		wc.Logger = cfg.Logger.With("worker", id)
 		wc.Reg = prometheus.WrapRegistererWith(prometheus.Labels{"worker": id}, cfg.Reg)
-		wc.Buffer = append(append([]exemplars.BufferOpt(nil), cfg.Buffer...), exemplars.MaxBytes(maxBytes/int64(n)))
+		wc.Buffer = append(append([]tailsampling.BufferOpt(nil), cfg.Buffer...), tailsampling.MaxBytes(maxBytes/int64(n)))
 		wc.LimitShare = 1 / float64(n)
 		p, err := pipeline.New(wc)
 		if err != nil {

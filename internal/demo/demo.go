@@ -19,7 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weirdev/weir/configs"
-	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/internal/pipeline"
@@ -110,7 +110,7 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		Rules:  cfg.Rules,
 		Series: map[string]pipeline.SeriesSink{"": pipeline.SeriesSinkFunc(store.Write)},
 		Traces: pipeline.TraceSinkFunc(traces.WriteTraces),
-		Buffer: []exemplars.BufferOpt{exemplars.DecisionWait(45 * time.Second)},
+		Buffer: []tailsampling.BufferOpt{tailsampling.DecisionWait(45 * time.Second)},
 		Logger: log,
 		Reg:    reg,
 	})

@@ -24,7 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/internal/testenv"
 	"github.com/weirdev/weir/sample"
@@ -306,7 +306,7 @@ func checkTailSampling(t *testing.T, gen map[string]*tsTrace, exemplarIDs map[st
 			continue
 		}
 		others++
-		in := exemplars.Baseline(parseTraceID(t, id), tsBaselineRate)
+		in := tailsampling.Baseline(parseTraceID(t, id), tsBaselineRate)
 		if in {
 			baseline++
 		}

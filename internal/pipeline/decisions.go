@@ -7,7 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/sample"
 )
 
@@ -58,7 +58,7 @@ func (d *decisions) produce(ex sample.Exemplar, now time.Time) {
 	if ex.Partition < 0 {
 		// An SDK exemplar of a metric point: which node buffers its trace
 		// is unknown; keep it here if it is here.
-		d.p.buffer.Keep(ex.TraceID, exemplars.KeepExemplar, now)
+		d.p.buffer.Keep(ex.TraceID, tailsampling.KeepExemplar, now)
 		return
 	}
 	id := ex.TraceID
@@ -107,7 +107,7 @@ func (d *decisions) run(ctx context.Context) error {
 				return
 			}
 			copy(id[:], r.Value)
-			d.p.buffer.Keep(id, exemplars.KeepExemplar, now)
+			d.p.buffer.Keep(id, tailsampling.KeepExemplar, now)
 		})
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/sample"
@@ -100,7 +100,7 @@ func TestDecisionsAfterRevoke(t *testing.T) {
 // aborted transaction (or after its partition came back) is aggregated
 // again but not buffered again: its trace's spans would be exported twice.
 func TestReplayBuffersOnce(t *testing.T) {
-	p, err := New(Config{Series: map[string]SeriesSink{"": newCapture()}, Buffer: []exemplars.BufferOpt{exemplars.BaselineRate(0)}})
+	p, err := New(Config{Series: map[string]SeriesSink{"": newCapture()}, Buffer: []tailsampling.BufferOpt{tailsampling.BaselineRate(0)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestUndecidedTracesSurviveTheirNode(t *testing.T) {
 
 	run := func(name string, wait time.Duration, traces TraceSink) *node {
 		return startNodeWith(t, brokers, name, Config{Series: map[string]SeriesSink{"": newCapture()}, Traces: traces,
-			Buffer: []exemplars.BufferOpt{exemplars.DecisionWait(wait), exemplars.BaselineRate(1)}})
+			Buffer: []tailsampling.BufferOpt{tailsampling.DecisionWait(wait), tailsampling.BaselineRate(1)}})
 	}
 	first := &traceCapture{}
 	a := run("node-a", time.Hour, first)

@@ -17,7 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/weirdev/weir/aggregator"
-	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sample"
@@ -39,7 +39,7 @@ type TraceSink interface {
 type Config struct {
 	Rules      *rules.Set
 	Aggregator []aggregator.Opt
-	Buffer     []exemplars.BufferOpt
+	Buffer     []tailsampling.BufferOpt
 	// Convert options for metric and span conversion.
 	MetricConvert []ingest.ConvertOpt
 	SpanConvert   []ingest.ConvertOpt
@@ -72,7 +72,7 @@ type Pipeline struct {
 	rules   atomic.Pointer[rules.Set]
 	applied *rules.Set
 	agg     *aggregator.Aggregator
-	buffer  *exemplars.Buffer
+	buffer  *tailsampling.Buffer
 
 	metricConv map[int32]*ingest.MetricConverter
 	spanConv   *ingest.SpanConverter
@@ -88,7 +88,7 @@ type Pipeline struct {
 
 	now     time.Time  // wall time of the record being handled
 	keptMu  sync.Mutex // OnKeep may run on the decisions reader's goroutine
-	kept    []exemplars.Kept
+	kept    []tailsampling.Kept
 	pending map[string][]prompb.TimeSeries
 	// decide records the keep decision of a closed window's exemplar: the
 	// local span buffer in one process, a weir.decisions record in a cluster.
@@ -145,17 +145,17 @@ func New(cfg Config) (*Pipeline, error) {
 		limits:     tenantLimits{share: cfg.LimitShare},
 		m:          newMetrics(cfg.Reg),
 	}
-	bufOpts := append([]exemplars.BufferOpt{
-		exemplars.OnKeep(func(k exemplars.Kept) {
+	bufOpts := append([]tailsampling.BufferOpt{
+		tailsampling.OnKeep(func(k tailsampling.Kept) {
 			p.keptMu.Lock()
 			p.kept = append(p.kept, k)
 			p.keptMu.Unlock()
 		}),
-		exemplars.WithRegisterer(cfg.Reg),
-		exemplars.WithLogger(cfg.Logger),
+		tailsampling.WithRegisterer(cfg.Reg),
+		tailsampling.WithLogger(cfg.Logger),
 	}, cfg.Buffer...)
-	p.buffer = exemplars.NewBuffer(bufOpts...)
-	p.decide = func(ex sample.Exemplar, now time.Time) { p.buffer.Keep(ex.TraceID, exemplars.KeepExemplar, now) }
+	p.buffer = tailsampling.NewBuffer(bufOpts...)
+	p.decide = func(ex sample.Exemplar, now time.Time) { p.buffer.Keep(ex.TraceID, tailsampling.KeepExemplar, now) }
 	p.rules.Store(cfg.Rules)
 	p.applied = cfg.Rules
 	return p, nil

@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/weirdev/weir/aggregator"
-	"github.com/weirdev/weir/exemplars"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sample"
@@ -47,7 +47,7 @@ func protoRecord(t testing.TB, end time.Time, traces []byte, durs []time.Duratio
 func TestHandleProtoTraces(t *testing.T) {
 	discard := SeriesSinkFunc(func(context.Context, []prompb.TimeSeries) error { return nil })
 	p, err := New(Config{Rules: rules.Default(), Aggregator: clusterAggOpts(), Series: map[string]SeriesSink{"": discard},
-		Buffer: []exemplars.BufferOpt{exemplars.LatencyThreshold(time.Second), exemplars.BaselineRate(0)}})
+		Buffer: []tailsampling.BufferOpt{tailsampling.LatencyThreshold(time.Second), tailsampling.BaselineRate(0)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,11 +80,11 @@ func TestHandleProtoTraces(t *testing.T) {
 		t.Fatalf("pdata decoded %d records, want only the one of several traces", decodes)
 	}
 
-	kept := map[byte]exemplars.Kept{}
+	kept := map[byte]tailsampling.Kept{}
 	for _, k := range p.kept {
 		kept[k.TraceID[1]] = k
 	}
-	if len(kept) != 2 || kept[1].Reason != exemplars.KeepLatency || kept[2].Reason != exemplars.KeepError {
+	if len(kept) != 2 || kept[1].Reason != tailsampling.KeepLatency || kept[2].Reason != tailsampling.KeepError {
 		t.Fatalf("kept %+v, want trace 1 for latency and trace 2 for its error", p.kept)
 	}
 	part, err := ingest.DecodeTraces(ingest.EncodingProto, kept[1].Chunks[0])
@@ -94,7 +94,7 @@ func TestHandleProtoTraces(t *testing.T) {
 	if st := p.buffer.Stats(); st.Traces != 2 || st.Spans != 4 {
 		t.Fatalf("buffer holds %d traces of %d spans, want traces 3 and 4 (2 spans each, the replay of 4 not again)", st.Traces, st.Spans)
 	}
-	p.buffer.Keep(sample.TraceID{0xab, 4}, exemplars.KeepExemplar, time.Now())
+	p.buffer.Keep(sample.TraceID{0xab, 4}, tailsampling.KeepExemplar, time.Now())
 	if k := p.kept[len(p.kept)-1]; len(k.Chunks) != 1 || string(k.Chunks[0]) != string(single) {
 		t.Fatalf("trace 4 kept as %d chunks, want its record as it was", len(k.Chunks))
 	}
@@ -113,7 +113,7 @@ func TestHandleProtoTraces(t *testing.T) {
 func TestHandleRawTraces(t *testing.T) {
 	discard := SeriesSinkFunc(func(context.Context, []prompb.TimeSeries) error { return nil })
 	p, err := New(Config{Rules: rules.Default(), Aggregator: clusterAggOpts(), Series: map[string]SeriesSink{"": discard},
-		Buffer: []exemplars.BufferOpt{exemplars.BaselineRate(0)}})
+		Buffer: []tailsampling.BufferOpt{tailsampling.BaselineRate(0)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func BenchmarkHandleTraces(b *testing.B) {
 		b.Run(path, func(b *testing.B) {
 			discard := SeriesSinkFunc(func(context.Context, []prompb.TimeSeries) error { return nil })
 			p, err := New(Config{Rules: rules.Default(), Aggregator: clusterAggOpts(), Series: map[string]SeriesSink{"": discard},
-				Buffer: []exemplars.BufferOpt{exemplars.DecisionWait(time.Millisecond)}})
+				Buffer: []tailsampling.BufferOpt{tailsampling.DecisionWait(time.Millisecond)}})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -206,11 +206,11 @@ func flushedSpanCount(p *Pipeline) float64 {
 // copies new chunks into the same slabs instead of allocating, and what was
 // exported is still the spans that were kept.
 func TestKeptChunksFreeTheirSlabs(t *testing.T) {
-	pool := exemplars.NewSlabPool(64 << 20)
+	pool := tailsampling.NewSlabPool(64 << 20)
 	exported := &traceCapture{}
 	discard := SeriesSinkFunc(func(context.Context, []prompb.TimeSeries) error { return nil })
 	p, err := New(Config{Rules: rules.Default(), Aggregator: clusterAggOpts(), Series: map[string]SeriesSink{"": discard},
-		Traces: exported, Buffer: []exemplars.BufferOpt{exemplars.Slabs(pool), exemplars.BaselineRate(0)}})
+		Traces: exported, Buffer: []tailsampling.BufferOpt{tailsampling.Slabs(pool), tailsampling.BaselineRate(0)}})
 	if err != nil {
 		t.Fatal(err)
 	}

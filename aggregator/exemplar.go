@@ -1,4 +1,4 @@
-package exemplars
+package aggregator
 
 import (
 	"bytes"
