@@ -24,6 +24,7 @@ import (
 //	            [scalar: min:f64 max:f64 lastT:varint lastV:f64]
 //	            [dist: zero:f64 pos:bins neg:bins cands maxEx:exemplar?]
 //	            [hist: nb:uvarint bounds:f64*(nb-1) counts:uvarint*nb exemplar?*nb]
+//	            [ext: n:uvarint { agg:byte state }]
 //	xsum      = n:uvarint f64*n special:f64
 //	bins      = n:uvarint { index:varint count:f64 }
 //	cands     = n:uvarint { key:varint exemplar }
@@ -45,6 +46,7 @@ const (
 	flagScalar = 1 << iota
 	flagDist
 	flagHist
+	flagExt
 )
 
 // maxSketchIndex bounds sketch indexes on decode: a 1% sketch indexes all of
@@ -70,7 +72,7 @@ func EncodePartial(b []byte, p Partial) []byte {
 			b = appendStr(b, value)
 		})
 	}
-	return p.w.appendTo(b)
+	return p.w.appendTo(b, p.Target)
 }
 
 // EncodeWatermark appends the record of a stage-1 partition's watermark.
@@ -129,7 +131,7 @@ func (a *Aggregator) decodePartial(d *decoder) *Partial {
 	n := d.count(10)
 	for i := 0; i < n && d.err == nil; i++ {
 		s := Spec{Agg: Agg(d.byte()), Q: d.f64()}
-		if s.Agg > Buckets {
+		if s.Agg >= numAggs {
 			d.fail("aggregation %d", s.Agg)
 		}
 		nl := d.count(2)
@@ -150,7 +152,7 @@ func (a *Aggregator) decodePartial(d *decoder) *Partial {
 	return p
 }
 
-func (w *window) appendTo(b []byte) []byte {
+func (w *window) appendTo(b []byte, t *Target) []byte {
 	b = appendF64(b, w.n)
 	b = w.sum.appendTo(b)
 	b = w.delta.appendTo(b)
@@ -163,6 +165,9 @@ func (w *window) appendTo(b []byte) []byte {
 	}
 	if w.hist != nil && w.hist.counts != nil {
 		flags |= flagHist
+	}
+	if len(w.ext) > 0 {
+		flags |= flagExt
 	}
 	b = append(b, flags)
 	if w.scalar {
@@ -195,6 +200,13 @@ func (w *window) appendTo(b []byte) []byte {
 			b = appendOptExemplar(b, e)
 		}
 	}
+	if flags&flagExt != 0 {
+		b = binary.AppendUvarint(b, uint64(len(w.ext)))
+		for i, e := range w.ext {
+			b = append(b, byte(t.needs.extra[i]))
+			b = e.appendTo(b)
+		}
+	}
 	return b
 }
 
@@ -215,7 +227,7 @@ func (a *Aggregator) decodeWindow(d *decoder, t *Target, start int64) *window {
 	w.sum = d.xsum()
 	w.delta = d.xsum()
 	flags := d.byte()
-	if flags&^(flagScalar|flagDist|flagHist) != 0 {
+	if flags&^(flagScalar|flagDist|flagHist|flagExt) != 0 {
 		d.fail("window flags %#x", flags)
 	}
 	if flags&flagScalar != 0 {
@@ -284,6 +296,24 @@ func (a *Aggregator) decodeWindow(d *decoder, t *Target, start int64) *window {
 		w.hist = h
 	} else if t.needs.buckets {
 		w.hist = &bucketHist{}
+	}
+	if flags&flagExt != 0 {
+		n := d.count(2)
+		if d.err == nil && n != len(t.needs.extra) {
+			d.fail("%d extra states for %d", n, len(t.needs.extra))
+		}
+		w.ext = make([]extra, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			if a := Agg(d.byte()); d.err == nil && a != t.needs.extra[i] {
+				d.fail("extra state of %v where %v's is due", a, t.needs.extra[i])
+				break
+			}
+			e := outputOf(t.needs.extra[i]).newExtra()
+			e.read(d)
+			w.ext = append(w.ext, e)
+		}
+	} else {
+		w.ext = newExtras(t)
 	}
 	return w
 }

@@ -20,7 +20,7 @@ func TestCodecRoundTripGenerated(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	ms := t0.UnixMilli()
 	bucketCounts := []int{1, 2, 3, 4, 5, 7, 8, 9, 16, 100, 300}
-	for agg := Sum; agg <= Buckets; agg++ {
+	for agg := range numAggs {
 		for _, nb := range bucketCounts {
 			for _, withEx := range []bool{false, true} {
 				spec := Spec{Agg: agg, Q: 0.99, Labels: labels.FromStrings("__name__", "m", "agg", aggName(Spec{Agg: agg}))}

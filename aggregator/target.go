@@ -1,29 +1,10 @@
 package aggregator
 
 import (
-	"math"
-	"strconv"
+	"slices"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
-)
-
-// Agg names one aggregation of a window.
-type Agg uint8
-
-// The aggregations. Which apply to a point depends on its sample.Kind: see
-// window.add.
-const (
-	Sum Agg = iota
-	Count
-	Min
-	Max
-	Last
-	Mean
-	Rate     // Increase divided by the resolution in seconds.
-	Increase // Sum of deltas (Delta points) or observations' count (others).
-	Quantile
-	Buckets // Explicit-bucket histogram: one series per bucket with an le label.
 )
 
 // Spec is one output series of a Target.
@@ -37,18 +18,6 @@ type Spec struct {
 	// For Buckets the le label is added at emit time.
 	Labels labels.Labels
 	Name   string
-}
-
-// QuantileLabel is the label of a quantile series (the Prometheus summary
-// convention); its value is FormatQuantile of the spec's Q.
-const QuantileLabel = "quantile"
-
-// FormatQuantile formats a quantile as QuantileLabel carries it ("0.99").
-func FormatQuantile(q float64) string {
-	if math.IsNaN(q) {
-		return "NaN"
-	}
-	return strconv.FormatFloat(q, 'f', -1, 64)
 }
 
 // SeriesLabels returns the labels of the output series s of t.
@@ -133,10 +102,14 @@ type Target struct {
 	needs needs
 }
 
+// needs is the window state a target's outputs read: the shared state
+// (dist: a sketch, buckets: explicit buckets, scalar: min, max and last) and
+// the outputs with an extra state of their own, in Spec order.
 type needs struct {
 	dist    bool
 	buckets bool
-	scalar  bool // min, max or last
+	scalar  bool
+	extra   []Agg
 }
 
 // Init derives the state a target's windows need. Call it once after filling
@@ -144,13 +117,14 @@ type needs struct {
 func (t *Target) Init() {
 	t.needs = needs{}
 	for _, s := range t.Specs {
-		switch s.Agg {
-		case Quantile:
-			t.needs.dist = true
-		case Buckets:
-			t.needs.buckets = true
-		case Min, Max, Last:
-			t.needs.scalar = true
+		if o := outputOf(s.Agg); o != nil {
+			n := o.needs()
+			t.needs.dist = t.needs.dist || n.dist
+			t.needs.buckets = t.needs.buckets || n.buckets
+			t.needs.scalar = t.needs.scalar || n.scalar
+			if o.newExtra() != nil && !slices.Contains(t.needs.extra, s.Agg) {
+				t.needs.extra = append(t.needs.extra, s.Agg)
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package aggregator
 import (
 	"errors"
 	"math"
+	"slices"
 
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
 
@@ -28,6 +29,9 @@ type window struct {
 	lastV    float64
 	sk       *sketch
 	hist     *bucketHist
+	// ext holds the extra states of the target's outputs that keep one
+	// (Target.needs.extra, in that order).
+	ext []extra
 }
 
 var errUnknownKind = errors.New("unknown point kind")
@@ -43,11 +47,35 @@ func initWindow(w *window, t *Target, start int64, m *mapping.LogarithmicMapping
 	if t.needs.buckets {
 		w.hist = &bucketHist{}
 	}
+	w.ext = newExtras(t)
+}
+
+func newExtras(t *Target) []extra {
+	if len(t.needs.extra) == 0 {
+		return nil
+	}
+	ext := make([]extra, len(t.needs.extra))
+	for i, a := range t.needs.extra {
+		ext[i] = outputOf(a).newExtra()
+	}
+	return ext
+}
+
+// extraOf returns the extra state of output a in a window of t, nil when
+// the window keeps none.
+func (w *window) extraOf(t *Target, a Agg) extra {
+	if i := slices.Index(t.needs.extra, a); i >= 0 && i < len(w.ext) {
+		return w.ext[i]
+	}
+	return nil
 }
 
 // add folds one point into the window. An error means the point was not
 // (entirely) taken and is counted as invalid by the caller.
 func (w *window) add(p *sample.Point) error {
+	for _, e := range w.ext {
+		e.add(p)
+	}
 	switch p.Kind {
 	case sample.Gauge, sample.Delta:
 		w.n++
@@ -133,6 +161,17 @@ func (w *window) merge(o *window) error {
 			w.hist = o.hist
 		} else if err := w.hist.merge(o.hist); err != nil {
 			return err
+		}
+	}
+	switch {
+	case len(o.ext) == 0:
+	case len(w.ext) == 0:
+		w.ext = o.ext
+	case len(w.ext) != len(o.ext):
+		return errLayout
+	default:
+		for i := range w.ext {
+			w.ext[i].merge(o.ext[i])
 		}
 	}
 	return nil

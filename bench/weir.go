@@ -141,27 +141,12 @@ func targetKey(seed maphash.Seed, lset labels.Labels, res int64, fp uint64) uint
 	return h.Sum64()
 }
 
-var aggKinds = map[rules.AggKind]aggregator.Agg{
-	rules.Sum: aggregator.Sum, rules.Count: aggregator.Count, rules.Min: aggregator.Min,
-	rules.Max: aggregator.Max, rules.Last: aggregator.Last, rules.Mean: aggregator.Mean,
-	rules.Rate: aggregator.Rate, rules.Increase: aggregator.Increase, rules.Quantile: aggregator.Quantile,
-}
-
-// specsFor names a rollup's output series the way the rules package does
-// (rules.SeriesLabels), by name: the target's labels hold the rest.
+// specsFor names a rollup's output series as the aggregator does.
 func specsFor(out rules.Output) []aggregator.Spec {
 	if out.Aggregations == nil {
 		panic(fmt.Sprintf("bench: rule %q has no aggregations: mapping rules are not wired here", out.Rule))
 	}
-	var specs []aggregator.Spec
-	for _, a := range out.Aggregations {
-		k, ok := aggKinds[a.Kind]
-		if !ok {
-			panic(fmt.Sprintf("bench: rule %q: aggregation %v is not wired here", out.Rule, a))
-		}
-		specs = append(specs, aggregator.Spec{Agg: k, Q: a.Q, Name: a.SeriesName(out.Labels.Get("__name__"))})
-	}
-	return specs
+	return aggregator.Specs(out.Labels.Get("__name__"), out.Aggregations)
 }
 
 // weirSpans is weir's span path of internal/pipeline.HandleTraces (its

@@ -50,8 +50,9 @@
 //
 // # Output naming
 //
-// A rollup with output name N writes, per aggregation (Aggregation.SeriesName
-// and SeriesLabels, the one place this is decided):
+// Aggregations are the aggregator's vocabulary (aggregator.ParseAggregation).
+// A rollup with output name N writes, per aggregation (named in
+// aggregator/naming.go, the one place this is decided):
 //
 //	pNN        N{quantile="0.NN"}      quantile label as strconv.FormatFloat(q, 'f', -1, 64): p50 -> "0.5", p999 -> "0.999"
 //	sum        N_sum
@@ -63,6 +64,7 @@
 //	rate       N_rate                  per second over the window
 //	increase   N_increase              over the window
 //	buckets    N_bucket{le="..."}      plus N_sum and N_count
+//	stddev     N_stddev                population standard deviation
 //
 // so percentiles follow the Prometheus summary convention beside _sum and
 // _count. Every output series carries the input labels regrouped by the

@@ -51,24 +51,6 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func FuzzParseAggregation(f *testing.F) {
-	for _, s := range []string{"sum", "p99", "p999", "p05", "p5", "p990", "buckets", "p9999999"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		a, err := ParseAggregation(s)
-		if err != nil {
-			return
-		}
-		if a.Kind == Quantile && (a.Q <= 0 || a.Q >= 1) {
-			t.Fatalf("ParseAggregation(%q) = quantile %v outside (0, 1)", s, a.Q)
-		}
-		if a.String() != s {
-			t.Fatalf("ParseAggregation(%q).String() = %q: two spellings of one aggregation", s, a.String())
-		}
-	})
-}
-
 func FuzzParseStoragePolicy(f *testing.F) {
 	for _, s := range []string{"10s:2d", "1m:40d", "1h30m:1y", "500ms:1h", "0:1d", "1h:30m"} {
 		f.Add(s)

@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/weirdev/weir/aggregator"
 )
 
 // Match is what the rules say about one input series.
@@ -28,7 +30,7 @@ type Output struct {
 	// so state kept per rule survives a reload that leaves the rule alone.
 	Fingerprint uint64
 	// Name is the output base name: a rollup's output, a mapping's input name.
-	// The series each aggregation writes are named by Aggregation.SeriesName.
+	// The series each aggregation writes are named by aggregator.Aggregation.SeriesName.
 	Name string
 	// Labels are the output series labels with __name__ = Name: for a rollup
 	// the input labels regrouped by its by or without clause, for a mapping
@@ -36,7 +38,7 @@ type Output struct {
 	Labels labels.Labels
 	// Aggregations are the rollup's, in canonical order; nil for a mapping
 	// rule, whose aggregation the aggregator picks by the point's kind.
-	Aggregations []Aggregation
+	Aggregations []aggregator.Aggregation
 	// Policies are sorted by resolution.
 	Policies []StoragePolicy
 	// Priority: over a tenant's limit, lower priorities are shed first.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/weirdev/weir/aggregator"
 )
 
 const matchRules = `
@@ -189,27 +191,27 @@ func TestParseRuleKinds(t *testing.T) {
 		{
 			Kind: RollupRule, Name: "lat-by-svc", Line: 8, Col: 5, Match: `lat{env!="dev"}`, Output: "lat:svc",
 			Grouping:     Grouping{Labels: []string{"Region", "service"}},
-			Aggregations: []Aggregation{{Kind: Sum}, {Kind: Count}, {Kind: Quantile, Q: 0.99}},
+			Aggregations: []aggregator.Aggregation{{Agg: aggregator.Sum}, {Agg: aggregator.Count}, {Agg: aggregator.Quantile, Q: 0.99}},
 			Policies:     []StoragePolicy{{10 * time.Second, 48 * time.Hour}, {time.Minute, 40 * 24 * time.Hour}},
 			Priority:     10,
 		},
 		{
 			Kind: RollupRule, Name: "lat-without-pod", Line: 15, Col: 5, Match: `{__name__=~"lat|rpc_lat"}`, Output: "lat:nopod",
 			Grouping:     Grouping{Without: true, Labels: []string{"pod"}},
-			Aggregations: []Aggregation{{Kind: Max}},
+			Aggregations: []aggregator.Aggregation{{Agg: aggregator.Max}},
 			Policies:     []StoragePolicy{{10 * time.Second, 48 * time.Hour}},
 			KeepOriginal: true,
 		},
 		{
 			Kind: RollupRule, Name: "api-total", Line: 22, Col: 5, Match: `{job="api"}`, Output: "api_total",
 			Grouping:     Grouping{Labels: []string{}},
-			Aggregations: []Aggregation{{Kind: Sum}},
+			Aggregations: []aggregator.Aggregation{{Agg: aggregator.Sum}},
 			Policies:     []StoragePolicy{{time.Minute, 24 * time.Hour}},
 		},
 		{
 			Kind: RollupRule, Name: "team-y", Line: 27, Col: 5, Match: `{team="y"}`, Output: "team_y",
 			Grouping:     Grouping{Without: true, Labels: []string{"instance"}},
-			Aggregations: []Aggregation{{Kind: Count}},
+			Aggregations: []aggregator.Aggregation{{Agg: aggregator.Count}},
 			Policies:     []StoragePolicy{{time.Minute, 24 * time.Hour}},
 		},
 		{

@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
+
+	"github.com/weirdev/weir/aggregator"
 )
 
 // fileDef is what one rules file declares, decoded and checked on its own.
@@ -214,7 +216,7 @@ func (d *decoder) labelNames(n *yaml.Node, what string) []string {
 	return out
 }
 
-func (d *decoder) aggregations(n *yaml.Node, what string) []Aggregation {
+func (d *decoder) aggregations(n *yaml.Node, what string) []aggregator.Aggregation {
 	items, ok := d.seq(n, what)
 	if !ok {
 		return nil
@@ -223,14 +225,14 @@ func (d *decoder) aggregations(n *yaml.Node, what string) []Aggregation {
 		d.errorf(n, "%s: list at least one aggregation", what)
 		return nil
 	}
-	out := make([]Aggregation, 0, len(items))
-	first := make(map[Aggregation]*yaml.Node, len(items))
+	out := make([]aggregator.Aggregation, 0, len(items))
+	first := make(map[aggregator.Aggregation]*yaml.Node, len(items))
 	for _, it := range items {
 		s, ok := d.str(it, what+" entry")
 		if !ok {
 			continue
 		}
-		a, err := ParseAggregation(s)
+		a, err := aggregator.ParseAggregation(s)
 		if err != nil {
 			d.errorf(it, "%s: %v", what, err)
 			continue

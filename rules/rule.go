@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/weirdev/weir/aggregator"
 )
 
 // RuleKind is the section of the rules file a rule comes from.
@@ -63,7 +65,7 @@ type rule struct {
 	matchers     []*labels.Matcher
 	output       string
 	grouping     Grouping
-	aggs         []Aggregation
+	aggs         []aggregator.Aggregation
 	policies     []StoragePolicy
 	keepOriginal bool
 	priority     int
@@ -80,7 +82,7 @@ type rule struct {
 // finish puts the decoded rule in canonical form and fingerprints it.
 func (r *rule) finish() {
 	sortStrings(r.grouping.Labels)
-	slices.SortFunc(r.aggs, compareAgg)
+	slices.SortFunc(r.aggs, aggregator.CompareAggregations)
 	slices.SortFunc(r.policies, compareStoragePolicy)
 	if r.kind == RollupRule && !r.grouping.Without {
 		r.keepNames = append([]string{model.MetricNameLabel}, r.grouping.Labels...)
@@ -185,7 +187,7 @@ type RuleInfo struct {
 	// Output, Grouping, Aggregations and KeepOriginal are set for rollups.
 	Output       string
 	Grouping     Grouping
-	Aggregations []Aggregation
+	Aggregations []aggregator.Aggregation
 	// Policies are set for rollup and mapping rules, sorted by resolution.
 	Policies     []StoragePolicy
 	KeepOriginal bool

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/weirdev/weir/aggregator"
 )
 
 // Set is a compiled set of rules: every drop, rollup and mapping rule of the
@@ -184,7 +186,7 @@ func checkOutputs(rs []*rule) Errors {
 			continue
 		}
 		reported := make(map[*rule]bool)
-		for _, n := range seriesNames(r.output, r.aggs) {
+		for _, n := range aggregator.SeriesNames(r.output, r.aggs) {
 			prev, taken := owner[n]
 			if !taken {
 				owner[n] = r

@@ -166,7 +166,7 @@ func textPoint(l labels.Labels, types map[string]model.MetricType) (sample.Point
 		if suffix != "_bucket" {
 			return sample.Point{}, false
 		}
-		b := labels.NewBuilder(l).Del(rules.BucketLabel).Set(model.MetricNameLabel, family)
+		b := labels.NewBuilder(l).Del(labels.BucketLabel).Set(model.MetricNameLabel, family)
 		return sample.Point{Labels: b.Labels(), Kind: sample.Histogram}, true
 	}
 	return sample.Point{Labels: l, Kind: sample.Gauge}, true
@@ -229,7 +229,7 @@ func seriesString(l labels.Labels) string {
 	if rest.Len() > 0 || name == "" {
 		s += rest.String()
 	}
-	if strings.HasSuffix(name, "_bucket") && !l.Has(rules.BucketLabel) {
+	if strings.HasSuffix(name, "_bucket") && !l.Has(labels.BucketLabel) {
 		s += " (one series per le)"
 	}
 	return s

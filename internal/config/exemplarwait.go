@@ -40,7 +40,7 @@ func hasExemplars(r rules.RuleInfo) bool {
 		return false
 	}
 	for _, a := range r.Aggregations {
-		if a.Kind == rules.Quantile || a.Kind == rules.Max || a.Kind == rules.Buckets {
+		if a.Exemplars() {
 			return true
 		}
 	}

@@ -9,10 +9,6 @@ import (
 	"github.com/weirdev/weir/sample"
 )
 
-// DefaultQuantiles are the percentiles of outputs whose rule names none
-// (mapping rules of distributions).
-var defaultQuantiles = [...]float64{0.5, 0.9, 0.99, 0.999}
-
 // match is the cached outcome of the rules for one input series.
 type match struct {
 	lset    labels.Labels
@@ -76,69 +72,13 @@ func mix(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// specsFor names the output series of one rule output. Explicit aggregations
-// are named by the rules package; a mapping rule (no aggregations) keeps the
-// series name and aggregates by the point's kind: gauges keep their last
-// value, counters their per-window increase, distributions become summaries
-// and histograms keep their buckets.
+// specsFor names the output series of one rule output: a rollup's
+// aggregations, or for a mapping rule (no aggregations) the input series'
+// own name aggregated by the point's kind.
 func specsFor(out rules.Output, lset labels.Labels, kind sample.Kind) []aggregator.Spec {
 	base := lset.Get(model.MetricNameLabel)
-	named := func(agg aggregator.Agg, name string) aggregator.Spec { return aggregator.Spec{Agg: agg, Name: name} }
-	quantile := func(q float64) aggregator.Spec { return aggregator.Spec{Agg: aggregator.Quantile, Q: q, Name: base} }
 	if out.Aggregations == nil {
-		switch kind {
-		case sample.Gauge:
-			return []aggregator.Spec{named(aggregator.Last, base)}
-		case sample.Delta:
-			return []aggregator.Spec{named(aggregator.Increase, base)}
-		case sample.Histogram:
-			return []aggregator.Spec{
-				named(aggregator.Buckets, base+"_bucket"),
-				named(aggregator.Sum, base+"_sum"),
-				named(aggregator.Count, base+"_count"),
-			}
-		default:
-			specs := []aggregator.Spec{named(aggregator.Sum, base+"_sum"), named(aggregator.Count, base+"_count")}
-			for _, q := range defaultQuantiles {
-				specs = append(specs, quantile(q))
-			}
-			return specs
-		}
+		return aggregator.DefaultSpecs(base, kind)
 	}
-	var specs []aggregator.Spec
-	type seriesKey struct {
-		name     string
-		quantile bool
-		q        float64
-	}
-	seen := map[seriesKey]bool{}
-	add := func(s aggregator.Spec) {
-		k := seriesKey{name: s.Name}
-		if s.Agg == aggregator.Quantile {
-			k.quantile, k.q = true, s.Q
-		}
-		if !seen[k] {
-			seen[k] = true
-			specs = append(specs, s)
-		}
-	}
-	for _, a := range out.Aggregations {
-		switch a.Kind {
-		case rules.Quantile:
-			add(quantile(a.Q))
-		case rules.Buckets:
-			add(named(aggregator.Buckets, base+"_bucket"))
-			add(named(aggregator.Sum, base+"_sum"))
-			add(named(aggregator.Count, base+"_count"))
-		default:
-			add(named(aggKinds[a.Kind], a.SeriesName(base)))
-		}
-	}
-	return specs
-}
-
-var aggKinds = map[rules.AggKind]aggregator.Agg{
-	rules.Sum: aggregator.Sum, rules.Count: aggregator.Count, rules.Min: aggregator.Min,
-	rules.Max: aggregator.Max, rules.Last: aggregator.Last, rules.Mean: aggregator.Mean,
-	rules.Rate: aggregator.Rate, rules.Increase: aggregator.Increase,
+	return aggregator.Specs(base, out.Aggregations)
 }

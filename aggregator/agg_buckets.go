@@ -2,7 +2,11 @@ package aggregator
 
 import (
 	"errors"
+	"math"
 	"slices"
+	"strconv"
+
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/weirdev/weir/sample"
 )
@@ -48,4 +52,38 @@ func (b *bucketHist) merge(o *bucketHist) error {
 		return nil
 	}
 	return b.add(&sample.BucketHistogram{Bounds: o.bounds, Counts: o.counts, Exemplars: o.ex})
+}
+
+// bucketsOutput writes an explicit-bucket histogram's cumulative le buckets,
+// each with the exemplar that landed in it (the _sum and _count series are
+// the Sum and Count outputs).
+type bucketsOutput struct{}
+
+func (bucketsOutput) name() string    { return "buckets" }
+func (bucketsOutput) suffix() string  { return "_bucket" }
+func (bucketsOutput) needs() needs    { return needs{buckets: true} }
+func (bucketsOutput) newExtra() extra { return nil }
+func (bucketsOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
+	h := w.hist
+	if h == nil || h.counts == nil {
+		return
+	}
+	b := labels.NewBuilder(t.SeriesLabels(s))
+	var cum uint64
+	for i, c := range h.counts {
+		cum += c
+		le := math.Inf(1)
+		if i < len(h.bounds) {
+			le = h.bounds[i]
+		}
+		b.Set(labels.BucketLabel, formatLe(le))
+		out(b.Labels(), float64(cum), h.ex[i])
+	}
+}
+
+func formatLe(v float64) string {
+	if math.IsInf(v, 1) {
+		return "+Inf"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }

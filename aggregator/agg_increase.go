@@ -1,0 +1,22 @@
+package aggregator
+
+import "github.com/weirdev/weir/sample"
+
+// increaseOutput is the window's increase: the sum of deltas for counters,
+// else the number of observations (a span's calls, a histogram's count).
+type increaseOutput struct{}
+
+func (increaseOutput) name() string    { return "increase" }
+func (increaseOutput) suffix() string  { return "_increase" }
+func (increaseOutput) needs() needs    { return needs{} }
+func (increaseOutput) newExtra() extra { return nil }
+func (increaseOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
+	out(t.SeriesLabels(s), w.increase(), sample.Exemplar{})
+}
+
+func (w *window) increase() float64 {
+	if len(w.delta.partials) > 0 || w.delta.special != 0 {
+		return w.delta.value()
+	}
+	return w.n
+}

@@ -1,0 +1,21 @@
+package aggregator
+
+// quantileOutput is the DDSketch q-quantile of the window's distribution,
+// with the candidate exemplar of the sketch bucket holding it.
+type quantileOutput struct{}
+
+func (quantileOutput) name() string    { return "quantile" }
+func (quantileOutput) suffix() string  { return "" }
+func (quantileOutput) needs() needs    { return needs{dist: true} }
+func (quantileOutput) newExtra() extra { return nil }
+func (quantileOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
+	if w.sk == nil {
+		return
+	}
+	v, k, ok := w.sk.quantile(s.Q)
+	if !ok {
+		return
+	}
+	ex, _ := w.sk.candidate(k)
+	out(t.SeriesLabels(s), v, ex)
+}

@@ -1,0 +1,15 @@
+package aggregator
+
+import "github.com/weirdev/weir/sample"
+
+// sumOutput is the exact sum of the window's values (observations weighted
+// by their count, histograms by their sum).
+type sumOutput struct{}
+
+func (sumOutput) name() string    { return "sum" }
+func (sumOutput) suffix() string  { return "_sum" }
+func (sumOutput) needs() needs    { return needs{} }
+func (sumOutput) newExtra() extra { return nil }
+func (sumOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
+	out(t.SeriesLabels(s), w.sum.value(), sample.Exemplar{})
+}
