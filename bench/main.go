@@ -71,9 +71,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/sample"
+	"github.com/weirdev/weir/tailsampling"
 )
 
 type options struct {

@@ -8,10 +8,10 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/weirdev/weir/aggregator"
-	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sample"
+	"github.com/weirdev/weir/tailsampling"
 )
 
 // weirAgg is the rules → aggregator half of internal/pipeline, rebuilt from

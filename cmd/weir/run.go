@@ -17,13 +17,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weirdev/weir/aggregator"
-	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/config"
 	"github.com/weirdev/weir/internal/pipeline"
 	"github.com/weirdev/weir/internal/server"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sinks/otlptrace"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ui"
 )
 

@@ -8,8 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/internal/pipeline"
+	"github.com/weirdev/weir/tailsampling"
 )
 
 // newPipelines builds the process' n workers from one config. Each worker is

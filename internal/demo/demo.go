@@ -19,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weirdev/weir/configs"
-	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/internal/pipeline"
@@ -27,6 +26,7 @@ import (
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sinks/promstore"
 	"github.com/weirdev/weir/sinks/tracestore"
+	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ui"
 )
 

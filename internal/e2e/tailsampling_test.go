@@ -24,10 +24,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/internal/testenv"
 	"github.com/weirdev/weir/sample"
+	"github.com/weirdev/weir/tailsampling"
 )
 
 // Tail-sampling scenario. Windows are 10 s; a window closes about 1 s

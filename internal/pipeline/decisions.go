@@ -7,8 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/sample"
+	"github.com/weirdev/weir/tailsampling"
 )
 
 // decisions carries keep decisions from stage 2 to the owner of the spans

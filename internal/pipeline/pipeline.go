@@ -17,10 +17,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/weirdev/weir/aggregator"
-	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sample"
+	"github.com/weirdev/weir/tailsampling"
 )
 
 // SeriesSink receives the samples of closed windows. Enqueue may block
