@@ -5,6 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	points       prometheus.Counter
 	dropped      *prometheus.CounterVec
+	replayed     prometheus.Counter
 	latePartials prometheus.Counter
 	closed       *prometheus.CounterVec
 	openWindows  prometheus.Gauge
@@ -17,8 +18,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weir_aggregator_points_total", Help: "Points folded into windows.",
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "weir_aggregator_dropped_points_total", Help: "Points not aggregated, by reason (future, window_closed, invalid, replayed).",
+			Name: "weir_aggregator_dropped_points_total", Help: "Points lost to a window: too far in the future, too late for their window (window_closed), or invalid (NaN, out of the sketch's range, bad buckets).",
 		}, []string{"reason"}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weir_aggregator_replayed_points_total", Help: "Points read again after a restart or rebalance whose window was emitted before: already in the output, skipped (no loss).",
+		}),
 		latePartials: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_aggregator_late_partials_total", Help: "Partial windows that arrived after their window was emitted.",
 		}),
@@ -32,11 +36,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weir_aggregator_watermark_seconds", Help: "Watermark of each input partition (Unix seconds).",
 		}, []string{"partition"}),
 	}
-	for _, r := range []string{ReasonFuture, ReasonWindowClosed, ReasonInvalid, ReasonReplayed} {
+	for _, r := range []string{ReasonFuture, ReasonWindowClosed, ReasonInvalid} {
 		m.dropped.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.points, m.dropped, m.latePartials, m.closed, m.openWindows, m.watermark)
+		reg.MustRegister(m.points, m.dropped, m.replayed, m.latePartials, m.closed, m.openWindows, m.watermark)
 	}
 	return m
 }

@@ -77,6 +77,12 @@ type Partition struct {
 	maxT     int64 // largest event time seen
 	wm       int64 // windows ending at or before wm have been handed on
 	lastData time.Time
+	// rec is the timestamp of the record being added (Unix ms, see
+	// SetRecord), maxRec the largest seen: the watermark never passes it,
+	// whatever a point's own clock says. skew is the largest event time
+	// ahead of its record's timestamp since the last TakeSkew.
+	rec, maxRec int64
+	skew        int64
 
 	// offset is the input offset of the record being added, next the offset
 	// after the last record added.
@@ -109,14 +115,41 @@ func newPartition(id int32, a *Aggregator, now time.Time) *Partition {
 		offset:        -1,
 		next:          -1,
 		replayThrough: math.MinInt64,
+		rec:           math.MinInt64,
+		maxRec:        math.MinInt64,
+		skew:          math.MinInt64,
 	}
 }
 
-// SetOffset tells the partition the input offset of the record whose points
-// come next. Offsets must not decrease.
-func (p *Partition) SetOffset(offset int64) {
+// SetRecord tells the partition the input offset and the timestamp of the
+// record whose points come next. Offsets must not decrease.
+//
+// The record's timestamp (the time its producer wrote it, or the broker's
+// log append time) is the partition's clock: a point more than the max
+// future ahead of it is dropped, and the watermark stays behind it, so that
+// one point with a clock minutes ahead does not close everyone's windows.
+// It is part of the input, so a replay judges every point as the first run
+// did. A zero at leaves the wall clock of Add as the bound.
+func (p *Partition) SetRecord(offset int64, at time.Time) {
 	p.offset = offset
 	p.next = offset + 1
+	p.rec = math.MinInt64
+	if !at.IsZero() {
+		p.rec = at.UnixMilli()
+		p.maxRec = max(p.maxRec, p.rec)
+	}
+}
+
+// TakeSkew returns how far the event times of the points added since the
+// last call ran ahead of their records' timestamps at most (0 when none
+// did, or no record had a timestamp) and starts over.
+func (p *Partition) TakeSkew() time.Duration {
+	s := p.skew
+	p.skew = math.MinInt64
+	if s <= 0 {
+		return 0
+	}
+	return time.Duration(s) * time.Millisecond
 }
 
 // Restore resumes a partition that an earlier owner handed on through
@@ -152,7 +185,13 @@ func (p *Partition) Watermark() int64 { return p.wm }
 // Add folds pt into the window of t it belongs to. It returns "" when the
 // point was taken, else the reason it was dropped (already counted).
 func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
-	if pt.T > now.UnixMilli()+p.agg.cfg.maxFuture.Milliseconds() {
+	clock := p.rec
+	if clock == math.MinInt64 {
+		clock = now.UnixMilli()
+	} else if d := pt.T - clock; d > p.skew {
+		p.skew = d
+	}
+	if pt.T > clock+p.agg.cfg.maxFuture.Milliseconds() {
 		p.agg.m.dropped.WithLabelValues(ReasonFuture).Inc()
 		return ReasonFuture
 	}
@@ -167,7 +206,7 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 	}
 	end := start + t.Resolution
 	if end <= p.replayThrough {
-		p.agg.m.dropped.WithLabelValues(ReasonReplayed).Inc()
+		p.agg.m.replayed.Inc()
 		return ReasonReplayed
 	}
 	if end <= p.wm {
@@ -228,15 +267,20 @@ func mod(a, b int64) int64 {
 	return m
 }
 
-// Advance moves the watermark (max event time − allowed lateness, or wall
-// time − allowed lateness once the partition has been idle for the idle
-// timeout) and hands every window that ended at or before it to emit. The
-// watermark never goes backwards.
+// Advance moves the watermark (max event time − allowed lateness, but never
+// past the newest record's timestamp − allowed lateness; or wall time −
+// allowed lateness once the partition has been idle for the idle timeout)
+// and hands every window that ended at or before it to emit. The watermark
+// never goes backwards.
 func (p *Partition) Advance(now time.Time, emit func(Partial)) int64 {
 	lateness := p.agg.cfg.lateness.Milliseconds()
 	wm := p.wm
-	if p.maxT != math.MinInt64 && p.maxT-lateness > wm {
-		wm = p.maxT - lateness
+	hi := p.maxT
+	if p.maxRec != math.MinInt64 {
+		hi = min(hi, p.maxRec)
+	}
+	if hi != math.MinInt64 && hi-lateness > wm {
+		wm = hi - lateness
 	}
 	if now.Sub(p.lastData) >= p.agg.cfg.idleTimeout {
 		if w := now.UnixMilli() - lateness; w > wm {

@@ -29,7 +29,7 @@ func TestReplayFromCommitPoint(t *testing.T) {
 	opts := []Opt{AllowedLateness(time.Second), IdleTimeout(time.Hour), MaxFuture(time.Hour * 1e4)}
 	run := func(a *Aggregator, p *Partition, from, to int, out func(Partial)) {
 		for i := from; i < to; i++ {
-			p.SetOffset(int64(i))
+			p.SetRecord(int64(i), time.Time{})
 			for _, pt := range recs[i] {
 				p.Add(pt, tg, t0)
 			}
