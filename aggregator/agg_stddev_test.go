@@ -35,10 +35,10 @@ func TestStddev(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m.Merge(*rec.Partial, t0)
+			m.Merge(*rec.Partial, -1)
 		})
 	}
-	got := collect(func(emit func(Series)) { m.CloseAll(emit) })
+	got := collect(func(emit func(Series)) { (&local{a: a, m: m}).flush(emit) })
 	mean := 0.0
 	for _, v := range values {
 		mean += v

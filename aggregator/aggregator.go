@@ -31,10 +31,19 @@ func AllowedLateness(d time.Duration) Opt { return func(c *config) { c.lateness 
 // (default 10s).
 func IdleTimeout(d time.Duration) Opt { return func(c *config) { c.idleTimeout = d } }
 
-// CloseTimeout is how long stage 2 waits, after a window's first partial, for
-// the watermarks of all partitions before it emits the window anyway and
-// counts the timeout (default 1m).
+// CloseTimeout is how long stage 2 waits for a partition it hears nothing
+// from before it closes the windows that partition holds open (default
+// DefaultCloseTimeout). A partition whose owner is alive says so at least
+// every second (its watermark records), however slowly it reads, so the
+// timeout only ends the wait for a partition with no owner at all: it must
+// be longer than the group takes to hand a dead member's partitions over
+// (its session timeout and a rebalance). Windows closed by it are counted,
+// and their late partials re-emit them (see Merger.Close).
 func CloseTimeout(d time.Duration) Opt { return func(c *config) { c.closeTimeout = d } }
+
+// DefaultCloseTimeout is the close timeout without CloseTimeout: twice the
+// group's default session timeout (45s) and half a minute.
+const DefaultCloseTimeout = 2 * time.Minute
 
 // MaxFuture is how far ahead of wall time an event time may be; points beyond
 // are dropped and counted (default 10m).
@@ -49,29 +58,35 @@ func WithRegisterer(r prometheus.Registerer) Opt { return func(c *config) { c.re
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
 
-// Aggregator owns the stage-1 state of the input partitions of one process
-// and the stage-2 merger they feed. It is not safe for concurrent use: the
-// pipeline drives it from one goroutine.
+// Aggregator holds a worker's settings, sketch mapping and metrics, and the
+// stage-1 state of its input partitions; NewMerger makes the stage-2 state
+// of a weir.partials partition. It is not safe for concurrent use: a worker
+// drives its stage 1 from one goroutine (its mergers may be driven from
+// another).
 type Aggregator struct {
 	cfg     config
 	mapping *mapping.LogarithmicMapping
 	parts   map[int32]*Partition
-	merger  *Merger
 	m       *metrics
 }
 
-// DefaultAllowedLateness is the allowed lateness without AllowedLateness.
-const DefaultAllowedLateness = 2 * time.Second
+// The defaults of the options above.
+const (
+	DefaultAllowedLateness  = 2 * time.Second
+	DefaultIdleTimeout      = 10 * time.Second
+	DefaultMaxFuture        = 10 * time.Minute
+	DefaultRelativeAccuracy = 0.01
+)
 
 // New returns an aggregator. It fails on an invalid relative accuracy or a
 // negative duration, naming the option.
 func New(opts ...Opt) (*Aggregator, error) {
 	cfg := config{
 		lateness:     DefaultAllowedLateness,
-		idleTimeout:  10 * time.Second,
-		closeTimeout: time.Minute,
-		maxFuture:    10 * time.Minute,
-		accuracy:     0.01,
+		idleTimeout:  DefaultIdleTimeout,
+		closeTimeout: DefaultCloseTimeout,
+		maxFuture:    DefaultMaxFuture,
+		accuracy:     DefaultRelativeAccuracy,
 		logger:       slog.New(slog.DiscardHandler),
 	}
 	for _, o := range opts {
@@ -97,36 +112,21 @@ func New(opts ...Opt) (*Aggregator, error) {
 	if hi, lo := m.Index(m.MaxIndexableValue()), m.Index(m.MinIndexableValue()); hi > maxSketchIndex || lo < -maxSketchIndex {
 		return nil, fmt.Errorf("aggregator: relative accuracy %v is too fine: its sketch indexes reach %d, beyond ±%d", cfg.accuracy, max(hi, -lo), maxSketchIndex)
 	}
-	a := &Aggregator{cfg: cfg, mapping: m, parts: make(map[int32]*Partition), m: newMetrics(cfg.reg)}
-	a.merger = newMerger(a)
-	return a, nil
+	return &Aggregator{cfg: cfg, mapping: m, parts: make(map[int32]*Partition), m: newMetrics(cfg.reg)}, nil
 }
 
 // RelativeAccuracy returns the sketches' relative accuracy α.
 func (a *Aggregator) RelativeAccuracy() float64 { return a.cfg.accuracy }
 
-// Partition returns the stage-1 state of an input partition, creating it (and
-// making stage 2 wait for its watermark) on first use.
+// Partition returns the stage-1 state of an input partition, creating it
+// on first use.
 func (a *Aggregator) Partition(id int32, now time.Time) *Partition {
 	p := a.parts[id]
 	if p == nil {
 		p = newPartition(id, a, now)
 		a.parts[id] = p
-		a.merger.Watermark(id, p.wm)
 	}
 	return p
-}
-
-// RemovePartition hands on all open windows of a partition that this process
-// no longer owns and stops waiting for its watermark.
-func (a *Aggregator) RemovePartition(id int32, now time.Time) {
-	p := a.parts[id]
-	if p == nil {
-		return
-	}
-	p.FlushAll(func(pt Partial) { a.merger.Merge(pt, now) })
-	delete(a.parts, id)
-	a.merger.Forget(id)
 }
 
 // Advance is stage 1 alone: it advances every partition's watermark and hands
@@ -146,30 +146,9 @@ func (a *Aggregator) DropPartition(id int32) {
 	if p := a.parts[id]; p != nil {
 		a.m.openWindows.Sub(float64(len(p.open)))
 		delete(a.parts, id)
-		a.merger.Forget(id)
 		a.m.watermark.DeleteLabelValues(fmt.Sprint(id))
 	}
 }
 
 // Partitions returns the partitions this aggregator holds state for.
 func (a *Aggregator) Partitions() map[int32]*Partition { return a.parts }
-
-// Tick advances every partition's watermark, merges the windows they hand on
-// and emits the windows that closed.
-func (a *Aggregator) Tick(now time.Time, emit func(Series)) {
-	for id, p := range a.parts {
-		wm := p.Advance(now, func(pt Partial) { a.merger.Merge(pt, now) })
-		a.merger.Watermark(id, wm)
-		a.m.watermark.WithLabelValues(fmt.Sprint(id)).Set(float64(wm) / 1000)
-	}
-	a.merger.Close(now, emit)
-}
-
-// Flush hands on and emits every open window regardless of watermarks, for a
-// clean shutdown.
-func (a *Aggregator) Flush(now time.Time, emit func(Series)) {
-	for _, p := range a.parts {
-		p.FlushAll(func(pt Partial) { a.merger.Merge(pt, now) })
-	}
-	a.merger.CloseAll(emit)
-}

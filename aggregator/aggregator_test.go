@@ -72,7 +72,7 @@ func TestAggregations(t *testing.T) {
 					t.Fatalf("dropped: %s", r)
 				}
 			}
-			out := collect(func(emit func(Series)) { a.Flush(t0, emit) })
+			out := collect(func(emit func(Series)) { flushAll(a, emit) })
 			for _, s := range all {
 				name := "m_" + aggName(s)
 				got, ok := out[labels.FromStrings("__name__", name).String()]
@@ -105,7 +105,7 @@ func TestBuckets(t *testing.T) {
 		Bounds: []float64{1}, Counts: []uint64{1, 1}}}, tg, t0); r != ReasonInvalid {
 		t.Errorf("other bucket layout: got %q, want %q", r, ReasonInvalid)
 	}
-	out := collect(func(emit func(Series)) { a.Flush(t0, emit) })
+	out := collect(func(emit func(Series)) { flushAll(a, emit) })
 	want := map[string]float64{"0.1": 2, "0.5": 6, "+Inf": 12}
 	for le, v := range want {
 		s, ok := out[labels.FromStrings("__name__", "h_bucket", "le", le).String()]
@@ -125,7 +125,7 @@ func TestExponentialHistogramQuantiles(t *testing.T) {
 	// Scale 3: base 2^(1/8). All 100 observations in bucket index 8 = (2, 2^(9/8)].
 	p.Add(&sample.Point{Kind: sample.ExponentialHistogram, T: t0.UnixMilli(), Exp: &sample.ExpHistogram{
 		Scale: 3, PosOffset: 8, Pos: []uint64{100}, Count: 100}}, tg, t0)
-	out := collect(func(emit func(Series)) { a.Flush(t0, emit) })
+	out := collect(func(emit func(Series)) { flushAll(a, emit) })
 	got := out[labels.FromStrings("__name__", "e").String()].V
 	if got < 2 || got > math.Pow(2, 9.0/8) {
 		t.Errorf("median %v outside the bucket (2, %v]", got, math.Pow(2, 9.0/8))
@@ -153,7 +153,7 @@ func TestDeterministicUnderShuffle(t *testing.T) {
 			a.Partition(int32(i%parts), t0).Add(points[idx], tg, t0)
 		}
 		out := map[string]Series{}
-		a.Flush(t0, func(s Series) { out[fmt.Sprint(s.Labels, s.T)] = s })
+		flushAll(a, func(s Series) { out[fmt.Sprint(s.Labels, s.T)] = s })
 		return out
 	}
 	order := make([]int, len(points))
@@ -185,25 +185,27 @@ func TestWatermarks(t *testing.T) {
 
 	t.Run("window closes when every partition passed it", func(t *testing.T) {
 		a := newAgg(t, AllowedLateness(time.Second), IdleTimeout(time.Hour))
+		lc := newLocal(a)
 		p0, p1 := a.Partition(0, t0), a.Partition(1, t0)
 		p0.Add(obs(base+1000, 1, 0), tg, t0)
 		p1.Add(obs(base+2000, 1, 0), tg, t0)
 		p0.Add(obs(base+12_000, 1, 0), tg, t0) // p0 watermark passes base+10s
-		if out := collect(func(e func(Series)) { a.Tick(t0, e) }); len(out) != 0 {
+		if out := collect(func(e func(Series)) { lc.tick(t0, e) }); len(out) != 0 {
 			t.Fatalf("closed before partition 1 passed the window: %v", out)
 		}
 		p1.Add(obs(base+11_500, 1, 0), tg, t0)
-		out := collect(func(e func(Series)) { a.Tick(t0, e) })
+		out := collect(func(e func(Series)) { lc.tick(t0, e) })
 		if s, ok := out[name]; !ok || s.V != 2 || s.T != base+10_000 {
 			t.Fatalf("got %+v, want count 2 at window end", out)
 		}
 	})
 	t.Run("late point counted, not merged", func(t *testing.T) {
 		a := newAgg(t, AllowedLateness(time.Second), IdleTimeout(time.Hour))
+		lc := newLocal(a)
 		p := a.Partition(0, t0)
 		p.Add(obs(base+1000, 1, 0), tg, t0)
 		p.Add(obs(base+15_000, 1, 0), tg, t0)
-		a.Tick(t0, func(Series) {})
+		lc.tick(t0, func(Series) {})
 		if r := p.Add(obs(base+9_000, 1, 0), tg, t0); r != ReasonWindowClosed {
 			t.Fatalf("late point: %q, want %q", r, ReasonWindowClosed)
 		}
@@ -220,36 +222,68 @@ func TestWatermarks(t *testing.T) {
 	})
 	t.Run("idle partition follows wall time", func(t *testing.T) {
 		a := newAgg(t, AllowedLateness(time.Second), IdleTimeout(5*time.Second))
+		lc := newLocal(a)
 		busy := a.Partition(0, t0)
 		a.Partition(1, t0) // never sends anything
 		busy.Add(obs(base+1000, 1, 0), tg, t0)
 		busy.Add(obs(base+20_000, 1, 0), tg, t0)
-		if out := collect(func(e func(Series)) { a.Tick(t0, e) }); len(out) != 0 {
+		if out := collect(func(e func(Series)) { lc.tick(t0, e) }); len(out) != 0 {
 			t.Fatalf("closed while partition 1 not yet idle: %v", out)
 		}
 		later := time.UnixMilli(base + 20_000).Add(6 * time.Second)
-		out := collect(func(e func(Series)) { a.Tick(later, e) })
+		out := collect(func(e func(Series)) { lc.tick(later, e) })
 		if s, ok := out[name]; !ok || s.V != 1 {
 			t.Fatalf("after idle timeout got %v, want the first window closed", out)
 		}
 	})
-	t.Run("close timeout emits and refuses late partials", func(t *testing.T) {
+	t.Run("a silent source times out; its late partial re-emits the window", func(t *testing.T) {
 		a := newAgg(t, AllowedLateness(time.Second), IdleTimeout(time.Hour), CloseTimeout(30*time.Second))
-		p0 := a.Partition(0, t0)
-		p1 := a.Partition(1, t0)
+		m := a.NewMerger()
+		m.Expect(t0, 0, 1)
+		p0, p1 := a.Partition(0, t0), a.Partition(1, t0)
 		p0.Add(obs(base+1000, 1, 0), tg, t0)
 		p0.Add(obs(base+20_000, 1, 0), tg, t0)
-		p1.Add(obs(base+2000, 1, 0), tg, t0) // p1 stalls inside the window
-		a.Tick(t0, func(Series) {})
-		out := collect(func(e func(Series)) { a.Tick(t0.Add(31*time.Second), e) })
+		p1.Add(obs(base+2000, 1, 0), tg, t0) // p1's owner dies: nothing of it reaches stage 2
+		for _, now := range []time.Time{t0, t0.Add(29 * time.Second)} {
+			m.Watermark(0, p0.Advance(now, func(pt Partial) { m.Merge(pt, -1) }), now)
+			if out := collect(func(e func(Series)) { m.Close(now, e) }); len(out) != 0 {
+				t.Fatalf("closed at %v while source 1 was heard from within the timeout: %v", now.Sub(t0), out)
+			}
+		}
+		at := t0.Add(31 * time.Second)
+		m.Watermark(0, p0.Advance(at, func(pt Partial) { m.Merge(pt, -1) }), at)
+		out := collect(func(e func(Series)) { m.Close(at, e) })
 		if s, ok := out[name]; !ok || s.V != 1 {
 			t.Fatalf("timeout close: got %v, want count 1 (p0 only)", out)
 		}
-		// p1 catches up: its partial for the emitted window must be refused.
+		// A new owner of p1 hands on its partial late: the window is
+		// emitted again, whole.
 		p1.Add(obs(base+25_000, 1, 0), tg, t0)
-		out = collect(func(e func(Series)) { a.Tick(t0.Add(32*time.Second), e) })
-		if _, ok := out[name]; ok && out[name].T == base+10_000 {
-			t.Fatalf("window emitted twice: %v", out)
+		m.Watermark(1, p1.Advance(at, func(pt Partial) { m.Merge(pt, -1) }), at)
+		out = collect(func(e func(Series)) { m.Close(at, e) })
+		if s, ok := out[name]; !ok || s.V != 2 || s.T != base+10_000 {
+			t.Fatalf("after the late partial: got %v, want the window again with count 2", out)
+		}
+		if out = collect(func(e func(Series)) { m.Close(at, e) }); len(out) != 0 {
+			t.Fatalf("emitted a third time: %v", out)
+		}
+	})
+	t.Run("a slow source that is heard from holds the window", func(t *testing.T) {
+		a := newAgg(t, AllowedLateness(time.Second), IdleTimeout(time.Hour), CloseTimeout(30*time.Second))
+		lc := newLocal(a)
+		p0, p1 := a.Partition(0, t0), a.Partition(1, t0)
+		p0.Add(obs(base+1000, 1, 0), tg, t0)
+		p0.Add(obs(base+20_000, 1, 0), tg, t0)
+		p1.Add(obs(base+2000, 1, 0), tg, t0)
+		for s := range 10 {
+			if out := collect(func(e func(Series)) { lc.tick(t0.Add(time.Duration(s)*time.Minute), e) }); len(out) != 0 {
+				t.Fatalf("closed after %d min while partition 1 was heard from: %v", s, out)
+			}
+		}
+		p1.Add(obs(base+11_500, 1, 0), tg, t0)
+		out := collect(func(e func(Series)) { lc.tick(t0.Add(10*time.Minute), e) })
+		if s, ok := out[name]; !ok || s.V != 2 {
+			t.Fatalf("got %v, want count 2 once partition 1 passed the window", out)
 		}
 	})
 }

@@ -76,7 +76,7 @@ func BenchmarkCloseEmit(b *testing.B) {
 			p.Add(obs(t0.UnixMilli(), v, byte(j+1)), tg, t0)
 		}
 		b.StartTimer()
-		a.Flush(t0, func(Series) {})
+		flushAll(a, func(Series) {})
 	}
 }
 

@@ -52,3 +52,41 @@ func collect(fn func(emit func(Series))) map[string]Series {
 	fn(func(s Series) { out[s.Labels.String()] = s })
 	return out
 }
+
+// local is the single-process reference of the two stages for these tests:
+// the partitions of one Aggregator hand on to one Merger in-process, every
+// partition's watermark heard at every tick.
+type local struct {
+	a *Aggregator
+	m *Merger
+}
+
+func newLocal(a *Aggregator) *local { return &local{a: a, m: a.NewMerger()} }
+
+// tick advances every partition's watermark, merges what they hand on and
+// emits the windows that closed.
+func (l *local) tick(now time.Time, emit func(Series)) {
+	for id, p := range l.a.parts {
+		wm := p.Advance(now, func(pt Partial) { l.m.Merge(pt, -1) })
+		l.m.Watermark(id, wm, now)
+	}
+	l.m.Close(now, emit)
+}
+
+// flush hands on and emits every open window regardless of watermarks.
+func (l *local) flush(emit func(Series)) {
+	for _, p := range l.a.parts {
+		p.FlushAll(func(pt Partial) { l.m.Merge(pt, -1) })
+	}
+	for _, end := range l.m.ends {
+		for _, k := range l.m.byEnd[end] {
+			l.m.closeOne(l.m.open[k], "shutdown", emit)
+			delete(l.m.open, k)
+		}
+		delete(l.m.byEnd, end)
+	}
+	l.m.ends = l.m.ends[:0]
+}
+
+// flushAll is newLocal(a).flush: every open window of a, emitted.
+func flushAll(a *Aggregator, emit func(Series)) { newLocal(a).flush(emit) }

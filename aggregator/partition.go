@@ -83,6 +83,9 @@ type Partition struct {
 	// ahead of its record's timestamp since the last TakeSkew.
 	rec, maxRec int64
 	skew        int64
+	// behind is set while the partition has records not read yet: it is
+	// not idle then, however long it sent nothing (see SetBehind).
+	behind bool
 
 	// offset is the input offset of the record being added, next the offset
 	// after the last record added.
@@ -139,6 +142,12 @@ func (p *Partition) SetRecord(offset int64, at time.Time) {
 		p.maxRec = max(p.maxRec, p.rec)
 	}
 }
+
+// SetBehind tells the partition whether its input has records not read
+// yet. Only a partition that is not behind can be idle: a consumer that
+// stalled, or was just assigned the partition, must not move its watermark
+// past the records it has still to read.
+func (p *Partition) SetBehind(behind bool) { p.behind = behind }
 
 // TakeSkew returns how far the event times of the points added since the
 // last call ran ahead of their records' timestamps at most (0 when none
@@ -269,7 +278,8 @@ func mod(a, b int64) int64 {
 
 // Advance moves the watermark (max event time − allowed lateness, but never
 // past the newest record's timestamp − allowed lateness; or wall time −
-// allowed lateness once the partition has been idle for the idle timeout)
+// allowed lateness once the partition, not behind, has been idle for the
+// idle timeout)
 // and hands every window that ended at or before it to emit. The watermark
 // never goes backwards.
 func (p *Partition) Advance(now time.Time, emit func(Partial)) int64 {
@@ -282,7 +292,7 @@ func (p *Partition) Advance(now time.Time, emit func(Partial)) int64 {
 	if hi != math.MinInt64 && hi-lateness > wm {
 		wm = hi - lateness
 	}
-	if now.Sub(p.lastData) >= p.agg.cfg.idleTimeout {
+	if !p.behind && now.Sub(p.lastData) >= p.agg.cfg.idleTimeout {
 		if w := now.UnixMilli() - lateness; w > wm {
 			wm = w
 		}

@@ -47,7 +47,7 @@ func TestQuantileAccuracy(t *testing.T) {
 					t.Fatalf("point %d dropped: %s", i, reason)
 				}
 			}
-			out := collect(func(emit func(Series)) { a.Flush(t0, emit) })
+			out := collect(func(emit func(Series)) { flushAll(a, emit) })
 			slices.Sort(vals)
 			alpha := a.RelativeAccuracy()
 			for _, q := range qs {

@@ -42,10 +42,10 @@ func TestReplayFromCommitPoint(t *testing.T) {
 		a := newAgg(t, opts...)
 		m := a.NewMerger()
 		for _, pt := range parts {
-			m.Merge(pt, t0)
+			m.Merge(pt, -1)
 		}
 		out := map[string]Series{}
-		m.CloseAll(func(s Series) { out[fmt.Sprint(s.Labels, s.T)] = s })
+		(&local{a: a, m: m}).flush(func(s Series) { out[fmt.Sprint(s.Labels, s.T)] = s })
 		return out
 	}
 

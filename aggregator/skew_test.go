@@ -51,3 +51,24 @@ func TestClockSkewedPointHoldsNoOneLate(t *testing.T) {
 func testutilDropped(a *Aggregator, reason string) float64 {
 	return testutil.ToFloat64(a.m.dropped.WithLabelValues(reason))
 }
+
+// TestBehindPartitionIsNotIdle: a partition whose consumer stalled (or was
+// just assigned it) with records still to read must not follow wall time
+// when it sends nothing: its backlog would all be late.
+func TestBehindPartitionIsNotIdle(t *testing.T) {
+	a := newAgg(t, AllowedLateness(time.Second), IdleTimeout(5*time.Second))
+	p := a.Partition(0, t0)
+	p.SetBehind(true)
+	later := t0.Add(time.Minute)
+	if wm := p.Advance(later, func(Partial) {}); wm > t0.UnixMilli() {
+		t.Fatalf("a partition behind its input moved its watermark to %v", time.UnixMilli(wm).Sub(t0))
+	}
+	p.SetRecord(0, t0)
+	if r := p.Add(obs(t0.UnixMilli()+100, 1, 0), redTarget(1), later); r != "" {
+		t.Fatalf("backlog point dropped: %s", r)
+	}
+	p.SetBehind(false)
+	if wm := p.Advance(later.Add(6*time.Second), func(Partial) {}); wm < later.UnixMilli() {
+		t.Fatalf("caught up and idle, the watermark stayed at %v", time.UnixMilli(wm).Sub(t0))
+	}
+}

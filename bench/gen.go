@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -41,6 +42,7 @@ type operation struct {
 
 type spanInput struct {
 	records [][]byte
+	keys    [][]byte // the records' kafkaexporter keys: the trace ID in hex
 	spans   int
 	traces  int
 	errors  int // spans with status Error
@@ -88,6 +90,8 @@ func genSpans(seed uint64, totalSpans, spansPerTrace int) (*spanInput, error) {
 			return nil, fmt.Errorf("marshal trace %d: %w", i, err)
 		}
 		in.records = append(in.records, b)
+		id := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).TraceID()
+		in.keys = append(in.keys, []byte(hex.EncodeToString(id[:])))
 		in.spans += n
 		in.traces++
 		in.errors += errs

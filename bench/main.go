@@ -72,8 +72,8 @@ import (
 	"time"
 
 	"github.com/weirdev/weir/ingest"
+	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/sample"
-	"github.com/weirdev/weir/tailsampling"
 )
 
 type options struct {
@@ -154,7 +154,7 @@ func run(out io.Writer, o options) error {
 	if err != nil {
 		return err
 	}
-	bufBytes, bufSpans, bufWire, heapPerSpan, err := bytesPerBufferedSpan(in)
+	keptBytes, err := bytesPerKeptTrace()
 	if err != nil {
 		return err
 	}
@@ -177,10 +177,6 @@ func run(out io.Writer, o options) error {
 		fmt.Fprintf(out, "# round %d %-14s %12.0f items/cpu-s %12.0f items/wall-s (%d items, cpu %v)\n",
 			len(results[name]), name, m.cpuRate(), m.wallRate(), m.items, m.cpu.Round(time.Millisecond))
 	}
-	// One slab pool for every round's buffer: a long-running buffer copies
-	// chunks into the slabs its decided traces freed, and a round is a slice
-	// of that steady flow, not a process start (see tailsampling.SlabPool).
-	slabs := tailsampling.NewSlabPool(tailsampling.DefaultMaxBytes)
 	for range o.rounds {
 		if o.peers {
 			m, err := timed(in.spans, func() error { return decodeAll(in) })
@@ -193,17 +189,17 @@ func run(out io.Writer, o options) error {
 			}
 			add("decode-fast", m)
 		}
-		m, err := timed(in.spans, func() error { return weirSpansRun(in, slabs, true) })
+		m, err := timed(in.spans, func() error { return weirSpansRun(in, true) })
 		if err != nil {
 			return err
 		}
 		add("weir-spans", m)
 		if o.peers {
-			m, err := timed(in.spans, func() error { return weirSpansRun(in, slabs, false) })
+			m, err := timed(in.spans, func() error { return weirSpansRun(in, false) })
 			if err != nil {
 				return err
 			}
-			add("weir-spans-nobuf", m)
+			add("weir-spans-1st", m)
 			if m, err = timed(in.spans, func() error { return otelcolRun(ctx, in) }); err != nil {
 				return err
 			}
@@ -260,19 +256,18 @@ func run(out io.Writer, o options) error {
 	vp, vpWall := med("vm-points")
 	fmt.Fprintf(out, "# medians of %d rounds (wall-clock: weir spans %.0f, otelcol %.0f, decode %.0f, weir points %.0f, vmstreamaggr %.0f per s)\n",
 		o.rounds, wsWall, osWall, decWall, wpWall, vpWall)
-	fmt.Fprintf(out, "# memory: %d open output series-windows, %d windows (%.0f spans each, %.0f bytes each); buffer holds %d spans, real heap %.0f bytes/span\n",
-		seriesWindows, windows, float64(in.spans)/float64(windows), bsw*float64(seriesWindows)/float64(windows), bufSpans, heapPerSpan)
-	if noBuf, _ := med("weir-spans-nobuf"); fast > 0 && noBuf > 0 && ws > 0 {
+	fmt.Fprintf(out, "# memory: %d open output series-windows, %d windows (%.0f spans each, %.0f bytes each); no span is held (the spans topic is the buffer)\n",
+		seriesWindows, windows, float64(in.spans)/float64(windows), bsw*float64(seriesWindows)/float64(windows))
+	if noBuf, _ := med("weir-spans-1st"); fast > 0 && noBuf > 0 && ws > 0 {
 		ns := func(rate float64) float64 { return 1e9 / rate }
-		fmt.Fprintf(out, "# weir spans, CPU ns per span: decode and labels %.0f, + rules and aggregation %.0f, + tail-sampling buffer %.0f = %.0f\n",
+		fmt.Fprintf(out, "# weir spans, CPU ns per span: decode and labels %.0f, + rules and aggregation %.0f, + the second pass (tail sampling) %.0f = %.0f\n",
 			ns(fast), ns(noBuf)-ns(fast), ns(ws)-ns(noBuf), ns(ws))
 	}
 	fmt.Fprintf(out, "decode_floor_spans_per_sec_per_core pdata=%.0f fast=%.0f weir_share_of_floor=%.2f\n", dec, fast, ratio(ws, fast))
 	fmt.Fprintf(out, "spans_per_sec_per_core weir=%.0f otelcol=%.0f ratio=%.2f\n", ws, os_, ratio(ws, os_))
 	fmt.Fprintf(out, "points_per_sec_per_core weir=%.0f vmstreamaggr=%.0f ratio=%.2f\n", wp, vp, ratio(wp, vp))
 	fmt.Fprintf(out, "bytes_per_series_window weir=%.0f\n", bsw)
-	fmt.Fprintf(out, "bytes_per_buffered_span weir=%.0f wire=%.0f ratio=%.2f\n",
-		float64(bufBytes)/float64(bufSpans), bufWire, ratio(float64(bufBytes)/float64(bufSpans), bufWire))
+	fmt.Fprintf(out, "bytes_per_kept_trace weir=%.0f\n", keptBytes)
 	return nil
 }
 
@@ -316,28 +311,18 @@ func decodeFastAll(in *spanInput) error {
 	return nil
 }
 
-// weirSpansRun runs weir's span path over the input and checks that every
-// span was counted once in the RED series and, with the buffer, that every
-// failing trace was kept.
-func weirSpansRun(in *spanInput, slabs *tailsampling.SlabPool, buffer bool) error {
-	w, err := newWeirSpans(time.Now(), slabs)
-	if err != nil {
-		return err
-	}
-	w.noBuffer = !buffer
-	for _, rec := range in.records {
-		if err := w.record(rec); err != nil {
-			return err
-		}
-	}
-	series, count := w.finish()
+// weirSpansRun runs weir's span path over the input (weirSpans) and checks
+// that every span was counted once in the RED series and, with the second
+// pass, that every failing trace was exported.
+func weirSpansRun(in *spanInput, secondPass bool) error {
+	series, exported, err := weirSpans(in, secondPass)
 	switch {
-	case w.dropped != 0:
-		return fmt.Errorf("weir spans: %d points dropped by the aggregator", w.dropped)
-	case int(count) != in.spans:
-		return fmt.Errorf("weir spans: _count outputs add up to %v, want %d spans (%d series)", count, in.spans, series)
-	case buffer && w.kept < in.errorTraces:
-		return fmt.Errorf("weir spans: kept %d traces, fewer than the %d with errors", w.kept, in.errorTraces)
+	case err != nil:
+		return err
+	case int(series.count) != in.spans:
+		return fmt.Errorf("weir spans: _count outputs add up to %v, want %d spans (%d series)", series.count, in.spans, series.series)
+	case secondPass && exported < int64(in.errorTraceSpans):
+		return fmt.Errorf("weir spans: exported %d spans, fewer than the %d of traces with errors", exported, in.errorTraceSpans)
 	}
 	return nil
 }
@@ -365,26 +350,33 @@ func otelcolRun(ctx context.Context, in *spanInput) error {
 	return nil
 }
 
-// weirPointsRun pushes the batch loops times through weir's rules and
-// aggregator and closes the window.
+// weirPointsRun hands the batch's records loops times to weir's stage 1
+// (the fast decoder, the rules, the windows) and closes the window.
 func weirPointsRun(in *pointInput, loops int) error {
 	rs, err := parseRules(weirPointRules)
 	if err != nil {
 		return err
 	}
-	w, err := newWeirAgg(rs, time.Now())
+	series := &countSink{}
+	l, err := newWorker(rs, series, nil)
 	if err != nil {
 		return err
 	}
+	offset := int64(0)
 	for range loops {
-		for i := range in.weir {
-			w.add(&in.weir[i])
+		for _, rec := range in.records {
+			if err := l.Handle(pipeline.Record{Offset: offset, Time: baseTime, Value: rec}); err != nil {
+				return err
+			}
+			offset++
 		}
 	}
-	series, count := w.flush(nil)
-	if series != pointOutputs || int(count) != pointSeries*loops || w.dropped != 0 {
-		return fmt.Errorf("weir points: %d series with count %v, %d dropped; want %d series counting %d",
-			series, count, w.dropped, pointOutputs, pointSeries*loops)
+	if err := l.Flush(context.Background()); err != nil {
+		return err
+	}
+	if series.series != pointOutputs || int(series.count) != pointSeries*loops {
+		return fmt.Errorf("weir points: %d series with count %v; want %d series counting %d",
+			series.series, series.count, pointOutputs, pointSeries*loops)
 	}
 	return nil
 }

@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	vmprompb "github.com/VictoriaMetrics/VictoriaMetrics/lib/prompb"
-	"github.com/prometheus/prometheus/model/labels"
-
-	"github.com/weirdev/weir/sample"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
 // The metric points scenario of VictoriaMetrics' BenchmarkAggregatorsPush
@@ -49,8 +49,10 @@ const vmPointConfig = `
 const pointOutputs = pointJobs * 6
 
 type pointInput struct {
-	weir []sample.Point
-	vm   []vmprompb.TimeSeries
+	// records is the batch as weir reads it: otlp_proto records of 100
+	// gauge points each, as the collector's kafkaexporter writes them.
+	records [][]byte
+	vm      []vmprompb.TimeSeries
 }
 
 // genPoints builds the batch in both forms, with the same labels, values
@@ -58,6 +60,8 @@ type pointInput struct {
 func genPoints() *pointInput {
 	in := &pointInput{}
 	ts := baseTime.UnixMilli()
+	var md pmetric.Metrics
+	var ms pmetric.MetricSlice
 	for j := range pointSeries {
 		kv := []string{
 			"__name__", "http_requests_total",
@@ -74,8 +78,25 @@ func genPoints() *pointInput {
 			"label3", "value3",
 		}
 		v := float64(j * 1000)
-		in.weir = append(in.weir, sample.Point{Labels: labels.FromStrings(kv...), Kind: sample.Gauge, T: ts, V: v, Count: 1,
-			Exemplar: sample.Exemplar{Partition: -1}})
+		if j%100 == 0 {
+			md = pmetric.NewMetrics()
+			ms = md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
+		}
+		m := ms.AppendEmpty()
+		m.SetName(kv[1])
+		dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
+		dp.SetTimestamp(pcommon.Timestamp(ts * int64(time.Millisecond)))
+		dp.SetDoubleValue(v)
+		for i := 2; i < len(kv); i += 2 {
+			dp.Attributes().PutStr(kv[i], kv[i+1])
+		}
+		if j%100 == 99 {
+			b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+			if err != nil {
+				panic(err) // a batch of gauges always marshals
+			}
+			in.records = append(in.records, b)
+		}
 		var ls []vmprompb.Label
 		for i := 0; i < len(kv); i += 2 {
 			ls = append(ls, vmprompb.Label{Name: kv[i], Value: kv[i+1]})

@@ -1,13 +1,11 @@
-package pipeline
+package plan
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/weirdev/weir/rules"
@@ -31,65 +29,6 @@ mapping:
     match: node_load
     policies: [1m:1d]
 `
-
-func TestPassThrough(t *testing.T) {
-	points := []gaugePoint{
-		{name: "lat", labels: []string{"pod", "a"}, sec: 1, v: 3},
-		{name: "lat", labels: []string{"pod", "b"}, sec: 2, v: 5},
-		{name: "node_load", sec: 3, v: 0.5},
-		{name: "other", sec: 4, v: 7},
-		{name: "other", sec: 5, v: 8},
-	}
-	// Written whatever the unmatched setting.
-	common := []string{
-		`10s:1d {__name__="lat:all_max"}@` + at(10) + `=5`,
-		// keep_original and the mapping ask for lat at 10s: written once.
-		`10s:1d {__name__="lat", pod="a"}@` + at(10) + `=3`,
-		`10s:1d {__name__="lat", pod="b"}@` + at(10) + `=5`,
-		`1m:1d {__name__="lat", pod="a"}@` + at(60) + `=3`,
-		`1m:1d {__name__="lat", pod="b"}@` + at(60) + `=5`,
-		// A mapping replaces the raw series: node_load only at 1m.
-		`1m:1d {__name__="node_load"}@` + at(60) + `=0.5`,
-	}
-	for _, tc := range []struct {
-		name string
-		u    Unmatched
-		want []string
-	}{
-		{"default: finest policy of the rules", Unmatched{}, []string{`10s:1d {__name__="other"}@` + at(10) + `=8`}},
-		{"configured policies", Unmatched{Policies: []rules.StoragePolicy{{Resolution: time.Minute, Retention: 24 * time.Hour}}},
-			[]string{`1m:1d {__name__="other"}@` + at(60) + `=8`}},
-		{"dropped", Unmatched{Drop: true}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			p, log := testPipeline(t, mustRules(t, passThroughRules), tc.u, nil, "10s:1d", "1m:1d")
-			send(p, points...)
-			flush(t, p)
-			checkSamples(t, log, append(slices.Clone(common), tc.want...))
-			if got := testutil.ToFloat64(p.m.unmatched); got != 2 {
-				t.Errorf("weir_rules_unmatched_points_total = %v, want 2 (the points of other)", got)
-			}
-		})
-	}
-}
-
-// A delta would be counted twice if the input series passed through once per
-// rule that asks for it.
-func TestPassThroughOncePerPolicy(t *testing.T) {
-	const src = `
-rollup:
-  - {name: c-sum, match: c, output: 'c:all', aggregations: [sum], policies: [10s:1d], keep_original: true}
-mapping:
-  - {name: c-map, match: c, policies: [10s:1d]}
-`
-	p, log := testPipeline(t, mustRules(t, src), Unmatched{}, nil, "10s:1d")
-	send(p, gaugePoint{name: "c", sec: 1, v: 2, delta: true}, gaugePoint{name: "c", sec: 2, v: 3, delta: true})
-	flush(t, p)
-	checkSamples(t, log, []string{
-		`10s:1d {__name__="c:all_sum"}@` + at(10) + `=5`,
-		`10s:1d {__name__="c"}@` + at(10) + `=5`,
-	})
-}
 
 func TestUnmatchedFor(t *testing.T) {
 	s := mustRules(t, passThroughRules)
@@ -169,4 +108,13 @@ func TestRawFingerprint(t *testing.T) {
 			}
 		}
 	}
+}
+
+func mustRules(t testing.TB, src string) *rules.Set {
+	t.Helper()
+	s, err := rules.Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -1,4 +1,4 @@
-package pipeline
+package plan
 
 import (
 	"cmp"
@@ -66,7 +66,7 @@ func (r *reloadState) taken(t int64) {
 
 // refreshRules puts a set given to SetRules in force (see reloadState) and
 // ends a switch once the newest event time has passed its last boundary.
-func (p *Pipeline) refreshRules() {
+func (p *Plan) refreshRules() {
 	r := &p.reload
 	if !r.init {
 		r.init = true
@@ -125,7 +125,7 @@ func (p *Pipeline) refreshRules() {
 // endSwitch drops the caches of the previous set once in-order points no
 // longer need them, and the targets only the previous set used. The previous
 // set stays for late points until the next switch.
-func (p *Pipeline) endSwitch() {
+func (p *Plan) endSwitch() {
 	r := &p.reload
 	r.done = true
 	r.prevCache, r.prevCached = nil, 0
@@ -142,7 +142,7 @@ func (p *Pipeline) endSwitch() {
 
 // lookup returns the targets of a point: those of the set in force for its
 // event time (see reloadState), matched once per input series and set.
-func (p *Pipeline) lookup(pt *sample.Point) *match {
+func (p *Plan) lookup(pt *sample.Point) *match {
 	r := &p.reload
 	current := r.init && (r.prev == nil || pt.T >= r.bounds[len(r.bounds)-1])
 	if s := pt.Series; current && s != nil {
@@ -200,7 +200,7 @@ func (p *Pipeline) lookup(pt *sample.Point) *match {
 }
 
 // matchIn returns the cached match of pt under set, matching it on a miss.
-func (p *Pipeline) matchIn(set *rules.Set, unmatched []rules.StoragePolicy, cache *map[uint64][]*match, n *int, h uint64, pt *sample.Point) *match {
+func (p *Plan) matchIn(set *rules.Set, unmatched []rules.StoragePolicy, cache *map[uint64][]*match, n *int, h uint64, pt *sample.Point) *match {
 	for _, m := range (*cache)[h] {
 		if m.kind == pt.Kind && m.tenant == pt.Tenant && labelsEqual(m, pt) {
 			return m
@@ -224,7 +224,7 @@ func (p *Pipeline) matchIn(set *rules.Set, unmatched []rules.StoragePolicy, cach
 // remember caches m, emptying the cache first when it is full. Emptying
 // the targets too bounds their memory under series churn: open windows keep
 // the targets they need, and equal keys find the same windows.
-func (p *Pipeline) remember(cache *map[uint64][]*match, n *int, h uint64, m *match) {
+func (p *Plan) remember(cache *map[uint64][]*match, n *int, h uint64, m *match) {
 	if *cache == nil {
 		*cache = make(map[uint64][]*match)
 	}

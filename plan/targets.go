@@ -1,4 +1,4 @@
-package pipeline
+package plan
 
 import (
 	"github.com/prometheus/common/model"
@@ -26,16 +26,16 @@ type match struct {
 	// tenant over its limit sheds the lowest first (see limits.go).
 	priority int
 	// owner and gen say whose match cache, and which generation of it
-	// (Pipeline.cacheGen), held the match when lookup left it in a point's
+	// (Plan.cacheGen), held the match when lookup left it in a point's
 	// sample.Series: it is valid there while both still hold.
-	owner *Pipeline
+	owner *Plan
 	gen   uint64
 }
 
 // targetsFor turns what the rules say about one input series (see plan)
 // into aggregator targets: one per output and storage policy. Targets with
 // equal keys are shared between input series through p.targets.
-func (p *Pipeline) targetsFor(m rules.Match, unmatched []rules.StoragePolicy, pt *sample.Point) []*aggregator.Target {
+func (p *Plan) targetsFor(m rules.Match, unmatched []rules.StoragePolicy, pt *sample.Point) []*aggregator.Target {
 	var ts []*aggregator.Target
 	for _, out := range plan(m, unmatched, pt) {
 		for _, pol := range out.policies {

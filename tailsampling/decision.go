@@ -1,127 +1,100 @@
 package tailsampling
 
 import (
-	"time"
+	"fmt"
 
 	"github.com/weirdev/weir/sample"
 )
 
-// Reason says why a trace was kept.
+// Reason says why a trace is kept.
 type Reason uint8
 
-// Keep reasons. The order is part of no format: weir.decisions carries its own
-// encoding.
+// Keep reasons; the numbers are part of the weir.decisions format.
 const (
-	// KeepExemplar: a window picked the trace as the exemplar of a percentile.
+	// KeepExemplar: a window picked the trace as the exemplar of one of its
+	// outputs (a percentile, a max, a bucket).
 	KeepExemplar Reason = iota
 	// KeepError: the trace has a span with an error status.
 	KeepError
-	// KeepLatency: the trace has a span at least as long as the buffer's
-	// latency threshold.
+	// KeepLatency: the trace has a span at least as long as the latency
+	// threshold.
 	KeepLatency
 	// KeepBaseline: the trace is in the deterministic baseline sample (see
-	// Baseline) and no other reason kept it before its decision wait passed.
+	// Baseline). Never written to weir.decisions: every node computes it.
 	KeepBaseline
 
 	numReasons = int(KeepBaseline) + 1
 )
 
-var keepReasonNames = [numReasons]string{"exemplar", "error", "latency", "baseline"}
+var reasonNames = [numReasons]string{"exemplar", "error", "latency", "baseline"}
 
 // String returns the reason's metric label value, or "unknown" for a value
 // outside the constants above.
 func (r Reason) String() string {
 	if int(r) < numReasons {
-		return keepReasonNames[r]
+		return reasonNames[r]
 	}
 	return "unknown"
 }
 
-// Kept is a kept trace, or a later part of one, handed to the buffer's OnKeep
-// callback.
-type Kept struct {
+// Decision is one keep decision about a trace.
+type Decision struct {
 	TraceID sample.TraceID
-	// Partition is the spans partition the first chunk of this Kept was read
-	// from.
-	Partition int32
-	Reason    Reason
-	// Chunks are the raw OTLP records or per-trace fragments exactly as they
-	// were given to Buffer.Add, in arrival order. They are copies the buffer
-	// made, not written again until Release: a chunk that was buffered lives
-	// in one of the buffer's slabs (see slabSize), which Release lets the
-	// buffer reuse. Decode or copy them, then Release; a Kept never released
-	// keeps its slabs' megabytes alive while it is held.
-	Chunks [][]byte
-	// Encoding is the encoding given with the first of Chunks (for example
-	// "otlp_proto"); the buffer does not look at the bytes.
-	Encoding string
-	// DecidedAt is when the trace was first decided keep. For spans arriving
-	// after the decision it is earlier than the Add that delivered them.
-	DecidedAt time.Time
-
-	held *heldSlabs // The slabs of Chunks, for Release.
+	Reason  Reason
+	// Broadcast marks a decision sent to every spans partition because the
+	// one holding the trace is not known (an SDK's exemplar on a metric
+	// point): all but one of its copies name a trace their partition never
+	// had, so they are not counted as unresolved deep links.
+	Broadcast bool
 }
 
-// cachedDecision is the final decision about one trace.
-type cachedDecision struct {
-	id sample.TraceID
-	at int64 // Unix nanoseconds of the decision.
-	// through is, for a kept trace, the input offset through which its
-	// partition had been read when its chunks were last exported (-1: none
-	// or untracked): a chunk read again at or below it (a replay after the
-	// partition came back) was exported already.
-	through int64
-	keep    bool
-	reason  Reason // Meaningful only when keep.
-}
-
-// decisionCache remembers the last size decisions, so that spans arriving
-// after their trace was decided (or before an exemplar named it) follow the
-// decision. It is a FIFO ring indexed by a map: insertion and eviction are
-// O(1) and its memory is fixed by size (about 70 bytes per entry once full).
+// The wire format of weir.decisions records (the value; the key is the
+// trace ID, unused by readers):
 //
-// FIFO rather than LRU: a decision is looked up by the few late spans of its
-// trace, which come soon after it; refreshing on hit would only keep hot
-// traces' entries around longer at the cost of moving entries on every hit.
-type decisionCache struct {
-	size int
-	idx  map[sample.TraceID]int32 // Position in ring.
-	ring []cachedDecision         // Grows to size, then is overwritten from next.
-	next int
+//	version 1 = version:byte(1) flags:byte reason:byte trace:16
+//	flags     = bit 0: broadcast
+//
+// A 16-byte value without a version byte is the format before it: a bare
+// trace ID, an exemplar decision.
+const (
+	decisionVersion = 1
+	decisionLen     = 3 + len(sample.TraceID{})
+	flagBroadcast   = 1
+)
+
+// AppendDecision appends the record value of d to b.
+func AppendDecision(b []byte, d Decision) []byte {
+	var flags byte
+	if d.Broadcast {
+		flags |= flagBroadcast
+	}
+	b = append(b, decisionVersion, flags, byte(d.Reason))
+	return append(b, d.TraceID[:]...)
 }
 
-func newDecisionCache(size int) *decisionCache {
-	return &decisionCache{size: size, idx: make(map[sample.TraceID]int32)}
+// ParseDecision decodes a weir.decisions record value. It refuses unknown
+// versions, flags and reasons, other lengths, the zero trace ID and the
+// baseline reason (computed, never sent).
+func ParseDecision(b []byte) (Decision, error) {
+	var d Decision
+	switch {
+	case len(b) == len(d.TraceID):
+		copy(d.TraceID[:], b)
+	case len(b) != decisionLen:
+		return Decision{}, fmt.Errorf("tailsampling: decision record of %d bytes, want %d", len(b), decisionLen)
+	case b[0] != decisionVersion:
+		return Decision{}, fmt.Errorf("tailsampling: decision record version %d, want %d", b[0], decisionVersion)
+	case b[1]&^flagBroadcast != 0:
+		return Decision{}, fmt.Errorf("tailsampling: decision record flags %#x", b[1])
+	case Reason(b[2]) >= KeepBaseline:
+		return Decision{}, fmt.Errorf("tailsampling: decision record reason %d", b[2])
+	default:
+		d.Broadcast = b[1]&flagBroadcast != 0
+		d.Reason = Reason(b[2])
+		copy(d.TraceID[:], b[3:])
+	}
+	if d.TraceID.IsZero() {
+		return Decision{}, fmt.Errorf("tailsampling: decision record names the zero trace ID")
+	}
+	return d, nil
 }
-
-func (c *decisionCache) get(id sample.TraceID) (cachedDecision, bool) {
-	i, ok := c.idx[id]
-	if !ok {
-		return cachedDecision{}, false
-	}
-	return c.ring[i], true
-}
-
-// put records d, replacing an earlier decision about the same trace in place
-// (its age stays that of the first), or else evicting the oldest entry when
-// the cache is full.
-func (c *decisionCache) put(d cachedDecision) {
-	if i, ok := c.idx[d.id]; ok {
-		c.ring[i] = d
-		return
-	}
-	if len(c.ring) < c.size {
-		c.idx[d.id] = int32(len(c.ring))
-		c.ring = append(c.ring, d)
-		return
-	}
-	delete(c.idx, c.ring[c.next].id)
-	c.ring[c.next] = d
-	c.idx[d.id] = int32(c.next)
-	c.next++
-	if c.next == c.size {
-		c.next = 0
-	}
-}
-
-func (c *decisionCache) len() int { return len(c.ring) }

@@ -56,7 +56,7 @@ func TestBrowserExemplarToWaterfall(t *testing.T) {
 		}
 	})
 	base := "http://" + d.Addr()
-	waitForKeptExemplar(t, base, 45*time.Second)
+	waitForKeptExemplar(t, base, 90*time.Second)
 
 	b := newBrowser(t, chromium)
 	b.do(chromedp.EmulateViewport(1280, 900))

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/weirdev/weir/internal/config"
-	"github.com/weirdev/weir/internal/pipeline"
+	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/sinks/kafkaotlp"
 )
 

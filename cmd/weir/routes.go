@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weirdev/weir/internal/config"
-	"github.com/weirdev/weir/internal/pipeline"
+	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sinks/remotewrite"
 )
@@ -77,9 +77,4 @@ func seriesSinks(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer
 		return nil, queues, err
 	}
 	return series, queues, nil
-}
-
-// unmatched is what the pipeline does with series no rule matches, per cfg.
-func unmatched(cfg *config.Config) pipeline.Unmatched {
-	return pipeline.Unmatched{Drop: cfg.Unmatched.Drop, Policies: cfg.UnmatchedPolicies()}
 }

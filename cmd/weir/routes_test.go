@@ -19,9 +19,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/config"
-	"github.com/weirdev/weir/internal/pipeline"
+	"github.com/weirdev/weir/pipeline"
+	"github.com/weirdev/weir/pipeline/pipelinetest"
+	"github.com/weirdev/weir/plan"
 	"github.com/weirdev/weir/rules"
 )
 
@@ -118,7 +119,8 @@ func feed(t *testing.T, cfgText string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := pipeline.New(pipeline.Config{Rules: s, Series: series, Unmatched: unmatched(cfg), Logger: log})
+	l, err := pipelinetest.New(pipeline.Config{Plan: plan.Config{Rules: s, Unmatched: plan.Unmatched{Drop: cfg.Unmatched.Drop, Policies: cfg.UnmatchedPolicies()}},
+		Series: series, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,10 +135,16 @@ func feed(t *testing.T, cfgText string) {
 		dp.Attributes().PutStr("svc", "cart")
 		dp.Attributes().PutStr("pod", fmt.Sprint("pod-", sec%3))
 	}
-	p.HandleMetrics(ingest.Source{Topic: "otlp_metrics"}, md)
+	raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Handle(pipeline.Record{Value: raw}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := p.Flush(ctx); err != nil {
+	if err := l.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range queues {

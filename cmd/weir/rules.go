@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/weirdev/weir/internal/config"
-	"github.com/weirdev/weir/internal/pipeline"
+	"github.com/weirdev/weir/plan"
 	"github.com/weirdev/weir/rules"
 )
 
@@ -187,9 +187,9 @@ func cmdRulesTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	u := pipeline.Unmatched{}
+	u := plan.Unmatched{}
 	if cfg != nil {
-		u = unmatched(cfg)
+		u = plan.Unmatched{Drop: cfg.Unmatched.Drop, Policies: cfg.UnmatchedPolicies()}
 	}
 
 	data, err := os.ReadFile(*input)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/config"
-	"github.com/weirdev/weir/internal/pipeline"
+	"github.com/weirdev/weir/plan"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sample"
 )
@@ -173,9 +173,9 @@ func textPoint(l labels.Labels, types map[string]model.MetricType) (sample.Point
 }
 
 // describe prints what the rules make of one input series.
-func describe(w io.Writer, s *rules.Set, u pipeline.Unmatched, pt *sample.Point) {
+func describe(w io.Writer, s *rules.Set, u plan.Unmatched, pt *sample.Point) {
 	fmt.Fprintf(w, "%s (%s)\n", seriesString(pt.Labels), pt.Kind)
-	drop, outs := pipeline.Explain(s, u, pt)
+	drop, outs := plan.Explain(s, u, pt)
 	switch {
 	case drop != "":
 		fmt.Fprintf(w, "  dropped by drop rule %q\n", drop)

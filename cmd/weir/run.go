@@ -14,16 +14,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/weirdev/weir/aggregator"
-	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/config"
-	"github.com/weirdev/weir/internal/pipeline"
+	"github.com/weirdev/weir/internal/node"
 	"github.com/weirdev/weir/internal/server"
+	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sinks/otlptrace"
-	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ui"
 )
 
@@ -104,77 +101,13 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		log.Warn("traces.endpoint is not set: kept traces are not exported")
 	}
 
-	a := cfg.Aggregation
-	var aggOpts []aggregator.Opt
-	if a.AllowedLateness > 0 {
-		aggOpts = append(aggOpts, aggregator.AllowedLateness(time.Duration(a.AllowedLateness)))
-	}
-	if a.IdleTimeout > 0 {
-		aggOpts = append(aggOpts, aggregator.IdleTimeout(time.Duration(a.IdleTimeout)))
-	}
-	if a.CloseTimeout > 0 {
-		aggOpts = append(aggOpts, aggregator.CloseTimeout(time.Duration(a.CloseTimeout)))
-	}
-	if a.MaxFuture > 0 {
-		aggOpts = append(aggOpts, aggregator.MaxFuture(time.Duration(a.MaxFuture)))
-	}
-	if a.RelativeAccuracy > 0 {
-		aggOpts = append(aggOpts, aggregator.RelativeAccuracy(a.RelativeAccuracy))
-	}
-	ts := cfg.TailSampling
-	lateness, wait := aggregator.DefaultAllowedLateness, tailsampling.DefaultDecisionWait
-	if a.AllowedLateness > 0 {
-		lateness = time.Duration(a.AllowedLateness)
-	}
-	if ts.DecisionWait > 0 {
-		wait = time.Duration(ts.DecisionWait)
-	}
 	warnExemplarWait := func(s *rules.Set) {
-		for _, w := range config.ExemplarWaitWarnings(s, wait, lateness) {
+		for _, w := range config.ExemplarWaitWarnings(s, time.Duration(cfg.TailSampling.DecisionWait), time.Duration(cfg.Aggregation.AllowedLateness)) {
 			log.Warn(w)
 		}
 	}
 	warnExemplarWait(ruleSet)
-	var bufOpts []tailsampling.BufferOpt
-	if ts.DecisionWait > 0 {
-		bufOpts = append(bufOpts, tailsampling.DecisionWait(time.Duration(ts.DecisionWait)))
-	}
-	if ts.MaxBytes > 0 {
-		bufOpts = append(bufOpts, tailsampling.MaxBytes(ts.MaxBytes))
-	}
-	if ts.BaselineRate != nil {
-		bufOpts = append(bufOpts, tailsampling.BaselineRate(*ts.BaselineRate))
-	}
-	if ts.LatencyThreshold > 0 {
-		bufOpts = append(bufOpts, tailsampling.LatencyThreshold(time.Duration(ts.LatencyThreshold)))
-	}
-	k := cfg.Kafka
-	convOpts := []ingest.ConvertOpt{ingest.PromoteResourceAttributes(k.PromoteResourceAttributes...)}
-	if k.TenantAttribute != "" {
-		convOpts = append(convOpts, ingest.TenantAttribute(k.TenantAttribute))
-	}
-	tracesEnc, err := ingest.ParseEncoding(k.TracesEncoding)
-	if err != nil {
-		return err
-	}
-	metricsEnc, err := ingest.ParseEncoding(k.MetricsEncoding)
-	if err != nil {
-		return err
-	}
-	pipes, err := newPipelines(k.Workers, pipeline.Config{
-		Rules:          ruleSet,
-		Aggregator:     aggOpts,
-		Buffer:         bufOpts,
-		MetricConvert:  convOpts,
-		SpanConvert:    append(convOpts, ingest.SpanDimensions(ruleSet.AllSpanDimensions()...)),
-		TracesEncoding: tracesEnc,
-		MetricsTopic:   k.MetricsTopic,
-		Series:         series,
-		Unmatched:      unmatched(cfg),
-		Traces:         traceSink,
-		Logger:         log,
-		Reg:            reg,
-	}, ts.MaxBytes)
+	n, err := node.New(cfg, ruleSet, node.Sinks{Series: series, Traces: traceSink}, nil, log, reg)
 	if err != nil {
 		return err
 	}
@@ -209,9 +142,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		w := rules.NewWatcher(rulePaths, rules.WatcherLogger(log), rules.WatcherRegisterer(reg), rules.WatcherCheck(cfg.CheckRouting))
 		go w.Run(ctx, func(s *rules.Set) {
 			warnExemplarWait(s) // a reloaded rule can have longer windows
-			for _, p := range pipes {
-				p.SetRules(s)
-			}
+			n.SetRules(s)
 		})
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
@@ -228,19 +159,10 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		}()
 	}
 
-	srv.SetReady(true)
-	log.Info("weir running", "listen", l.Addr().String(), "brokers", k.Brokers, "group", k.Group, "workers", len(pipes))
-	cc := pipeline.ClusterConfig{
-		Brokers: k.Brokers, Group: k.Group,
-		MetricsTopic: k.MetricsTopic, SpansTopic: k.SpansTopic,
-		PartialsTopic: k.PartialsTopic, DecisionsTopic: k.DecisionsTopic, DeadLetterTopic: k.DeadLetterTopic,
-		MetricsEncoding: metricsEnc, PartialsPartitions: k.PartialsPartitions, TransactionalID: k.TransactionalID,
-		TenantHeader: k.TenantHeader,
-	}
-	if k.SessionTimeout > 0 {
-		cc.ClientOpts = append(cc.ClientOpts, kgo.SessionTimeout(time.Duration(k.SessionTimeout)))
-	}
-	errs := []error{runWorkers(ctx, pipes, cc)}
+	srv.SetReadiness(n.Ready)
+	k := cfg.Kafka
+	log.Info("weir running", "listen", l.Addr().String(), "brokers", k.Brokers, "group", k.Group, "workers", k.Workers)
+	errs := []error{n.Run(ctx, reg)}
 	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, q := range queues {
@@ -249,7 +171,6 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	if exporter != nil {
 		errs = append(errs, exporter.Close(fctx))
 	}
-	srv.SetReady(false)
 	stopSrv()
 	errs = append(errs, <-srvDone)
 	return errors.Join(errs...)

@@ -17,6 +17,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/weirdev/weir/aggregator"
+	"github.com/weirdev/weir/ingest"
+	"github.com/weirdev/weir/internal/cluster"
 	"github.com/weirdev/weir/rules"
 )
 
@@ -108,10 +111,12 @@ type Aggregation struct {
 	RelativeAccuracy float64  `yaml:"relative_accuracy"`
 }
 
-// TailSampling tunes the span buffer.
+// TailSampling tunes the second pass over the spans topic, which exports
+// the kept traces a decision wait behind the first.
 type TailSampling struct {
-	DecisionWait     Duration `yaml:"decision_wait"`
-	MaxBytes         int64    `yaml:"max_bytes"`
+	DecisionWait Duration `yaml:"decision_wait"`
+	// MaxKeptTraces bounds the keep decisions held per spans partition.
+	MaxKeptTraces    int      `yaml:"max_kept_traces"`
 	BaselineRate     *float64 `yaml:"baseline_rate"`
 	LatencyThreshold Duration `yaml:"latency_threshold"`
 }
@@ -186,29 +191,64 @@ func Parse(b []byte) (*Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c.defaults()
+	c.FillDefaults()
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
-func (c *Config) defaults() {
+// FillDefaults sets every setting left empty to its default. Parse calls
+// it; a program that builds a Config calls it before use.
+func (c *Config) FillDefaults() {
 	def := func(s *string, v string) {
 		if *s == "" {
 			*s = v
 		}
 	}
-	def(&c.Listen, "127.0.0.1:9464")
-	def(&c.Kafka.Group, "weir")
-	def(&c.Kafka.MetricsTopic, "otlp_metrics")
-	def(&c.Kafka.SpansTopic, "otlp_spans")
-	def(&c.Kafka.MetricsEncoding, "otlp_proto")
-	def(&c.Kafka.TracesEncoding, "otlp_proto")
-	def(&c.Kafka.DeadLetterTopic, "weir.dlq")
-	def(&c.Kafka.PartialsTopic, "weir.partials")
-	def(&c.Kafka.DecisionsTopic, "weir.decisions")
+	def(&c.Listen, DefaultListen)
+	def(&c.Kafka.Group, cluster.DefaultGroup)
+	def(&c.Kafka.MetricsTopic, cluster.DefaultMetricsTopic)
+	def(&c.Kafka.SpansTopic, cluster.DefaultSpansTopic)
+	def(&c.Kafka.MetricsEncoding, string(ingest.EncodingProto))
+	def(&c.Kafka.TracesEncoding, string(ingest.EncodingProto))
+	def(&c.Kafka.DeadLetterTopic, cluster.DefaultDeadLetterTopic)
+	def(&c.Kafka.PartialsTopic, cluster.DefaultPartialsTopic)
+	def(&c.Kafka.DecisionsTopic, cluster.DefaultDecisionsTopic)
+	dur := func(d *Duration, v time.Duration) {
+		if *d == 0 {
+			*d = Duration(v)
+		}
+	}
+	dur(&c.Kafka.SessionTimeout, DefaultSessionTimeout)
+	a := &c.Aggregation
+	dur(&a.AllowedLateness, aggregator.DefaultAllowedLateness)
+	dur(&a.IdleTimeout, aggregator.DefaultIdleTimeout)
+	// A window waits for a silent partition as long as the group may take
+	// to hand a dead member's partitions over (aggregator.CloseTimeout).
+	dur(&a.CloseTimeout, 2*time.Duration(c.Kafka.SessionTimeout)+30*time.Second)
+	dur(&a.MaxFuture, aggregator.DefaultMaxFuture)
+	if a.RelativeAccuracy == 0 {
+		a.RelativeAccuracy = aggregator.DefaultRelativeAccuracy
+	}
+	t := &c.TailSampling
+	dur(&t.DecisionWait, cluster.DefaultDecisionWait)
+	if t.BaselineRate == nil {
+		r := cluster.DefaultBaselineRate
+		t.BaselineRate = &r
+	}
 }
+
+// DefaultListen is the HTTP address without listen.
+const DefaultListen = "127.0.0.1:9464"
+
+// DefaultSessionTimeout is kafka.session_timeout's default, the Kafka
+// clients' own.
+const DefaultSessionTimeout = 45 * time.Second
+
+// minCloseMargin is how much longer than the session timeout the close
+// timeout must be: the group's rebalance after a member's death.
+const minCloseMargin = 15 * time.Second
 
 func (c *Config) validate() error {
 	var errs []string
@@ -301,8 +341,13 @@ func (c *Config) validate() error {
 	if r := c.TailSampling.BaselineRate; r != nil && (*r < 0 || *r > 1) {
 		errs = append(errs, fmt.Sprintf("tail_sampling.baseline_rate: %v is not in [0, 1]", *r))
 	}
-	if c.TailSampling.MaxBytes < 0 {
-		errs = append(errs, "tail_sampling.max_bytes: negative")
+	if c.TailSampling.MaxKeptTraces < 0 {
+		errs = append(errs, "tail_sampling.max_kept_traces: negative")
+	}
+	if ct, st := time.Duration(c.Aggregation.CloseTimeout), time.Duration(c.Kafka.SessionTimeout); ct < st+minCloseMargin {
+		errs = append(errs, fmt.Sprintf("aggregation.close_timeout: %v is shorter than kafka.session_timeout (%v) and %v: "+
+			"windows would close while a dead member's partitions are handed over, without their points; set it to %v or more (default: twice the session timeout and 30s)",
+			ct, st, minCloseMargin, st+minCloseMargin))
 	}
 	if t := c.Traces; t.Insecure && (t.CAFile != "" || t.CertFile != "") {
 		errs = append(errs, "traces: insecure together with TLS files")

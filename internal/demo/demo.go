@@ -1,8 +1,9 @@
 // Package demo assembles `weir demo`: everything in one process on embedded
 // defaults. An in-process Kafka (kfake) carries what a load generator
-// publishes the way the Collector's kafkaexporter does; the real pipeline
-// consumes it; output lands in an embedded Prometheus TSDB and an in-memory
-// trace store, both served on one HTTP port.
+// publishes the way the Collector's kafkaexporter does; weir's production
+// runtime (internal/node, the same as `weir run`) consumes it; output lands
+// in an embedded Prometheus TSDB and an in-memory trace store, both served
+// on one HTTP port.
 package demo
 
 import (
@@ -11,31 +12,43 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/prometheus/prompb"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/weirdev/weir/configs"
-	"github.com/weirdev/weir/ingest"
+	"github.com/weirdev/weir/internal/cluster"
+	"github.com/weirdev/weir/internal/config"
 	"github.com/weirdev/weir/internal/loadgen"
-	"github.com/weirdev/weir/internal/pipeline"
+	"github.com/weirdev/weir/internal/node"
 	"github.com/weirdev/weir/internal/server"
+	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sinks/promstore"
 	"github.com/weirdev/weir/sinks/tracestore"
-	"github.com/weirdev/weir/tailsampling"
 	"github.com/weirdev/weir/ui"
 )
 
-// Topics of the demo's embedded Kafka.
+// The embedded Kafka's topics and retention. Its log is bounded by time and
+// by bytes, so that the demo's memory levels off; the spans topic keeps what
+// the second pass over it needs (cluster.checkRetention).
 const (
-	SpansTopic   = "otlp_spans"
-	MetricsTopic = "otlp_metrics"
-	DLQTopic     = "weir.dlq"
+	spansPartitions   = 8
+	metricsPartitions = 4
+	retention         = 7 * time.Minute
+	retentionBytes    = 16 << 20 // per partition
 )
+
+// DecisionWait is how far behind the spans the demo exports kept traces:
+// its windows are 10 s, and a window's keep decisions come out within its
+// allowed lateness and a few polls after its end.
+const DecisionWait = 20 * time.Second
 
 // Config tunes the demo.
 type Config struct {
@@ -60,17 +73,20 @@ func (d *Demo) Addr() string { return d.addr }
 func (d *Demo) Wait() error { return <-d.done }
 
 // Start starts the demo; it runs until ctx ends, then shuts down in order:
-// generator, consumer (a last poll and commit), open windows flushed to the
-// store, HTTP server, stores, Kafka.
+// generator, weir (a last transaction and commit, the sinks flushed), HTTP
+// server, stores, Kafka.
 func Start(ctx context.Context, cfg Config) (*Demo, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:9464"
+		cfg.Listen = config.DefaultListen
 	}
 	if cfg.TraceRate == 0 {
 		cfg.TraceRate = 200
+	}
+	if !(cfg.TraceRate > 0) {
+		return nil, fmt.Errorf("demo: trace rate %v is not positive", cfg.TraceRate)
 	}
 	if cfg.Rules == nil {
 		s, err := rules.Parse("configs/demo-rules.yaml", []byte(configs.DemoRules))
@@ -91,13 +107,18 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1),
-		kfake.SeedTopics(8, SpansTopic), kfake.SeedTopics(4, MetricsTopic), kfake.SeedTopics(1, DLQTopic))
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1),
+		kfake.SeedTopics(spansPartitions, cluster.DefaultSpansTopic), kfake.SeedTopics(metricsPartitions, cluster.DefaultMetricsTopic),
+		kfake.BrokerConfigs(map[string]string{
+			"log.retention.ms":       strconv.FormatInt(retention.Milliseconds(), 10),
+			"log.retention.bytes":    strconv.Itoa(retentionBytes),
+			"log.cleaner.backoff.ms": "10000",
+		}))
 	if err != nil {
 		return fail(fmt.Errorf("demo: embedded kafka: %w", err))
 	}
-	closers = append(closers, func() error { cluster.Close(); return nil })
-	brokers := cluster.ListenAddrs()
+	closers = append(closers, func() error { kc.Close(); return nil })
+	brokers := kc.ListenAddrs()
 
 	store, err := promstore.Open("", promstore.WithRegisterer(reg), promstore.WithLogger(log))
 	if err != nil {
@@ -106,33 +127,27 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 	closers = append(closers, store.Close)
 	traces := tracestore.New(tracestore.WithRegisterer(reg))
 
-	pipe, err := pipeline.New(pipeline.Config{
-		Rules:  cfg.Rules,
-		Series: map[string]pipeline.SeriesSink{"": pipeline.SeriesSinkFunc(store.Write)},
-		Traces: pipeline.TraceSinkFunc(traces.WriteTraces),
-		Buffer: []tailsampling.BufferOpt{tailsampling.DecisionWait(45 * time.Second)},
-		Logger: log,
-		Reg:    reg,
-	})
+	c := &config.Config{}
+	c.Kafka.Brokers = brokers
+	c.Kafka.Group = "weir-demo"
+	c.TailSampling.DecisionWait = config.Duration(DecisionWait)
+	c.FillDefaults()
+	n, err := node.New(c, cfg.Rules, node.Sinks{
+		Series: map[string]pipeline.SeriesSink{"": seriesFunc(store.Write)},
+		Traces: traceFunc(traces.WriteTraces),
+	}, nil, log, reg)
 	if err != nil {
 		return fail(fmt.Errorf("demo: %w", err))
 	}
 
 	srv := server.New(reg, server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{})), server.WithLogger(log))
+	srv.SetReadiness(n.Ready)
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fail(fmt.Errorf("demo: listen on %s: %w", cfg.Listen, err))
 	}
 	closers = append(closers, l.Close)
 
-	consumer, err := ingest.NewConsumer(
-		ingest.Brokers(brokers...), ingest.Group("weir-demo"),
-		ingest.MetricsTopic(MetricsTopic), ingest.SpansTopic(SpansTopic), ingest.DeadLetterTopic(DLQTopic),
-		ingest.PollInterval(250*time.Millisecond),
-		ingest.WithLogger(log), ingest.WithRegisterer(reg))
-	if err != nil {
-		return fail(fmt.Errorf("demo: consumer: %w", err))
-	}
 	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), loadgen.PartitionerOpt(), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		return fail(fmt.Errorf("demo: producer: %w", err))
@@ -142,11 +157,11 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 
 	d := &Demo{addr: l.Addr().String(), done: make(chan error, 1)}
 	genCtx, stopGen := context.WithCancel(context.Background())
-	consCtx, stopCons := context.WithCancel(context.Background())
+	weirCtx, stopWeir := context.WithCancel(context.Background())
 	srvCtx, stopSrv := context.WithCancel(context.Background())
-	genDone, consDone, srvDone := make(chan error, 1), make(chan error, 1), make(chan error, 1)
-	go func() { genDone <- gen.Run(genCtx, producer, SpansTopic, MetricsTopic) }()
-	go func() { consDone <- consumer.Run(consCtx, readyOnPoll{pipe, srv}) }()
+	genDone, weirDone, srvDone := make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	go func() { genDone <- gen.Run(genCtx, producer, cluster.DefaultSpansTopic, cluster.DefaultMetricsTopic) }()
+	go func() { weirDone <- n.Run(weirCtx, reg) }()
 	go func() { srvDone <- srv.Serve(srvCtx, l) }()
 	log.Info("weir demo started", "listen", d.addr, "kafka", brokers)
 
@@ -154,36 +169,29 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		var errs []error
 		select {
 		case <-ctx.Done():
-		case err := <-consDone:
-			errs = append(errs, fmt.Errorf("consumer stopped: %w", err))
-			consDone <- nil
+		case err := <-weirDone:
+			errs = append(errs, fmt.Errorf("weir stopped: %w", err))
+			weirDone <- nil
 		}
 		stopGen()
 		errs = append(errs, <-genDone)
-		stopCons()
-		errs = append(errs, <-consDone)
-		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		errs = append(errs, pipe.Flush(fctx))
-		cancel()
-		srv.SetReady(false)
+		stopWeir()
+		errs = append(errs, <-weirDone)
 		stopSrv()
 		errs = append(errs, <-srvDone)
 		producer.Close()
 		errs = append(errs, store.Close())
-		cluster.Close()
+		kc.Close()
 		log.Info("weir demo stopped")
 		d.done <- errors.Join(errs...)
 	}()
 	return d, nil
 }
 
-// readyOnPoll marks the server ready once the consumer completed a poll.
-type readyOnPoll struct {
-	*pipeline.Pipeline
-	srv *server.Server
-}
+type seriesFunc func(context.Context, []prompb.TimeSeries) error
 
-func (r readyOnPoll) PollDone(ctx context.Context, now time.Time) error {
-	r.srv.SetReady(true)
-	return r.Pipeline.PollDone(ctx, now)
-}
+func (f seriesFunc) Enqueue(ctx context.Context, s []prompb.TimeSeries) error { return f(ctx, s) }
+
+type traceFunc func(context.Context, ptrace.Traces) error
+
+func (f traceFunc) Enqueue(ctx context.Context, td ptrace.Traces) error { return f(ctx, td) }

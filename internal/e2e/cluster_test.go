@@ -16,10 +16,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/weirdev/weir/aggregator"
-	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/loadgen"
-	"github.com/weirdev/weir/internal/pipeline"
 	"github.com/weirdev/weir/internal/testenv"
+	"github.com/weirdev/weir/pipeline"
+	"github.com/weirdev/weir/pipeline/pipelinetest"
+	"github.com/weirdev/weir/plan"
 	"github.com/weirdev/weir/rules"
 )
 
@@ -193,47 +194,37 @@ func fnv32a(b []byte) uint32 {
 	return h
 }
 
-// reference is the single in-process computation of the same input.
+// reference is the single in-process computation of the same input
+// (pipelinetest.Local), partition by partition in offset order as Kafka
+// delivers them, each record with its timestamp.
 func reference(t testing.TB, in input, set *rules.Set, spansTopic, metricsTopic string) map[string]string {
 	t.Helper()
 	r := newReceiverSink()
-	p, err := pipeline.New(pipeline.Config{Rules: set, MetricsTopic: metricsTopic, Aggregator: aggOpts(),
+	l, err := pipelinetest.New(pipeline.Config{Plan: plan.Config{Rules: set}, Aggregator: aggOpts(),
 		Series: map[string]pipeline.SeriesSink{"": r}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Partition by partition in offset order, as Kafka delivers them.
-	byPart := map[string][]*kgo.Record{}
+	type tp struct {
+		spans bool
+		part  int32
+	}
+	byPart := map[tp][]*kgo.Record{}
 	for _, rec := range in.records {
-		part := rec.Partition
-		if rec.Topic == spansTopic {
-			part = int32(fnv32aPartition(rec.Key))
+		k := tp{rec.Topic == spansTopic, rec.Partition}
+		if k.spans {
+			k.part = int32(fnv32aPartition(rec.Key))
 		}
-		k := fmt.Sprintf("%s/%d", rec.Topic, part)
 		byPart[k] = append(byPart[k], rec)
 	}
 	for k, recs := range byPart {
-		topic, _, _ := strings.Cut(k, "/")
-		var part int32
-		fmt.Sscan(strings.SplitN(k, "/", 2)[1], &part)
-		for _, rec := range recs {
-			src := ingest.Source{Topic: topic, Partition: part, Value: rec.Value}
-			if topic == metricsTopic {
-				md, err := ingest.DecodeMetrics(ingest.EncodingProto, rec.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				p.HandleMetrics(src, md)
-			} else {
-				td, err := ingest.DecodeTraces(ingest.EncodingProto, rec.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				p.HandleTraces(src, td)
+		for i, rec := range recs {
+			if err := l.Handle(pipeline.Record{Spans: k.spans, Partition: k.part, Offset: int64(i), Time: rec.Timestamp, Key: rec.Key, Value: rec.Value}); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
-	if err := p.Flush(context.Background()); err != nil {
+	if err := l.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return r.got

@@ -24,7 +24,7 @@ import (
 // Server serves weir's HTTP endpoints.
 type Server struct {
 	mux   *http.ServeMux
-	ready atomic.Bool
+	ready atomic.Pointer[func() (bool, string)]
 	log   *slog.Logger
 }
 
@@ -60,8 +60,12 @@ func New(g prometheus.Gatherer, opts ...Opt) *Server {
 		fmt.Fprintln(w, "weir is healthy.")
 	})
 	s.mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.ready.Load() {
-			http.Error(w, "weir is not ready.", http.StatusServiceUnavailable)
+		ok, why := false, "starting"
+		if f := s.ready.Load(); f != nil {
+			ok, why = (*f)()
+		}
+		if !ok {
+			http.Error(w, "weir is not ready: "+why, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "weir is ready.")
@@ -79,8 +83,9 @@ func New(g prometheus.Gatherer, opts ...Opt) *Server {
 	return s
 }
 
-// SetReady flips /-/ready.
-func (s *Server) SetReady(r bool) { s.ready.Store(r) }
+// SetReadiness makes /-/ready answer what f says: ready, or why not.
+// Until it is called /-/ready answers "starting".
+func (s *Server) SetReadiness(f func() (ready bool, why string)) { s.ready.Store(&f) }
 
 // Handler returns the mux.
 func (s *Server) Handler() http.Handler { return s.mux }

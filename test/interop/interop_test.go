@@ -213,14 +213,14 @@ func TestCollectorKafkaToPrometheusAndJaeger(t *testing.T) {
 
 	for i, addr := range addrs {
 		m := scrape(t, ctx, addr)
-		for _, name := range []string{"weir_stage1_dead_letters_total", "weir_aggregator_dropped_points_total", "weir_kafka_sink_dropped_series_total"} {
+		for _, name := range []string{"weir_dead_letters_total", "weir_aggregator_dropped_points_total", "weir_kafka_sink_dropped_series_total"} {
 			if m[name] != 0 {
 				t.Errorf("weir %s: %s = %v, want 0", procs[i].name, name, m[name])
 			}
 		}
 		t.Logf("weir %s: %v points aggregated, %v samples and %v exemplars out, %v points to Kafka, %v traces exported",
 			procs[i].name, m["weir_aggregator_points_total"], m["weir_pipeline_output_samples_total"],
-			m["weir_pipeline_output_exemplars_total"], m["weir_kafka_sink_points_total"], m["weir_pipeline_exported_traces_total"])
+			m["weir_exemplars_emitted_total"], m["weir_kafka_sink_points_total"], m["weir_pipeline_exported_traces_total"])
 	}
 	for _, p := range procs {
 		p.stop(t)

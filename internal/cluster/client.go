@@ -1,0 +1,55 @@
+package cluster
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Clients builds every Kafka client a worker makes (stage 1 and 2, the
+// decisions producer and reader, the second pass, the dead-letter
+// producer, the admin client), so that all share the seed brokers and the
+// connection settings: TLS, SASL, timeouts, the logger.
+type Clients struct {
+	Brokers []string
+	// Opts are the settings every client gets (kgo.DialTLSConfig, kgo.SASL,
+	// kgo.SessionTimeout, ...), before the ones each client adds.
+	Opts   []kgo.Opt
+	Logger *slog.Logger
+}
+
+// New returns a client with the shared settings and extra. Its error names
+// the brokers.
+func (c *Clients) New(extra ...kgo.Opt) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(c.opts(extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: Kafka client for %v: %w", c.Brokers, err)
+	}
+	return cl, nil
+}
+
+func (c *Clients) opts(extra ...kgo.Opt) []kgo.Opt {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	if c.Logger != nil {
+		opts = append(opts, kgo.WithLogger(kgoLogger{c.Logger.With("component", "kgo")}))
+	}
+	opts = append(opts, c.Opts...)
+	return append(opts, extra...)
+}
+
+// kgoLogger hands franz-go's warnings and errors to slog.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
+	switch level {
+	case kgo.LogLevelError:
+		k.l.Error(msg, kv...)
+	case kgo.LogLevelWarn:
+		k.l.Warn(msg, kv...)
+	default:
+		k.l.Debug(msg, kv...)
+	}
+}

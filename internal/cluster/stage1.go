@@ -1,0 +1,416 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weirdev/weir/pipeline"
+	"github.com/weirdev/weir/tailsampling"
+)
+
+type tp struct {
+	topic string
+	part  int32
+}
+
+// catchUp follows a partition from its assignment until its consumer has
+// read what it held then: until then the partition is behind and cannot be
+// idle (see pipeline.Stage1.Behind). Empty fetches are not delivered, so
+// the end at assignment is the measure; a partition that gets no record for
+// catchUpGrace is taken as caught up (its last records were control
+// records of transactions).
+type catchUp struct {
+	end  int64 // the partition's end offset at assignment
+	last time.Time
+}
+
+const catchUpGrace = 30 * time.Second
+
+// errRestart ends a stage-1 session whose transaction aborted: the
+// in-memory windows may hold points of records that will be polled again, so
+// all state is dropped and rebuilt from the committed offsets.
+var errRestart = errors.New("stage 1 transaction aborted")
+
+// transactionTimeout bounds a stage-1 transaction on the broker.
+const transactionTimeout = time.Minute
+
+// runStage1 runs stage-1 sessions until ctx ends, starting a fresh one after
+// every abort.
+func runStage1(ctx context.Context, cfg Config, topo topology, s1 *pipeline.Stage1, dec *decisions, second *secondPass, m *metrics) error {
+	for {
+		err := stage1Session(ctx, cfg, topo, s1, dec, second, m)
+		if !errors.Is(err, errRestart) {
+			return err
+		}
+		m.aborts.Inc()
+		cfg.Logger.Warn("stage 1 transaction aborted; replaying from the committed offsets")
+		s1.Reset()
+	}
+}
+
+type stage1 struct {
+	cfg    Config
+	topo   topology
+	s1     *pipeline.Stage1
+	dec    *decisions
+	second *secondPass
+	m      *metrics
+	sess   *kgo.GroupTransactSession
+	// mu keeps rebalance callbacks (on the client's goroutine) and the
+	// poll loop apart.
+	mu      sync.Mutex
+	owned   map[string]map[int32]bool
+	behind  map[tp]*catchUp
+	sentWM  map[int32][]byte
+	metaErr error // set by assigned when committed times could not be read
+	lastWM  time.Time
+	// failed is the first produce of the transaction that failed: the
+	// transaction aborts, and its records are read again.
+	failMu sync.Mutex
+	failed error
+}
+
+func stage1Session(ctx context.Context, cfg Config, topo topology, s1 *pipeline.Stage1, dec *decisions, second *secondPass, m *metrics) error {
+	s := &stage1{cfg: cfg, topo: topo, s1: s1, dec: dec, second: second, m: m, owned: map[string]map[int32]bool{},
+		behind: map[tp]*catchUp{}, sentWM: map[int32][]byte{}}
+	opts := cfg.Client.opts(
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.MetricsTopic, cfg.SpansTopic),
+		kgo.TransactionalID(cfg.TransactionalID),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionTimeout(transactionTimeout),
+		batchBytes(cfg.DeadLetterTopic, topo.dlqMaxBytes),
+		kgo.OnPartitionsAssigned(s.assigned),
+		kgo.OnPartitionsRevoked(s.gone),
+		kgo.OnPartitionsLost(s.gone),
+	)
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("cluster: stage 1 client for %v: %w", cfg.Client.Brokers, err)
+	}
+	s.sess = sess
+	defer sess.Close()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, cfg.PollInterval)
+		fs := sess.PollFetches(pctx)
+		cancel()
+		s.mu.Lock()
+		metaErr := s.metaErr
+		s.mu.Unlock()
+		if metaErr != nil && ctx.Err() == nil {
+			return errRestart
+		}
+		// On shutdown one last transaction takes what the last poll returned
+		// and hands on what is due, then commits.
+		stopping := ctx.Err() != nil
+		ectx, ecancel := ctx, context.CancelFunc(func() {})
+		if stopping {
+			ectx, ecancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		}
+		committed, err := s.transaction(ectx, fs)
+		ecancel()
+		switch {
+		case stopping:
+			return ctx.Err()
+		case err != nil:
+			return err
+		case !committed:
+			return errRestart
+		}
+	}
+}
+
+// transaction is one stage-1 transaction: the poll's records are decoded
+// and aggregated, due windows are produced as partials, and the offsets that
+// replay the still-open windows are committed with them. Any record of the
+// transaction the broker refuses (a partial, a watermark, a decision, a dead
+// letter) aborts it.
+func (s *stage1) transaction(ctx context.Context, fs kgo.Fetches) (bool, error) {
+	if err := s.sess.Begin(); err != nil {
+		return false, fmt.Errorf("cluster: stage 1 begin transaction: %w", err)
+	}
+	s.failMu.Lock()
+	s.failed = nil
+	s.failMu.Unlock()
+	s.mu.Lock()
+	now := time.Now()
+	fs.EachError(func(topic string, part int32, err error) {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			s.cfg.Logger.Warn("stage 1 fetch", "topic", topic, "partition", part, "err", err)
+		}
+	})
+	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+		// A poll that ends by its timeout carries an error entry with no
+		// topic and partition -1: it is no input partition.
+		if fp.Topic != "" && fp.Partition >= 0 {
+			s.handle(fp)
+		}
+	})
+	for k, c := range s.behind {
+		if now.Sub(c.last) >= catchUpGrace {
+			s.caughtUp(k)
+		}
+	}
+	s.advance(now)
+	s.mu.Unlock()
+	end := kgo.TryCommit
+	if err := s.sess.Client().Flush(ctx); err != nil {
+		return false, fmt.Errorf("cluster: stage 1 flush: %w", err)
+	}
+	s.failMu.Lock()
+	failed := s.failed
+	s.failMu.Unlock()
+	if failed != nil {
+		s.cfg.Logger.Error("stage 1: a record of the transaction was refused; aborting it, its input is read again", "err", failed)
+		end = kgo.TryAbort
+	}
+	committed, err := s.sess.End(kgo.PreTxnCommitFnContext(ctx, s.commitOffsets), end)
+	if err != nil {
+		s.cfg.Logger.Warn("stage 1 end transaction", "err", err)
+	}
+	return committed && failed == nil, nil
+}
+
+// produce produces r in the transaction; a refusal aborts it.
+func (s *stage1) produce(r *kgo.Record) {
+	s.sess.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		if err != nil {
+			s.failMu.Lock()
+			if s.failed == nil {
+				s.failed = fmt.Errorf("record to %s/%d: %w", r.Topic, r.Partition, err)
+			}
+			s.failMu.Unlock()
+		}
+	})
+}
+
+// handle hands one partition's records to stage 1; a record that does not
+// decode goes to the dead-letter topic inside the transaction.
+func (s *stage1) handle(fp kgo.FetchTopicPartition) {
+	spans := fp.Topic == s.cfg.SpansTopic
+	if n := len(fp.Records); n > 0 {
+		last := fp.Records[n-1].Offset
+		end := fp.HighWatermark
+		if fp.LastStableOffset >= 0 {
+			end = fp.LastStableOffset
+		}
+		s.m.lag.WithLabelValues(fp.Topic, strconv.Itoa(int(fp.Partition))).Set(float64(max(end-last-1, 0)))
+		k := tp{fp.Topic, fp.Partition}
+		if c := s.behind[k]; c != nil {
+			c.last = time.Now()
+			if last+1 >= c.end || last+1 >= end {
+				s.caughtUp(k)
+			}
+		}
+	}
+	keep := func(d tailsampling.Decision) {
+		s.produce(&kgo.Record{Topic: s.cfg.DecisionsTopic, Partition: fp.Partition, Key: d.TraceID[:], Value: tailsampling.AppendDecision(nil, d)})
+	}
+	fp.EachRecord(func(r *kgo.Record) {
+		err := s.s1.Handle(pipeline.Record{Spans: spans, Partition: r.Partition, Offset: r.Offset, Time: r.Timestamp,
+			Tenant: tenant(s.cfg.TenantHeader, r), Key: r.Key, Value: r.Value}, keep)
+		if err != nil {
+			s.m.deadLetters.WithLabelValues(r.Topic).Inc()
+			s.cfg.Logger.Warn("record does not decode; sent to the dead-letter topic", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
+			s.produce(deadLetter(s.cfg.DeadLetterTopic, s.topo.dlqMaxBytes, r, err))
+		}
+	})
+}
+
+func (s *stage1) caughtUp(k tp) {
+	delete(s.behind, k)
+	s.s1.Behind(k.topic == s.cfg.SpansTopic, k.part, false)
+}
+
+// advance hands on the windows whose end the watermarks passed as partial
+// records, and tells every partials partition the watermarks.
+func (s *stage1) advance(now time.Time) {
+	wms := map[int32][]byte{}
+	s.s1.Advance(now, func(key uint64, value []byte) {
+		s.produce(&kgo.Record{Topic: s.cfg.PartialsTopic, Partition: pipeline.KeyPartition(key, s.topo.partialsParts),
+			Key: pipeline.PartialKey(key), Value: value})
+	}, func(source int32, value []byte) { wms[source] = value })
+	// Watermarks go out when they moved, and at least every second: they
+	// tell stage 2 that the source has an owner (see
+	// aggregator.CloseTimeout), and a restarted stage 2 learns them again.
+	periodic := now.Sub(s.lastWM) >= time.Second
+	if periodic {
+		s.lastWM = now
+	}
+	for id, rec := range wms {
+		if old, ok := s.sentWM[id]; ok && string(old) == string(rec) && !periodic {
+			continue
+		}
+		s.sentWM[id] = rec
+		for q := range s.topo.partialsParts {
+			s.produce(&kgo.Record{Topic: s.cfg.PartialsTopic, Partition: q, Value: rec})
+		}
+	}
+}
+
+// commitOffsets rewrites the transaction's offset commit: each owned
+// partition commits what pipeline.Stage1.Position says, with its
+// flushed-through watermark as metadata. Partitions with nothing new polled
+// still move their commit point when their windows close.
+func (s *stage1) commitOffsets(req *kmsg.TxnOffsetCommitRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	done := map[tp]bool{}
+	set := func(topic string, rp *kmsg.TxnOffsetCommitRequestTopicPartition) bool {
+		off, ft, ok := s.s1.Position(topic == s.cfg.SpansTopic, rp.Partition)
+		if !ok {
+			return false
+		}
+		meta := commitMeta(ft)
+		rp.Offset, rp.LeaderEpoch, rp.Metadata = off, -1, &meta
+		return true
+	}
+	for i := range req.Topics {
+		t := &req.Topics[i]
+		kept := t.Partitions[:0]
+		for j := range t.Partitions {
+			if set(t.Topic, &t.Partitions[j]) {
+				kept = append(kept, t.Partitions[j])
+				done[tp{t.Topic, t.Partitions[j].Partition}] = true
+			}
+		}
+		t.Partitions = kept
+	}
+	for topic, parts := range s.owned {
+		var extra []kmsg.TxnOffsetCommitRequestTopicPartition
+		for part := range parts {
+			if done[tp{topic, part}] {
+				continue
+			}
+			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			rp.Partition = part
+			if set(topic, &rp) {
+				extra = append(extra, rp)
+			}
+		}
+		if len(extra) == 0 {
+			continue
+		}
+		found := false
+		for i := range req.Topics {
+			if req.Topics[i].Topic == topic {
+				req.Topics[i].Partitions = append(req.Topics[i].Partitions, extra...)
+				found = true
+			}
+		}
+		if !found {
+			rt := kmsg.NewTxnOffsetCommitRequestTopic()
+			rt.Topic = topic
+			rt.Partitions = extra
+			req.Topics = append(req.Topics, rt)
+		}
+	}
+	return nil
+}
+
+// assigned restores the flushed-through time of newly owned partitions and
+// starts their decisions and their second pass.
+func (s *stage1) assigned(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	var err error
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for topic, parts := range m {
+		if s.owned[topic] == nil {
+			s.owned[topic] = map[int32]bool{}
+		}
+		c, cerr := fetchCommitted(ctx, cl, s.cfg.Group, topic)
+		if cerr != nil {
+			err = cerr
+		}
+		ends, starts := s.bounds(ctx, cl, topic)
+		spans := topic == s.cfg.SpansTopic
+		now := time.Now()
+		for _, part := range parts {
+			s.owned[topic][part] = true
+			// Consumption of a new assignment starts at the committed offset:
+			// state still held for the partition is stale, start it afresh.
+			cp := c[part]
+			s.s1.Assigned(spans, part, cp.meta, cp.hasMeta)
+			pos, ok := cp.offset, cp.offset >= 0
+			if !ok {
+				pos, ok = starts[part]
+			}
+			if end, known := ends[part]; !ok || !known || pos < end {
+				s.behind[tp{topic, part}] = &catchUp{end: end, last: now}
+			} else {
+				s.caughtUp(tp{topic, part})
+			}
+		}
+		if spans && cerr == nil {
+			// Where stage 1 resumes is where a second pass with no
+			// position of its own starts.
+			first := map[int32]int64{}
+			for _, part := range parts {
+				first[part] = starts[part]
+				if cp, ok := c[part]; ok && cp.offset >= 0 {
+					first[part] = cp.offset
+				}
+			}
+			s.second.assign(ctx, first)
+		}
+	}
+	if err != nil {
+		// Consuming without the flushed-through times would emit replayed
+		// windows twice: the session starts over instead.
+		s.metaErr = err
+		s.cfg.Logger.Error("stage 1: cannot read committed watermarks; restarting the session", "err", err)
+	}
+	s.m.rebalances.Inc()
+	s.cfg.Ready("stage1", true, "")
+}
+
+// gone drops the state of revoked or lost partitions: their next owner
+// replays them from the committed offsets.
+func (s *stage1) gone(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for topic, parts := range m {
+		spans := topic == s.cfg.SpansTopic
+		for _, part := range parts {
+			delete(s.owned[topic], part)
+			delete(s.behind, tp{topic, part})
+			s.m.lag.DeleteLabelValues(topic, strconv.Itoa(int(part)))
+			s.s1.Revoked(spans, part)
+		}
+		if spans {
+			s.second.revoke(parts)
+		}
+	}
+}
+
+// bounds returns the end and start offsets of topic's partitions (none of
+// either when the brokers cannot tell).
+func (s *stage1) bounds(ctx context.Context, cl *kgo.Client, topic string) (ends, starts map[int32]int64) {
+	ends, starts = map[int32]int64{}, map[int32]int64{}
+	adm := kadm.NewClient(cl)
+	for m, list := range map[*map[int32]int64]func(context.Context, ...string) (kadm.ListedOffsets, error){
+		&ends: adm.ListEndOffsets, &starts: adm.ListStartOffsets,
+	} {
+		lo, err := list(ctx, topic)
+		if err != nil {
+			s.cfg.Logger.Warn("stage 1: cannot list offsets; partitions count as behind until they deliver records", "topic", topic, "err", err)
+			continue
+		}
+		lo.Each(func(o kadm.ListedOffset) {
+			if o.Err == nil {
+				(*m)[o.Partition] = o.Offset
+			}
+		})
+	}
+	return ends, starts
+}

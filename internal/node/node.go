@@ -1,0 +1,201 @@
+// Package node assembles a weir process from its configuration: its
+// workers (package pipeline: the record handling; package plan: the rules
+// in force), their Kafka protocol (package cluster) and their readiness.
+// `weir run` and `weir demo` both build their process here; they differ in
+// the sinks and the brokers they hand over.
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/weirdev/weir/aggregator"
+	"github.com/weirdev/weir/ingest"
+	"github.com/weirdev/weir/internal/cluster"
+	"github.com/weirdev/weir/internal/config"
+	"github.com/weirdev/weir/pipeline"
+	"github.com/weirdev/weir/plan"
+	"github.com/weirdev/weir/rules"
+)
+
+// Sinks are where a node's workers write.
+type Sinks struct {
+	// Series routes outputs by storage policy; "" takes the rest.
+	Series map[string]pipeline.SeriesSink
+	// Traces receives kept traces; nil drops them (counted).
+	Traces pipeline.TraceSink
+}
+
+// Node is a weir process: kafka.workers workers, each a member of weir's
+// groups with its own partitions and state.
+type Node struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	workers []*pipeline.Worker
+	cc      cluster.Config
+	ready   readiness
+}
+
+// New builds a node from cfg and the rules in force. It fails when an
+// option is invalid (the messages name the setting).
+func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, log *slog.Logger, reg prometheus.Registerer) (*Node, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{cfg: cfg, log: log}
+	n.ready.parts = map[string]string{}
+	k, a, ts := cfg.Kafka, cfg.Aggregation, cfg.TailSampling
+	aggOpts := []aggregator.Opt{
+		aggregator.AllowedLateness(time.Duration(a.AllowedLateness)),
+		aggregator.IdleTimeout(time.Duration(a.IdleTimeout)),
+		aggregator.CloseTimeout(time.Duration(a.CloseTimeout)),
+		aggregator.MaxFuture(time.Duration(a.MaxFuture)),
+		aggregator.RelativeAccuracy(a.RelativeAccuracy),
+	}
+	convOpts := []ingest.ConvertOpt{ingest.PromoteResourceAttributes(k.PromoteResourceAttributes...)}
+	if k.TenantAttribute != "" {
+		convOpts = append(convOpts, ingest.TenantAttribute(k.TenantAttribute))
+	}
+	workers := max(k.Workers, 1)
+	for i := range workers {
+		id := strconv.Itoa(i)
+		wlog, wreg := log, reg
+		if workers > 1 {
+			wlog = log.With("worker", id)
+			wreg = prometheus.WrapRegistererWith(prometheus.Labels{"worker": id}, reg)
+		}
+		w, err := pipeline.New(pipeline.Config{
+			Plan: plan.Config{
+				Rules:      set,
+				Unmatched:  plan.Unmatched{Drop: cfg.Unmatched.Drop, Policies: cfg.UnmatchedPolicies()},
+				LimitShare: 1 / float64(workers),
+			},
+			Aggregator:       aggOpts,
+			MetricConvert:    convOpts,
+			SpanConvert:      append(slices.Clone(convOpts), ingest.SpanDimensions(set.AllSpanDimensions()...)),
+			MetricsEncoding:  ingest.Encoding(k.MetricsEncoding),
+			TracesEncoding:   ingest.Encoding(k.TracesEncoding),
+			LatencyThreshold: time.Duration(ts.LatencyThreshold),
+			Series:           sinks.Series,
+			Traces:           sinks.Traces,
+			Logger:           wlog,
+			Reg:              wreg,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("worker %d: %w", i, err)
+		}
+		n.workers = append(n.workers, w)
+	}
+	opts := slices.Clone(clientOpts)
+	if k.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(time.Duration(k.SessionTimeout)))
+	}
+	n.cc = cluster.Config{
+		Client:             &cluster.Clients{Brokers: k.Brokers, Opts: opts, Logger: log},
+		Group:              k.Group,
+		MetricsTopic:       k.MetricsTopic,
+		SpansTopic:         k.SpansTopic,
+		PartialsTopic:      k.PartialsTopic,
+		DecisionsTopic:     k.DecisionsTopic,
+		DeadLetterTopic:    k.DeadLetterTopic,
+		PartialsPartitions: k.PartialsPartitions,
+		TransactionalID:    k.TransactionalID,
+		TenantHeader:       k.TenantHeader,
+		DecisionWait:       time.Duration(ts.DecisionWait),
+		BaselineRate:       *ts.BaselineRate,
+		MaxKeptTraces:      ts.MaxKeptTraces,
+		Ready:              n.ready.set,
+	}
+	return n, nil
+}
+
+// SetRules puts s in force on every worker (see plan.Plan.SetRules).
+func (n *Node) SetRules(s *rules.Set) {
+	for _, w := range n.workers {
+		w.Plan.SetRules(s)
+	}
+}
+
+// Workers returns the node's workers, for tests and benchmarks.
+func (n *Node) Workers() []*pipeline.Worker { return n.workers }
+
+// Ready reports whether every worker has joined its groups and no sink is
+// failing, and if not, why.
+func (n *Node) Ready() (bool, string) { return n.ready.get() }
+
+// Run runs every worker until ctx ends or one of them fails, which stops
+// the others. Workers of a process with a fixed transactional ID get that
+// ID with their number appended, so that each fences its own predecessor
+// after a restart.
+func (n *Node) Run(ctx context.Context, reg prometheus.Registerer) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for i, w := range n.workers {
+		cc := n.cc
+		cc.Logger = n.log
+		cc.Reg = reg
+		if len(n.workers) > 1 {
+			cc.Logger = n.log.With("worker", strconv.Itoa(i))
+			cc.Reg = prometheus.WrapRegistererWith(prometheus.Labels{"worker": strconv.Itoa(i)}, reg)
+			if cc.TransactionalID != "" {
+				cc.TransactionalID = fmt.Sprintf("%s-%d", cc.TransactionalID, i)
+			}
+		}
+		part := "worker " + strconv.Itoa(i)
+		ready := cc.Ready
+		ready(part+" stage1", false, "joining group "+cc.Group)
+		ready(part+" stage2", false, "joining group "+cc.Group+".partials")
+		cc.Ready = func(what string, ok bool, why string) { ready(part+" "+what, ok, why) }
+		g.Go(func() error {
+			if err := cluster.Run(gctx, cc, w); err != nil {
+				return fmt.Errorf("%s: %w", part, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// readiness collects what each part of the node says of itself.
+type readiness struct {
+	mu    sync.Mutex
+	parts map[string]string // part → why it is not ready ("" when it is)
+}
+
+func (r *readiness) set(part string, ok bool, why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ok {
+		why = ""
+	} else if why == "" {
+		why = "not ready"
+	}
+	r.parts[part] = why
+}
+
+// get is ready once some part reported and none is failing (Run first
+// reports every worker's stages as joining their groups).
+func (r *readiness) get() (bool, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.parts) == 0 {
+		return false, "starting"
+	}
+	var why []string
+	for _, p := range slices.Sorted(maps.Keys(r.parts)) {
+		if w := r.parts[p]; w != "" {
+			why = append(why, p+": "+w)
+		}
+	}
+	return len(why) == 0, strings.Join(why, "; ")
+}

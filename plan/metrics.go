@@ -1,0 +1,31 @@
+package plan
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	dropped   *prometheus.CounterVec
+	unmatched prometheus.Counter
+	shed      *prometheus.CounterVec
+	ruleSwaps prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weir_rules_dropped_points_total", Help: "Points dropped by a drop rule, by rule.",
+		}, []string{"rule"}),
+		unmatched: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weir_rules_unmatched_points_total", Help: "Points that no rule matched: passed through at the unmatched storage policies, or dropped when configured so.",
+		}),
+		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weir_limits_shed_points_total", Help: "Points refused because their tenant was over its limit, by tenant and rule priority.",
+		}, []string{"tenant", "priority"}),
+		ruleSwaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weir_pipeline_rule_swaps_total", Help: "Rule sets taken into use.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.dropped, m.unmatched, m.shed, m.ruleSwaps)
+	}
+	return m
+}
