@@ -108,7 +108,7 @@ func BenchmarkAddPoint(b *testing.B) {
 func BenchmarkMatchMiss(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
-			p, err := New(Config{Rules: mustRules(b, benchRules(n)), MaxCachedSeries: 1})
+			p, err := New(Config{Rules: mustRules(b, benchRules(n)), MaxCacheBytes: 1})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -7,6 +7,9 @@ type metrics struct {
 	unmatched prometheus.Counter
 	shed      *prometheus.CounterVec
 	ruleSwaps prometheus.Counter
+	// cacheBytes and cacheResets describe the match cache.
+	cacheBytes  prometheus.Gauge
+	cacheResets prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -23,9 +26,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		ruleSwaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_pipeline_rule_swaps_total", Help: "Rule sets taken into use.",
 		}),
+		cacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "weir_plan_match_cache_bytes", Help: "Memory held by the cache of what the rules say about each input series (bounded by its byte limit).",
+		}),
+		cacheResets: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weir_plan_match_cache_resets_total", Help: "Times the match cache reached its byte limit and was emptied (its series are matched again as they come).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.dropped, m.unmatched, m.shed, m.ruleSwaps)
+		reg.MustRegister(m.dropped, m.unmatched, m.shed, m.ruleSwaps, m.cacheBytes, m.cacheResets)
 	}
 	return m
 }

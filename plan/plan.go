@@ -22,17 +22,19 @@ import (
 	"github.com/weirdev/weir/sample"
 )
 
-// DefaultMaxCachedSeries bounds the match cache without Config.MaxCachedSeries.
-const DefaultMaxCachedSeries = 1 << 20
+// DefaultMaxCacheBytes bounds the match cache without Config.MaxCacheBytes:
+// about 300,000 input series of a dozen labels.
+const DefaultMaxCacheBytes = 64 << 20
 
 // Config configures a Plan.
 type Config struct {
 	Rules *rules.Set // nil: rules.Default()
 	// Unmatched says what happens to series no rule matches.
 	Unmatched Unmatched
-	// MaxCachedSeries bounds the per-input-series match cache (default
-	// DefaultMaxCachedSeries); a full cache is emptied.
-	MaxCachedSeries int
+	// MaxCacheBytes bounds the memory of the per-input-series match cache
+	// (default DefaultMaxCacheBytes): a cache that would grow beyond it is
+	// emptied, and its series are matched again as they come.
+	MaxCacheBytes int64
 	// LimitShare is the share of the rules' per-tenant limits this plan
 	// enforces, in (0, 1] (0 means 1): a process running n workers over
 	// one input, each with its own partitions, gives each 1/n.
@@ -50,7 +52,7 @@ type Plan struct {
 	applied *rules.Set
 
 	cache  map[uint64][]*match
-	cached int
+	cached int64 // bytes held by cache
 	// cacheGen counts the times a match cache was emptied or replaced: a
 	// match left in a sample.Series under an older generation is stale.
 	cacheGen uint64
@@ -68,8 +70,8 @@ func New(cfg Config) (*Plan, error) {
 	if cfg.Rules == nil {
 		cfg.Rules = rules.Default()
 	}
-	if cfg.MaxCachedSeries <= 0 {
-		cfg.MaxCachedSeries = DefaultMaxCachedSeries
+	if cfg.MaxCacheBytes <= 0 {
+		cfg.MaxCacheBytes = DefaultMaxCacheBytes
 	}
 	if cfg.LimitShare == 0 {
 		cfg.LimitShare = 1

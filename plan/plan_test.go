@@ -24,7 +24,7 @@ var base = time.Now().Add(-time.Hour).Truncate(time.Minute).UnixMilli()
 // point's sample.Series: it stands for the cache entry, so it goes when the
 // entry goes (a full cache emptied, a rule switch).
 func TestSeriesStateFollowsTheMatchCache(t *testing.T) {
-	p, err := New(Config{Rules: mustRules(t, reloadV1), MaxCachedSeries: 1})
+	p, err := New(Config{Rules: mustRules(t, reloadV1), MaxCacheBytes: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

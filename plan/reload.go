@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sample"
@@ -42,7 +43,7 @@ type reloadState struct {
 	prev          *rules.Set
 	prevUnmatched []rules.StoragePolicy
 	prevCache     map[uint64][]*match
-	prevCached    int
+	prevCached    int64
 	// at is maxT when p.applied took over; bounds are the distinct boundaries
 	// of the resolutions either set uses, sorted.
 	at     int64
@@ -50,7 +51,7 @@ type reloadState struct {
 	// mixed caches the merged matches of points between the first and the
 	// last boundary, told apart by match.phase.
 	mixed  map[uint64][]*match
-	mixedN int
+	mixedN int64
 	done   bool // maxT has passed the last boundary
 }
 
@@ -200,7 +201,7 @@ func (p *Plan) lookup(pt *sample.Point) *match {
 }
 
 // matchIn returns the cached match of pt under set, matching it on a miss.
-func (p *Plan) matchIn(set *rules.Set, unmatched []rules.StoragePolicy, cache *map[uint64][]*match, n *int, h uint64, pt *sample.Point) *match {
+func (p *Plan) matchIn(set *rules.Set, unmatched []rules.StoragePolicy, cache *map[uint64][]*match, n *int64, h uint64, pt *sample.Point) *match {
 	for _, m := range (*cache)[h] {
 		if m.kind == pt.Kind && m.tenant == pt.Tenant && labelsEqual(m, pt) {
 			return m
@@ -221,19 +222,34 @@ func (p *Plan) matchIn(set *rules.Set, unmatched []rules.StoragePolicy, cache *m
 	return m
 }
 
-// remember caches m, emptying the cache first when it is full. Emptying
-// the targets too bounds their memory under series churn: open windows keep
-// the targets they need, and equal keys find the same windows.
-func (p *Plan) remember(cache *map[uint64][]*match, n *int, h uint64, m *match) {
+// matchOverhead is what a cached match costs beside its labels and targets:
+// the struct, its pointer in the map's slice and its share of the map.
+const matchOverhead = int64(unsafe.Sizeof(match{})) + 8 + 64
+
+// matchBytes estimates the memory a cached match holds. Its labels are
+// often shared with the converter's label cache, but the match keeps them
+// alive after that cache let them go, so they count.
+func matchBytes(m *match) int64 {
+	return matchOverhead + int64(m.lset.ByteSize()) + 8*int64(cap(m.targets))
+}
+
+// remember caches m, emptying the cache first when it would hold more than
+// MaxCacheBytes (*n is what it holds). Emptying the targets too bounds their
+// memory under series churn: open windows keep the targets they need, and
+// equal keys find the same windows.
+func (p *Plan) remember(cache *map[uint64][]*match, n *int64, h uint64, m *match) {
 	if *cache == nil {
 		*cache = make(map[uint64][]*match)
 	}
-	if *n >= p.cfg.MaxCachedSeries {
+	size := matchBytes(m)
+	if *n > 0 && *n+size > p.cfg.MaxCacheBytes {
 		clear(*cache)
 		*n = 0
 		clear(p.targets)
 		p.cacheGen++
+		p.m.cacheResets.Inc()
 	}
 	(*cache)[h] = append((*cache)[h], m)
-	*n++
+	*n += size
+	p.m.cacheBytes.Set(float64(*n))
 }
