@@ -15,7 +15,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/weirdev/weir/aggregator"
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/internal/testenv"
 	"github.com/weirdev/weir/pipeline"
@@ -200,7 +199,7 @@ func fnv32a(b []byte) uint32 {
 func reference(t testing.TB, in input, set *rules.Set, spansTopic, metricsTopic string) map[string]string {
 	t.Helper()
 	r := newReceiverSink()
-	l, err := pipelinetest.New(pipeline.Config{Plan: plan.Config{Rules: set}, Aggregator: aggOpts(),
+	l, err := pipelinetest.New(pipeline.Config{Plan: plan.Config{Rules: set},
 		Series: map[string]pipeline.SeriesSink{"": r}})
 	if err != nil {
 		t.Fatal(err)
@@ -234,14 +233,10 @@ func fnv32aPartition(key []byte) int {
 	return kgo.SaramaCompatHasher(fnv32a)(key, partitions)
 }
 
-func aggOpts() []aggregator.Opt {
-	return []aggregator.Opt{aggregator.AllowedLateness(2 * time.Second), aggregator.IdleTimeout(20 * time.Second),
-		aggregator.CloseTimeout(10 * time.Minute)}
-}
-
 // writeConfig writes the config of process name; workers is its
-// kafka.workers (0: the default, 1).
-func writeConfig(t testing.TB, dir, name string, brokers []string, rw, spansTopic, metricsTopic string, workers int) string {
+// kafka.workers (0: the default, 1). Every timeout and bound is weir's
+// shipped default: fault tests run at the settings users get.
+func writeConfig(t testing.TB, dir, name string, brokers []string, rw, spansTopic, metricsTopic string, workers int, extra ...string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 kafka:
@@ -253,16 +248,11 @@ kafka:
   decisions_topic: %s.decisions
   dead_letter_topic: %s.dlq
   transactional_id: %s
-  session_timeout: 6s
   workers: %d
 rules: [rules.yaml]
-aggregation:
-  allowed_lateness: 2s
-  idle_timeout: 20s
-  close_timeout: 10m
 remote_write:
   - url: %s
-`, strings.Join(brokers, ", "), spansTopic, metricsTopic, spansTopic, spansTopic, spansTopic, spansTopic, name, workers, rw)
+`, strings.Join(brokers, ", "), spansTopic, metricsTopic, spansTopic, spansTopic, spansTopic, spansTopic, name, workers, rw) + strings.Join(extra, "\n")
 	p := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,7 +13,7 @@ import (
 )
 
 // scenario prepares a smaller fixed input on brokers and its reference.
-func scenario(t *testing.T, brokers []string, prefix string) (dir string, rw *receiver, want map[string]string, cfg func(string) string) {
+func scenario(t *testing.T, brokers []string, prefix string, extra ...string) (dir string, rw *receiver, want map[string]string, cfg func(string) string) {
 	t.Helper()
 	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
 	in := genInput(t, spansTopic, metricsTopic, 6000, 200)
@@ -28,7 +29,7 @@ func scenario(t *testing.T, brokers []string, prefix string) (dir string, rw *re
 	want = reference(t, in, set, spansTopic, metricsTopic)
 	rw = newReceiver(t)
 	cfg = func(name string) string {
-		return writeConfig(t, dir, name, brokers, rw.URL, spansTopic, metricsTopic, 1)
+		return writeConfig(t, dir, name, brokers, rw.URL, spansTopic, metricsTopic, 1, extra...)
 	}
 	return dir, rw, want, cfg
 }
@@ -77,7 +78,7 @@ func TestBrokerRestart(t *testing.T) {
 func TestSinkUnavailable(t *testing.T) {
 	brokers := testenv.Kafka(t, 1)
 	_, rw, want, cfg := scenario(t, brokers, "sink503")
-	rw.failing.Store(true)
+	rw.refuse.Store(http.StatusServiceUnavailable)
 	a := startWeir(t, "a", cfg("a"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -93,7 +94,7 @@ func TestSinkUnavailable(t *testing.T) {
 		t.Fatal("weir exited while the sink was down")
 	}
 	refused := rw.requests.Load()
-	rw.failing.Store(false)
+	rw.refuse.Store(0)
 	settle(ctx, rw, len(want))
 	a.stop(t)
 	got, conflicts := rw.snapshot()

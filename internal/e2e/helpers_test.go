@@ -121,14 +121,15 @@ func (p *proc) stop(t testing.TB) {
 
 // receiver is a Prometheus remote-write endpoint that records every sample
 // by (series, timestamp) and every conflicting rewrite. It can be told to
-// answer 503.
+// answer with an error status (refuse), as a storage that is down (503)
+// or refuses weir's credentials (401) does.
 type receiver struct {
 	*httptest.Server
 	mu        sync.Mutex
 	got       map[string]string
 	conflicts []string
 	requests  atomic.Int64
-	failing   atomic.Bool
+	refuse    atomic.Int32 // an HTTP status to answer with, 0: none
 }
 
 func newReceiver(t testing.TB) *receiver {
@@ -140,8 +141,8 @@ func newReceiver(t testing.TB) *receiver {
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.requests.Add(1)
-	if r.failing.Load() {
-		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	if code := int(r.refuse.Load()); code != 0 {
+		http.Error(w, http.StatusText(code), code)
 		return
 	}
 	b, err := io.ReadAll(req.Body)
