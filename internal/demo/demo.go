@@ -23,10 +23,10 @@ import (
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/internal/pipeline"
+	"github.com/weirdev/weir/internal/promstore"
 	"github.com/weirdev/weir/internal/server"
+	"github.com/weirdev/weir/internal/tracestore"
 	"github.com/weirdev/weir/rules"
-	"github.com/weirdev/weir/sinks/promstore"
-	"github.com/weirdev/weir/sinks/tracestore"
 	"github.com/weirdev/weir/ui"
 )
 

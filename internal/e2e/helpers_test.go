@@ -121,14 +121,14 @@ func (p *proc) stop(t testing.TB) {
 
 // receiver is a Prometheus remote-write endpoint that records every sample
 // by (series, timestamp) and every conflicting rewrite. It can be told to
-// answer 503.
+// answer every request with an error status (failWith).
 type receiver struct {
 	*httptest.Server
 	mu        sync.Mutex
 	got       map[string]string
 	conflicts []string
 	requests  atomic.Int64
-	failing   atomic.Bool
+	failWith  atomic.Int32 // the status every request gets while not 0
 }
 
 func newReceiver(t testing.TB) *receiver {
@@ -140,8 +140,8 @@ func newReceiver(t testing.TB) *receiver {
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.requests.Add(1)
-	if r.failing.Load() {
-		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	if code := int(r.failWith.Load()); code != 0 {
+		http.Error(w, http.StatusText(code), code)
 		return
 	}
 	b, err := io.ReadAll(req.Body)

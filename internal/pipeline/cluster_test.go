@@ -17,7 +17,7 @@ import (
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/internal/testenv"
 	"github.com/weirdev/weir/rules"
-	"github.com/weirdev/weir/sinks/remotewrite"
+	"github.com/weirdev/weir/sinks/sendqueue"
 )
 
 // capture is an idempotent series sink keyed by (series, timestamp) that
@@ -277,7 +277,7 @@ type rejectingSink struct {
 func (r *rejectingSink) Flush(context.Context) error {
 	r.flushes++
 	if r.flushes <= 3 {
-		return fmt.Errorf("remote write: 400: %w", remotewrite.ErrRejected)
+		return fmt.Errorf("remote write: 400: %w", sendqueue.ErrPermanent)
 	}
 	return nil
 }

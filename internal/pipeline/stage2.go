@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirdev/weir/aggregator"
-	"github.com/weirdev/weir/sinks/remotewrite"
+	"github.com/weirdev/weir/sinks/sendqueue"
 )
 
 // Flusher is implemented by series sinks that queue: Flush returns once
@@ -146,10 +146,11 @@ func (s *stage2) closeAndCommit(ctx context.Context, now time.Time) error {
 			err := f.Flush(ctx)
 			switch {
 			case err == nil:
-			case errors.Is(err, remotewrite.ErrRejected):
-				// The storage refused samples for good (4xx: for example a
+			case errors.Is(err, sendqueue.ErrPermanent):
+				// The storage refused samples for good (for example a
 				// replayed window older than what it already holds, when it
-				// takes no out-of-order samples). Retrying cannot help and
+				// takes no out-of-order samples; configuration faults such
+				// as a 401 are retried by the sink). Retrying cannot help and
 				// stopping would stall every window behind them: the sink
 				// counted them, and the offsets move on.
 				s.p.log.Warn("stage 2: samples rejected by the storage", "err", err)
