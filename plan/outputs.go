@@ -106,11 +106,15 @@ func plan(m rules.Match, unmatched []rules.StoragePolicy, pt *sample.Point) []ou
 	return outs
 }
 
+// TenantLabel is the label output series of a tenant carry (none for the
+// empty tenant); remote write's tenant header is sent from it.
+const TenantLabel = "tenant"
+
 func withTenant(lset labels.Labels, tenant string) labels.Labels {
 	if tenant == "" {
 		return lset
 	}
-	return labels.NewBuilder(lset).Set("tenant", tenant).Labels()
+	return labels.NewBuilder(lset).Set(TenantLabel, tenant).Labels()
 }
 
 // rawFingerprint stands in for a rule's fingerprint in the target key of an

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -14,6 +13,7 @@ import (
 	"github.com/weirdev/weir/internal/config"
 	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/sinks/kafkaotlp"
+	"github.com/weirdev/weir/sinks/sendqueue"
 )
 
 // closer is a series sink that is closed at shutdown.
@@ -73,7 +73,9 @@ func kafkaSinks(cfg *config.Config, series map[string]pipeline.SeriesSink, log *
 }
 
 // fanout hands each batch to several sinks in turn; it flushes those that
-// queue. The sinks only read the batch.
+// queue. The sinks only read the batch. Its Flush error wraps
+// sendqueue.ErrPermanent only when every failing sink's does, so that stage 2
+// never moves past a sink that still holds something undelivered.
 type fanout []pipeline.SeriesSink
 
 func (f fanout) Enqueue(ctx context.Context, series []prompb.TimeSeries) error {
@@ -86,11 +88,11 @@ func (f fanout) Enqueue(ctx context.Context, series []prompb.TimeSeries) error {
 }
 
 func (f fanout) Flush(ctx context.Context) error {
-	var errs []error
+	var failures sendqueue.Tally
 	for _, s := range f {
 		if fl, ok := s.(pipeline.Flusher); ok {
-			errs = append(errs, fl.Flush(ctx))
+			failures.Add(fl.Flush(ctx))
 		}
 	}
-	return errors.Join(errs...)
+	return failures.Take()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,12 +10,14 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/prompb"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/sample"
+	"github.com/weirdev/weir/sinks/sendqueue"
 )
 
 // readBack reads topic until it has n samples, turning records into samples
@@ -126,5 +129,34 @@ kafka_sinks:
 	}
 	if got := short.samples(); len(got) != 6 {
 		t.Errorf("10s destination got %d samples, want 6", len(got))
+	}
+}
+
+// flushing is a series sink whose Flush returns err.
+type flushing struct{ err error }
+
+func (flushing) Enqueue(context.Context, []prompb.TimeSeries) error { return nil }
+func (f flushing) Flush(context.Context) error                      { return f.err }
+
+// TestFanoutFlushMovesOnOnlyPastPermanentFailures: stage 2 commits past a
+// fan-out's Flush error only when it wraps sendqueue.ErrPermanent, which
+// must then hold for every sink that failed.
+func TestFanoutFlushMovesOnOnlyPastPermanentFailures(t *testing.T) {
+	perm := fmt.Errorf("remote write dropped 3 samples: %w", sendqueue.ErrPermanent)
+	transient := errors.New("kafka: 2 records failed")
+	for _, tc := range []struct {
+		name          string
+		sinks         fanout
+		wantErr, perm bool
+	}{
+		{"all delivered", fanout{flushing{}, flushing{}}, false, false},
+		{"one dropped for good", fanout{flushing{perm}, flushing{}}, true, true},
+		{"dropped and undelivered", fanout{flushing{perm}, flushing{transient}}, true, false},
+		{"undelivered and dropped", fanout{flushing{transient}, flushing{perm}}, true, false},
+	} {
+		err := tc.sinks.Flush(context.Background())
+		if (err != nil) != tc.wantErr || errors.Is(err, sendqueue.ErrPermanent) != tc.perm {
+			t.Errorf("%s: Flush = %v, want error %v, permanent %v", tc.name, err, tc.wantErr, tc.perm)
+		}
 	}
 }

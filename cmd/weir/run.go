@@ -55,6 +55,29 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 	return 0
 }
 
+// traceExporterOpts are the exporter options of cfg.Traces.
+func traceExporterOpts(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) []otlptrace.Opt {
+	t := cfg.Traces
+	opts := []otlptrace.Opt{otlptrace.WithHeaders(t.Headers), otlptrace.WithLogger(log), otlptrace.WithRegisterer(reg)}
+	switch {
+	case t.Insecure:
+		opts = append(opts, otlptrace.WithInsecure())
+	case t.CAFile != "" || t.CertFile != "":
+		opts = append(opts, otlptrace.WithTLS(cfg.Path(t.CAFile), cfg.Path(t.CertFile), cfg.Path(t.KeyFile)))
+	}
+	if t.ServerName != "" {
+		opts = append(opts, otlptrace.WithServerName(t.ServerName))
+	}
+	if len(t.HeaderFiles) > 0 {
+		files := make(map[string]string, len(t.HeaderFiles))
+		for k, f := range t.HeaderFiles {
+			files[k] = cfg.Path(f)
+		}
+		opts = append(opts, otlptrace.WithHeaderFiles(files))
+	}
+	return opts
+}
+
 func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -85,13 +108,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	var traceSink pipeline.TraceSink
 	var exporter *otlptrace.Exporter
 	if t := cfg.Traces; t.Endpoint != "" {
-		opts := []otlptrace.Opt{otlptrace.WithHeaders(t.Headers), otlptrace.WithLogger(log), otlptrace.WithRegisterer(reg)}
-		if t.Insecure {
-			opts = append(opts, otlptrace.WithInsecure())
-		} else if t.CAFile != "" || t.CertFile != "" {
-			opts = append(opts, otlptrace.WithTLS(cfg.Path(t.CAFile), cfg.Path(t.CertFile), cfg.Path(t.KeyFile)))
-		}
-		e, err := otlptrace.New(t.Endpoint, opts...)
+		e, err := otlptrace.New(t.Endpoint, traceExporterOpts(cfg, log, reg)...)
 		if err != nil {
 			return err
 		}
@@ -159,7 +176,18 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		}()
 	}
 
-	srv.SetReadiness(n.Ready)
+	srv.SetReadiness(func() (bool, string) {
+		// A sink refusing weir's configuration (credentials, URL) holds
+		// every commit: say so first.
+		for _, q := range queues {
+			if f, ok := q.(interface{ Fault() error }); ok {
+				if err := f.Fault(); err != nil {
+					return false, err.Error()
+				}
+			}
+		}
+		return n.Ready()
+	})
 	k := cfg.Kafka
 	log.Info("weir running", "listen", l.Addr().String(), "brokers", k.Brokers, "group", k.Group, "workers", k.Workers)
 	errs := []error{n.Run(ctx, reg)}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,22 +120,6 @@ type TailSampling struct {
 	LatencyThreshold Duration `yaml:"latency_threshold"`
 }
 
-// RemoteWrite is one Prometheus remote-write destination.
-type RemoteWrite struct {
-	URL string `yaml:"url"`
-	// Policies routed here ("10s:2d"); empty takes every policy no other
-	// destination names. Validation rewrites them in the form
-	// rules.StoragePolicy.String writes ("48h" becomes "2d").
-	Policies []string          `yaml:"policies"`
-	Headers  map[string]string `yaml:"headers"`
-	Timeout  Duration          `yaml:"timeout"`
-	// M3StoragePolicyHeaders marks an M3 coordinator: each request carries
-	// M3-Metrics-Type: aggregated and the M3-Storage-Policy of its samples,
-	// so that each policy lands in its own aggregated namespace. It needs
-	// Policies.
-	M3StoragePolicyHeaders bool `yaml:"m3_storage_policy_headers"`
-}
-
 // KafkaSink is a Kafka topic that receives rolled-up series, with their
 // exemplars, as OTLP metrics in the collector's otlp_proto encoding (see
 // package sinks/kafkaotlp for the mapping): a downstream collector's
@@ -150,16 +133,6 @@ type KafkaSink struct {
 	// Policies written here ("10s:2d"); empty takes every policy.
 	// Validation rewrites them as for remote_write.
 	Policies []string `yaml:"policies"`
-}
-
-// Traces is the OTLP gRPC destination of kept traces.
-type Traces struct {
-	Endpoint string            `yaml:"endpoint"`
-	Insecure bool              `yaml:"insecure"`
-	CAFile   string            `yaml:"ca_file"`
-	CertFile string            `yaml:"cert_file"`
-	KeyFile  string            `yaml:"key_file"`
-	Headers  map[string]string `yaml:"headers"`
 }
 
 // Query says where the UI reads from under `weir run`.
@@ -180,6 +153,9 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	c.file, c.dir = path, filepath.Dir(path)
+	for i := range c.RemoteWrite {
+		c.RemoteWrite[i].HTTPClientConfig.SetDirectory(c.dir)
+	}
 	return c, nil
 }
 
@@ -290,10 +266,9 @@ func (c *Config) validate() error {
 	}
 	catchAll := 0
 	routed := make(map[string]int)
-	for i, rw := range c.RemoteWrite {
-		if u, err := url.Parse(rw.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Sprintf("remote_write[%d].url: %q is not an http(s) URL", i, rw.URL))
-		}
+	for i := range c.RemoteWrite {
+		rw := &c.RemoteWrite[i]
+		errs = append(errs, rw.validate(fmt.Sprintf("remote_write[%d]", i))...)
 		if len(rw.Policies) == 0 {
 			catchAll++
 		}
@@ -349,9 +324,7 @@ func (c *Config) validate() error {
 			"windows would close while a dead member's partitions are handed over, without their points; set it to %v or more (default: twice the session timeout and 30s)",
 			ct, st, minCloseMargin, st+minCloseMargin))
 	}
-	if t := c.Traces; t.Insecure && (t.CAFile != "" || t.CertFile != "") {
-		errs = append(errs, "traces: insecure together with TLS files")
-	}
+	errs = append(errs, c.Traces.validate()...)
 	if len(errs) > 0 {
 		return errors.New("config: " + strings.Join(errs, "; "))
 	}

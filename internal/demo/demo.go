@@ -27,11 +27,11 @@ import (
 	"github.com/weirdev/weir/internal/config"
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/internal/node"
+	"github.com/weirdev/weir/internal/promstore"
 	"github.com/weirdev/weir/internal/server"
+	"github.com/weirdev/weir/internal/tracestore"
 	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/rules"
-	"github.com/weirdev/weir/sinks/promstore"
-	"github.com/weirdev/weir/sinks/tracestore"
 	"github.com/weirdev/weir/ui"
 )
 

@@ -78,7 +78,7 @@ func TestBrokerRestart(t *testing.T) {
 func TestSinkUnavailable(t *testing.T) {
 	brokers := testenv.Kafka(t, 1)
 	_, rw, want, cfg := scenario(t, brokers, "sink503")
-	rw.refuse.Store(http.StatusServiceUnavailable)
+	rw.failWith.Store(http.StatusServiceUnavailable)
 	a := startWeir(t, "a", cfg("a"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -94,7 +94,7 @@ func TestSinkUnavailable(t *testing.T) {
 		t.Fatal("weir exited while the sink was down")
 	}
 	refused := rw.requests.Load()
-	rw.refuse.Store(0)
+	rw.failWith.Store(0)
 	settle(ctx, rw, len(want))
 	a.stop(t)
 	got, conflicts := rw.snapshot()
@@ -106,6 +106,72 @@ func TestSinkUnavailable(t *testing.T) {
 	if peak > 1<<30 {
 		t.Errorf("peak RSS %d MiB during the outage: memory is not bounded", peak>>20)
 	}
+}
+
+// TestSinkUnauthorized makes the remote-write receiver answer 401 for 60 s,
+// as with an expired token: weir reports a configuration fault, drops
+// nothing and commits nothing meanwhile, and once the receiver accepts again
+// the output equals the reference.
+func TestSinkUnauthorized(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.Kafka(t, 1)
+	_, rw, want, cfg := scenario(t, brokers, "sink401")
+	rw.failWith.Store(http.StatusUnauthorized)
+	a := startWeir(t, "a", cfg("a"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	addr := a.httpAddr(ctx)
+	if addr == "" {
+		t.Fatal("weir logged no HTTP address")
+	}
+	metric := func(name string, labels ...string) float64 {
+		m, err := scrape(ctx, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := m.sum(name, labels...)
+		return v
+	}
+	end := time.Now().Add(60 * time.Second)
+	faulted, notReady := false, false
+	waitFor(ctx, time.Second, func() bool {
+		if exited(a) {
+			return true
+		}
+		faulted = faulted || metric("weir_remote_write_config_fault") == 1
+		if code, _ := httpGet(ctx, "http://"+addr+"/-/ready"); code == http.StatusServiceUnavailable && rw.requests.Load() > 0 {
+			notReady = true
+		}
+		return time.Now().After(end)
+	})
+	if exited(a) {
+		t.Fatal("weir exited while the sink refused its credentials")
+	}
+	if !faulted {
+		t.Error("weir_remote_write_config_fault never showed the fault")
+	}
+	if !notReady {
+		t.Error("/-/ready never answered 503 while remote write refused the credentials")
+	}
+	if n := metric("weir_remote_write_dropped_samples_total"); n != 0 {
+		t.Errorf("%v samples dropped during the fault, want 0", n)
+	}
+	refused := rw.requests.Load()
+	rw.failWith.Store(0)
+	settle(ctx, rw, len(want))
+	if n := metric("weir_remote_write_config_fault"); n != 0 {
+		t.Errorf("weir_remote_write_config_fault = %v once accepted, want 0", n)
+	}
+	if n := metric("weir_remote_write_dropped_samples_total"); n != 0 {
+		t.Errorf("%v samples dropped, want 0", n)
+	}
+	a.stop(t)
+	got, conflicts := rw.snapshot()
+	testenv.CompareOutput(t, want, got, conflicts)
+	if refused == 0 {
+		t.Fatal("the receiver was never asked while refusing: the test did not exercise the fault")
+	}
+	t.Logf("%d requests refused with 401", refused)
 }
 
 // rssBytes reads a process' resident set size (0 once it has exited).

@@ -117,39 +117,6 @@ func TestStage1Stalled(t *testing.T) {
 	testenv.CompareOutput(t, want, got, conflicts)
 }
 
-// TestRemoteWriteUnauthorized: the storage answers 401 for 60 s (a token
-// expired), then 204. Nothing is dropped, nothing committed meanwhile, and
-// /-/ready says why weir is not ready.
-func TestRemoteWriteUnauthorized(t *testing.T) {
-	t.Parallel()
-	brokers := testenv.Kafka(t, 1)
-	_, rw, want, cfg := scenario(t, brokers, "rw401")
-	rw.refuse.Store(http.StatusUnauthorized)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	a := startWeir(t, "a", cfg("a"))
-	addr := a.httpAddr(ctx)
-	notReady := false
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) && !exited(a) {
-		if code, _ := httpGet(ctx, "http://"+addr+"/-/ready"); code == http.StatusServiceUnavailable && rw.requests.Load() > 0 {
-			notReady = true
-		}
-		time.Sleep(time.Second)
-	}
-	if exited(a) {
-		t.Fatal("weir exited while remote write answered 401")
-	}
-	rw.refuse.Store(0)
-	settle(ctx, rw, len(want))
-	a.stop(t)
-	got, conflicts := rw.snapshot()
-	testenv.CompareOutput(t, want, got, conflicts)
-	if !notReady {
-		t.Error("/-/ready never answered 503 while remote write refused the credentials")
-	}
-}
-
 // TestRebalanceStorm: a member joins and leaves every 10 s for 2 minutes
 // beside a steady one.
 func TestRebalanceStorm(t *testing.T) {

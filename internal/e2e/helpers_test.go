@@ -121,15 +121,14 @@ func (p *proc) stop(t testing.TB) {
 
 // receiver is a Prometheus remote-write endpoint that records every sample
 // by (series, timestamp) and every conflicting rewrite. It can be told to
-// answer with an error status (refuse), as a storage that is down (503)
-// or refuses weir's credentials (401) does.
+// answer every request with an error status (failWith).
 type receiver struct {
 	*httptest.Server
 	mu        sync.Mutex
 	got       map[string]string
 	conflicts []string
 	requests  atomic.Int64
-	refuse    atomic.Int32 // an HTTP status to answer with, 0: none
+	failWith  atomic.Int32 // the status every request gets while not 0
 }
 
 func newReceiver(t testing.TB) *receiver {
@@ -141,7 +140,7 @@ func newReceiver(t testing.TB) *receiver {
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.requests.Add(1)
-	if code := int(r.refuse.Load()); code != 0 {
+	if code := int(r.failWith.Load()); code != 0 {
 		http.Error(w, http.StatusText(code), code)
 		return
 	}

@@ -10,11 +10,7 @@ import (
 // flush: 1,000 quantile series with exemplars, into records.
 func BenchmarkEncode(b *testing.B) {
 	in := windows(1000, 1_700_000_010_000)
-	m, err := newMetrics(topic, "", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := &Sink{topic: topic, cfg: defaultConfig(), m: m, log: slog.New(slog.DiscardHandler)}
+	s := &Sink{topic: topic, cfg: defaultConfig(), m: newMetrics(topic, ""), log: slog.New(slog.DiscardHandler)}
 	b.ReportAllocs()
 	b.ResetTimer()
 	var bytes int

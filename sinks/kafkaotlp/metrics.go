@@ -1,9 +1,6 @@
 package kafkaotlp
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -15,7 +12,7 @@ type metrics struct {
 	dropped   *prometheus.CounterVec // by reason
 }
 
-func newMetrics(topic, name string, r prometheus.Registerer) (*metrics, error) {
+func newMetrics(topic, name string) *metrics {
 	cl := prometheus.Labels{"topic": topic, "name": name}
 	m := &metrics{
 		points: prometheus.NewCounter(prometheus.CounterOpts{
@@ -39,21 +36,9 @@ func newMetrics(topic, name string, r prometheus.Registerer) (*metrics, error) {
 			Help: "Series with no OTLP form, by reason: no_name, histogram, too_large, no_samples.",
 		}, []string{"reason"}),
 	}
-	if r == nil {
-		return m, nil
-	}
-	cs := []prometheus.Collector{m.points, m.exemplars, m.records, m.bytes, m.dropped}
-	for i, c := range cs {
-		if err := r.Register(c); err != nil {
-			for _, done := range cs[:i] {
-				r.Unregister(done)
-			}
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return nil, fmt.Errorf("registering metrics for topic %q name %q: already registered (give each sink a distinct WithName): %w", topic, name, err)
-			}
-			return nil, fmt.Errorf("registering metrics for topic %q name %q: %w", topic, name, err)
-		}
-	}
-	return m, nil
+	return m
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.points, m.exemplars, m.records, m.bytes, m.dropped}
 }

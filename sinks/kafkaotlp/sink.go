@@ -51,16 +51,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-)
 
-// ErrClosed is returned by a Sink's methods once Close has been called.
-var ErrClosed = errors.New("kafka sink closed")
+	"github.com/weirdev/weir/sinks/sendqueue"
+)
 
 // Sink produces series to one Kafka topic as OTLP metrics. It is safe for
 // concurrent use. Enqueue encodes and hands records to the franz-go producer,
@@ -73,10 +71,8 @@ type Sink struct {
 	m     *metrics
 	log   *slog.Logger
 
-	closed atomic.Bool
-	mu     sync.Mutex
-	failed int   // records failed since the last Flush
-	first  error // the first of them
+	closed   atomic.Bool
+	failures sendqueue.Tally // records failed since the last Flush
 }
 
 // New creates a sink producing to topic on the cluster reached through
@@ -98,9 +94,9 @@ func New(brokers []string, topic string, opts ...Opt) (*Sink, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("kafkaotlp: topic %q: %w", topic, err)
 	}
-	m, err := newMetrics(topic, cfg.name, cfg.registerer)
-	if err != nil {
-		return nil, fmt.Errorf("kafkaotlp: %w", err)
+	m := newMetrics(topic, cfg.name)
+	if err := sendqueue.Register(cfg.registerer, m.collectors()...); err != nil {
+		return nil, fmt.Errorf("kafkaotlp: metrics for topic %q name %q: %w", topic, cfg.name, err)
 	}
 	kopts := append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
@@ -123,11 +119,11 @@ func New(brokers []string, topic string, opts ...Opt) (*Sink, error) {
 //
 // Enqueue returns an error only when ctx ends (wrapping ctx's error, saying
 // how many of the batch's records were handed over; those are still
-// delivered) or the sink is closed (ErrClosed). Delivery failures are
+// delivered) or the sink is closed (sendqueue.ErrClosed). Delivery failures are
 // reported by Flush.
 func (s *Sink) Enqueue(ctx context.Context, series []prompb.TimeSeries) error {
 	if s.closed.Load() {
-		return fmt.Errorf("kafkaotlp: enqueue to topic %s: %w", s.topic, ErrClosed)
+		return fmt.Errorf("kafkaotlp: enqueue to topic %s: %w", s.topic, sendqueue.ErrClosed)
 	}
 	recs := s.encode(series)
 	for i, r := range recs {
@@ -155,29 +151,22 @@ func (s *Sink) acked(points, exemplars, size int, err error) {
 	}
 	s.m.records.WithLabelValues("error").Inc()
 	s.log.Warn("kafka sink record failed", "topic", s.topic, "points", points, "err", err)
-	s.mu.Lock()
-	if s.failed == 0 {
-		s.first = err
-	}
-	s.failed++
-	s.mu.Unlock()
+	s.failures.Add(err)
 }
 
 // Flush returns once every record produced before the call has been
 // acknowledged by the brokers or has failed for good (franz-go retries
 // retryable errors itself). It returns an error wrapping ctx's error when ctx
 // ends first, an error describing the records that failed since the previous
-// Flush (wrapping the first failure), or nil.
+// Flush (see sendqueue.Tally), or nil. A failed record is not permanent in
+// sendqueue's sense: nothing was dropped that a replay of the same windows
+// would not write again, so a caller must not move on past it.
 func (s *Sink) Flush(ctx context.Context) error {
 	if err := s.cl.Flush(ctx); err != nil {
 		return fmt.Errorf("kafkaotlp: flush to topic %s: %w", s.topic, err)
 	}
-	s.mu.Lock()
-	failed, first := s.failed, s.first
-	s.failed, s.first = 0, nil
-	s.mu.Unlock()
-	if failed > 0 {
-		return fmt.Errorf("kafkaotlp: flush to topic %s: %d records failed, first: %w", s.topic, failed, first)
+	if err := s.failures.Take(); err != nil {
+		return fmt.Errorf("kafkaotlp: flush to topic %s: records failed: %w", s.topic, err)
 	}
 	return nil
 }
@@ -185,10 +174,10 @@ func (s *Sink) Flush(ctx context.Context) error {
 // Close refuses further Enqueue calls, flushes, and closes the client. When
 // ctx ends before the flush completes, records still buffered are dropped
 // (failed with kgo.ErrClientClosed) and the error wraps ctx's error. Close
-// returns ErrClosed when called again.
+// returns an error wrapping sendqueue.ErrClosed when called again.
 func (s *Sink) Close(ctx context.Context) error {
 	if s.closed.Swap(true) {
-		return fmt.Errorf("kafkaotlp: close topic %s: %w", s.topic, ErrClosed)
+		return fmt.Errorf("kafkaotlp: close topic %s: %w", s.topic, sendqueue.ErrClosed)
 	}
 	err := s.Flush(ctx)
 	s.cl.Close()

@@ -1,16 +1,19 @@
 // Package otlptrace exports traces over OTLP gRPC to Jaeger or any other OTLP
 // trace backend. Export sends one batch synchronously with retries; Enqueue
-// puts batches on a bounded queue drained by one worker in order.
+// puts batches on a bounded queue (sinks/sendqueue) drained by one worker in
+// order.
+//
+// Header values, from WithHeaders or read from WithHeaderFiles, are never
+// logged or put in an error.
 package otlptrace
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -21,16 +24,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
-)
 
-var (
-	// ErrRejected is wrapped by Export's error when the server answered with
-	// a status that retrying cannot fix (anything but Unavailable,
-	// ResourceExhausted, DeadlineExceeded and Aborted). The error also wraps
-	// the gRPC status: status.Code(err) gives its code.
-	ErrRejected = errors.New("OTLP export rejected")
-	// ErrClosed is returned once Close has been called.
-	ErrClosed = errors.New("OTLP exporter closed")
+	"github.com/weirdev/weir/sinks/sendqueue"
 )
 
 // Exporter sends traces to one OTLP gRPC endpoint. It is safe for concurrent
@@ -40,18 +35,10 @@ type Exporter struct {
 	cfg      config
 	conn     *grpc.ClientConn
 	client   ptraceotlp.GRPCClient
-	md       []string // metadata key/value pairs
+	md       []string // metadata key/value pairs of WithHeaders
 	m        *metrics
-
-	queue   chan item
-	mu      sync.Mutex
-	closed  bool
-	closing chan struct{} // closed by Close: wakes blocked Enqueue calls
-	enqWG   sync.WaitGroup
-
-	workCtx    context.Context
-	cancelWork context.CancelFunc
-	stopped    chan struct{} // closed once the worker has returned
+	q        *sendqueue.Queue[ptrace.Traces]
+	unsent   atomic.Int64 // spans Close gave up on
 }
 
 // New returns an Exporter for endpoint, which is host:port or a gRPC target
@@ -78,26 +65,29 @@ func New(endpoint string, opts ...Opt) (*Exporter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otlptrace: endpoint %q: %w", endpoint, err)
 	}
-	m, err := newMetrics(endpoint, cfg.name, cfg.registerer)
-	if err != nil {
+	m := newMetrics(endpoint, cfg.name)
+	if err := sendqueue.Register(cfg.registerer, m.collectors()...); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("otlptrace: %w", err)
+		return nil, fmt.Errorf("otlptrace: metrics for endpoint %q name %q: %w", endpoint, cfg.name, err)
 	}
-	e := &Exporter{
-		endpoint: endpoint,
-		cfg:      cfg,
-		conn:     conn,
-		client:   ptraceotlp.NewGRPCClient(conn),
-		m:        m,
-		queue:    make(chan item, cfg.queueSize),
-		closing:  make(chan struct{}),
-		stopped:  make(chan struct{}),
-	}
+	e := &Exporter{endpoint: endpoint, cfg: cfg, conn: conn, client: ptraceotlp.NewGRPCClient(conn), m: m}
 	for k, v := range cfg.headers {
 		e.md = append(e.md, strings.ToLower(k), v)
 	}
-	e.workCtx, e.cancelWork = context.WithCancel(context.Background())
-	go e.work()
+	e.q, err = sendqueue.New(sendqueue.Config[ptrace.Traces]{
+		Shards:   1,
+		Capacity: cfg.queueSize,
+		Send:     e.export,
+		Discard: func(td ptrace.Traces) {
+			e.unsent.Add(int64(td.SpanCount()))
+			e.m.failed.WithLabelValues(reasonDropped).Add(float64(td.SpanCount()))
+		},
+		Length: m.queueLength,
+	})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("otlptrace: exporter for %q: %w", endpoint, err)
+	}
 	return e, nil
 }
 
@@ -128,20 +118,19 @@ func retryable(c codes.Code) bool {
 // Export sends td and waits for the answer. It retries, with exponential
 // backoff and jitter, on Unavailable, ResourceExhausted, DeadlineExceeded and
 // Aborted (waiting as long as the server's RetryInfo asks, when it sends one),
-// until the server accepts td, answers with another status, or ctx is done.
+// and when a WithHeaderFiles file cannot be read, until the server accepts
+// td, answers with another status, or ctx is done.
 //
-// The error, when not nil, wraps ErrRejected and the gRPC status for a
-// non-retryable answer, or, when ctx ended first, ctx's error together with
-// the last error an attempt met; the spans are then counted as failed. When
-// the server accepts the request but refuses some spans (an OTLP partial
-// success), Export logs and counts them and returns nil: OTLP forbids
-// retrying that. Export does not modify td.
+// The error, when not nil, wraps sendqueue.ErrPermanent and the gRPC status
+// for a non-retryable answer, or, when ctx ended first, ctx's error together
+// with the last error an attempt met; the spans are then counted as failed.
+// When the server accepts the request but refuses some spans (an OTLP
+// partial success), Export logs and counts them and returns nil: OTLP
+// forbids retrying that. Export does not modify td. After Close it returns
+// an error wrapping sendqueue.ErrClosed.
 func (e *Exporter) Export(ctx context.Context, td ptrace.Traces) error {
-	e.mu.Lock()
-	closed := e.closed
-	e.mu.Unlock()
-	if closed {
-		return fmt.Errorf("otlptrace: export to %s: %w", e.endpoint, ErrClosed)
+	if e.q.Closed() {
+		return fmt.Errorf("otlptrace: export to %s: %w", e.endpoint, sendqueue.ErrClosed)
 	}
 	return e.export(ctx, td)
 }
@@ -149,47 +138,90 @@ func (e *Exporter) Export(ctx context.Context, td ptrace.Traces) error {
 func (e *Exporter) export(ctx context.Context, td ptrace.Traces) error {
 	spans := td.SpanCount()
 	req := ptraceotlp.NewExportRequestFromTraces(td)
-	if len(e.md) > 0 {
-		ctx = metadata.AppendToOutgoingContext(ctx, e.md...)
+	attempt := 0
+	err := e.cfg.backoff.Retry(ctx, func() error {
+		attempt++
+		return e.attempt(ctx, req, spans)
+	}, func(err error, wait time.Duration) {
+		e.m.retries.Inc()
+		e.cfg.logger.Debug("OTLP export failed, retrying", "endpoint", e.endpoint, "attempt", attempt, "wait", wait, "err", err)
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sendqueue.ErrPermanent):
+		e.m.failed.WithLabelValues(reasonRejected).Add(float64(spans))
+		e.cfg.logger.Warn("OTLP export rejected", "endpoint", e.endpoint, "spans", spans, "err", err)
+		return fmt.Errorf("otlptrace: export of %d spans to %s: %w", spans, e.endpoint, err)
+	default:
+		e.m.failed.WithLabelValues(reasonGaveUp).Add(float64(spans))
+		return fmt.Errorf("otlptrace: export of %d spans to %s: %w", spans, e.endpoint, err)
 	}
-	var lastErr error
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			e.m.retries.Inc()
+}
+
+// attempt makes one export call.
+func (e *Exporter) attempt(ctx context.Context, req ptraceotlp.ExportRequest, spans int) error {
+	md, err := e.metadata()
+	if err != nil {
+		return err
+	}
+	if len(md) > 0 {
+		ctx = metadata.AppendToOutgoingContext(ctx, md...)
+	}
+	actx, cancel := context.WithTimeout(ctx, e.cfg.timeout)
+	defer cancel()
+	resp, err := e.client.Export(actx, req)
+	if err == nil {
+		e.accepted(resp, spans)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err // cut short by ctx, not refused: Retry reports the give-up
+	}
+	st := status.Convert(err)
+	err = status.Error(st.Code(), scrub(st.Message(), md))
+	if !retryable(st.Code()) {
+		return sendqueue.Permanent(err)
+	}
+	if d, ok := retryDelay(st); ok {
+		return sendqueue.RetryAfter(err, d)
+	}
+	return err
+}
+
+// metadata returns the headers of WithHeaders and those read now from
+// WithHeaderFiles, so that a rotated file takes effect at the next export.
+func (e *Exporter) metadata() ([]string, error) {
+	if len(e.cfg.headerFiles) == 0 {
+		return e.md, nil
+	}
+	md := append([]string(nil), e.md...)
+	for k, f := range e.cfg.headerFiles {
+		v, err := f.Fetch(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("header %q: %w", k, err)
 		}
-		actx, cancel := context.WithTimeout(ctx, e.cfg.timeout)
-		resp, err := e.client.Export(actx, req)
-		cancel()
-		if err == nil {
-			e.accepted(resp, spans)
-			return nil
+		if err := validMetadata(k, v); err != nil {
+			return nil, fmt.Errorf("header %q from %s: %w", k, f.Description(), err)
 		}
-		if ctx.Err() != nil {
-			// An attempt cut short by ctx says less than the one before it.
-			if lastErr == nil {
-				lastErr = err
-			}
-			break
-		}
-		lastErr = err
-		st := status.Convert(err)
-		if !retryable(st.Code()) {
-			e.m.failed.WithLabelValues(reasonRejected).Add(float64(spans))
-			e.cfg.logger.Warn("OTLP export rejected", "endpoint", e.endpoint, "spans", spans, "err", err)
-			return fmt.Errorf("otlptrace: export of %d spans to %s: %w: %w", spans, e.endpoint, ErrRejected, err)
-		}
-		wait := backoff(attempt, e.cfg.minBackoff, e.cfg.maxBackoff)
-		if d, ok := retryDelay(st); ok {
-			wait = d
-		}
-		e.cfg.logger.Debug("OTLP export failed, retrying", "endpoint", e.endpoint, "attempt", attempt+1,
-			"wait", wait, "err", err)
-		if !sleep(ctx, wait) {
-			break
+		md = append(md, strings.ToLower(k), v)
+	}
+	return md, nil
+}
+
+// minSecret is the length from which scrub takes a header value for a
+// secret: shorter values are flags, and hiding them would garble the message.
+const minSecret = 4
+
+// scrub hides in a server's message the header values the request carried
+// (md holds key/value pairs), in case the server echoes them.
+func scrub(msg string, md []string) string {
+	for i := 1; i < len(md); i += 2 {
+		if len(md[i]) >= minSecret {
+			msg = strings.ReplaceAll(msg, md[i], "<hidden>")
 		}
 	}
-	e.m.failed.WithLabelValues(reasonGaveUp).Add(float64(spans))
-	return fmt.Errorf("otlptrace: export of %d spans to %s: gave up: %w; last error: %w", spans, e.endpoint, ctx.Err(), lastErr)
+	return msg
 }
 
 func (e *Exporter) accepted(resp ptraceotlp.ExportResponse, spans int) {
@@ -218,29 +250,49 @@ func retryDelay(st *status.Status) (time.Duration, bool) {
 	return 0, false
 }
 
-// backoff returns the wait before retry number attempt (0 for the first
-// retry): min doubled per attempt, capped at max, then jittered down by up to
-// half so that exporters failing together do not retry in lockstep.
-func backoff(attempt int, min, max time.Duration) time.Duration {
-	d := min
-	for i := 0; i < attempt && d < max; i++ {
-		d *= 2
+// Enqueue queues td for the worker, blocking while the queue is full (see
+// WithQueueSize) until ctx ends (the error wraps ctx's error) or Close is
+// called (sendqueue.ErrClosed). The exporter takes td over: the caller must
+// not modify it afterwards. The worker exports batches in order, with
+// Export's retries.
+func (e *Exporter) Enqueue(ctx context.Context, td ptrace.Traces) error {
+	if err := e.q.Put(ctx, 0, td); err != nil {
+		return fmt.Errorf("otlptrace: enqueue %d spans to %s: %w", td.SpanCount(), e.endpoint, err)
 	}
-	if d > max || d <= 0 {
-		d = max
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return nil
 }
 
-// sleep waits d or until ctx is done, reporting whether the full wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
+// Flush returns once every batch enqueued before the call has been accepted
+// or has failed permanently. It returns an error when ctx ends first (wrapping
+// ctx's error), and otherwise an error describing the batches that failed
+// since the previous Flush (see sendqueue.Tally), or nil. Flush waits for a
+// free place in the queue, so it too is subject to backpressure.
+func (e *Exporter) Flush(ctx context.Context) error {
+	if err := e.q.Flush(ctx); err != nil {
+		return fmt.Errorf("otlptrace: flush %s: %w", e.endpoint, err)
 	}
+	return nil
+}
+
+// Close refuses further Export and Enqueue calls, flushes the queue, stops the
+// worker and closes the connection. When ctx ends before the flush completes,
+// the batches still queued or in flight are dropped (counted with reason
+// "dropped" or "gave_up", and logged) and the error wraps ctx's error. An
+// Export call running when Close closes the connection fails. Close returns
+// an error wrapping sendqueue.ErrClosed when called again.
+func (e *Exporter) Close(ctx context.Context) error {
+	err := e.q.Close(ctx)
+	if errors.Is(err, sendqueue.ErrClosed) {
+		return fmt.Errorf("otlptrace: close %s: %w", e.endpoint, err)
+	}
+	if n := e.unsent.Load(); n > 0 {
+		e.cfg.logger.Warn("OTLP exporter closed with spans unsent", "endpoint", e.endpoint, "spans", n)
+	}
+	if cerr := e.conn.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("otlptrace: close %s: %w", e.endpoint, err)
+	}
+	return nil
 }

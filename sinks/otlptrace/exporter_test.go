@@ -20,6 +20,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/weirdev/weir/sinks/sendqueue"
 )
 
 func newExporter(t *testing.T, endpoint string, opts ...Opt) *Exporter {
@@ -142,8 +144,8 @@ func TestExportPermanentErrorsNotRetried(t *testing.T) {
 			}}
 			e := newExporter(t, srv.start(t))
 			err := e.Export(context.Background(), testTraces(4))
-			if !errors.Is(err, ErrRejected) || status.Code(err) != code {
-				t.Fatalf("err = %v (code %v), want ErrRejected with %v", err, status.Code(err), code)
+			if !errors.Is(err, sendqueue.ErrPermanent) || status.Code(err) != code {
+				t.Fatalf("err = %v (code %v), want ErrPermanent with %v", err, status.Code(err), code)
 			}
 			if !strings.Contains(err.Error(), "bad span") || !strings.Contains(err.Error(), "4 spans") {
 				t.Errorf("error %q does not carry the server's message and the span count", err)
@@ -173,8 +175,8 @@ func TestExportRetriesUnreachableUntilContextDone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	err = e.Export(ctx, testTraces(3))
-	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrRejected) {
-		t.Fatalf("err = %v, want DeadlineExceeded and not ErrRejected", err)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sendqueue.ErrPermanent) {
+		t.Fatalf("err = %v, want DeadlineExceeded and not ErrPermanent", err)
 	}
 	if !strings.Contains(err.Error(), "last error") || !strings.Contains(err.Error(), addr) {
 		t.Errorf("error %q does not name the endpoint and the last attempt's error", err)
@@ -228,17 +230,20 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{endpoint: "h:4317", opts: []Opt{WithInsecure(), WithTLS("", "", "")}, want: "conflicting transport security options WithInsecure, WithTLS"},
 		{endpoint: "h:4317", opts: []Opt{WithTLSConfig(nil)}, want: "nil *tls.Config"},
 		{endpoint: "h:4317", opts: []Opt{WithTLS(missing, "", "")}, want: missing},
-		{endpoint: "h:4317", opts: []Opt{WithTLS(notPEM, "", "")}, want: "no PEM certificate found"},
-		{endpoint: "h:4317", opts: []Opt{WithTLS("", missing, "")}, want: "give both or neither"},
-		{endpoint: "h:4317", opts: []Opt{WithTLS("", missing, missing)}, want: "client certificate"},
+		{endpoint: "h:4317", opts: []Opt{WithTLS(notPEM, "", "")}, want: "unable to use specified CA cert"},
+		{endpoint: "h:4317", opts: []Opt{WithTLS("", missing, "")}, want: "exactly one of key or key_file"},
+		{endpoint: "h:4317", opts: []Opt{WithTLS("", missing, missing)}, want: "client cert"},
+		{endpoint: "h:4317", opts: []Opt{WithInsecure(), WithServerName("jaeger.internal")}, want: `server name "jaeger.internal": no TLS`},
 		{endpoint: "h:4317", opts: []Opt{WithTimeout(-time.Second)}, want: "timeout -1s"},
 		{endpoint: "h:4317", opts: []Opt{WithBackoff(time.Second, 0)}, want: "backoff min 1s max 0s"},
 		{endpoint: "h:4317", opts: []Opt{WithQueueSize(0)}, want: "queue size 0"},
 		{endpoint: "h:4317", opts: []Opt{WithLogger(nil)}, want: "logger is nil"},
 		{endpoint: "h:4317", opts: []Opt{WithHeaders(map[string]string{"grpc-timeout": "1"})}, want: `header "grpc-timeout": keys starting with grpc- are reserved`},
 		{endpoint: "h:4317", opts: []Opt{WithHeaders(map[string]string{"x tenant": "1"})}, want: `header "x tenant": key may only hold`},
-		{endpoint: "h:4317", opts: []Opt{WithHeaders(map[string]string{"x-tenant": "a\nb"})}, want: `header "x-tenant" value "a\nb": byte 1`},
+		{endpoint: "h:4317", opts: []Opt{WithHeaders(map[string]string{"x-tenant": "a\nb"})}, want: `header "x-tenant": byte 1 of the value`},
 		{endpoint: "h:4317", opts: []Opt{WithHeaders(map[string]string{"": "a"})}, want: "empty key"},
+		{endpoint: "h:4317", opts: []Opt{WithHeaderFiles(map[string]string{"grpc-x": missing})}, want: `header file for "grpc-x": keys starting with grpc-`},
+		{endpoint: "h:4317", opts: []Opt{WithHeaders(map[string]string{"Authorization": "a"}), WithHeaderFiles(map[string]string{"authorization": missing})}, want: "given both as a value and as a file"},
 	} {
 		e, err := New(tc.endpoint, tc.opts...)
 		if err == nil {

@@ -1,9 +1,6 @@
 package otlptrace
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,7 +19,7 @@ type metrics struct {
 	queueLength prometheus.Gauge
 }
 
-func newMetrics(endpoint, name string, r prometheus.Registerer) (*metrics, error) {
+func newMetrics(endpoint, name string) *metrics {
 	cl := prometheus.Labels{"endpoint": endpoint, "name": name}
 	m := &metrics{
 		spans: prometheus.NewCounter(prometheus.CounterOpts{
@@ -35,7 +32,7 @@ func newMetrics(endpoint, name string, r prometheus.Registerer) (*metrics, error
 		}, []string{"reason"}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_otlp_export_retries_total", ConstLabels: cl,
-			Help: "Export attempts repeated after a retryable gRPC status.",
+			Help: "Export attempts repeated after a retryable gRPC status or an unreadable header file.",
 		}),
 		queueLength: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "weir_otlp_export_queue_length", ConstLabels: cl,
@@ -45,21 +42,9 @@ func newMetrics(endpoint, name string, r prometheus.Registerer) (*metrics, error
 	for _, reason := range []string{reasonRejected, reasonPartialSuccess, reasonGaveUp, reasonDropped} {
 		m.failed.WithLabelValues(reason) // present at 0 from the start, so rate() sees the first failure
 	}
-	if r == nil {
-		return m, nil
-	}
-	cs := []prometheus.Collector{m.spans, m.failed, m.retries, m.queueLength}
-	for i, c := range cs {
-		if err := r.Register(c); err != nil {
-			for _, done := range cs[:i] {
-				r.Unregister(done)
-			}
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return nil, fmt.Errorf("registering metrics for endpoint %q name %q: already registered (give each exporter a distinct WithName): %w", endpoint, name, err)
-			}
-			return nil, fmt.Errorf("registering metrics for endpoint %q name %q: %w", endpoint, name, err)
-		}
-	}
-	return m, nil
+	return m
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.spans, m.failed, m.retries, m.queueLength}
 }

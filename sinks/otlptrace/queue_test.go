@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/weirdev/weir/sinks/sendqueue"
 )
 
 // gatedServer holds every request until release is called (or the client
@@ -132,8 +134,8 @@ func TestFlushReportsFailures(t *testing.T) {
 		}
 	}
 	err := e.Flush(bg)
-	if !errors.Is(err, ErrRejected) || status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "1 batches failed") {
-		t.Fatalf("Flush after a rejection: err = %v, want ErrRejected, InvalidArgument, 1 batches failed", err)
+	if !errors.Is(err, sendqueue.ErrPermanent) || status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "export of 1 spans") {
+		t.Fatalf("Flush after a rejection: err = %v, want ErrPermanent, InvalidArgument, the batch of 1 span", err)
 	}
 	if err := e.Flush(bg); err != nil {
 		t.Errorf("second Flush reports %v, want nil (the failure was already reported)", err)
@@ -158,16 +160,16 @@ func TestClose(t *testing.T) {
 	if got := spanCounts(srv); !slices.Equal(got, []int{1, 2, 3}) {
 		t.Errorf("server got batches of %v spans before Close returned, want [1 2 3]", got)
 	}
-	if err := e.Enqueue(bg, testTraces(1)); !errors.Is(err, ErrClosed) {
+	if err := e.Enqueue(bg, testTraces(1)); !errors.Is(err, sendqueue.ErrClosed) {
 		t.Errorf("Enqueue after Close: err = %v, want ErrClosed", err)
 	}
-	if err := e.Export(bg, testTraces(1)); !errors.Is(err, ErrClosed) {
+	if err := e.Export(bg, testTraces(1)); !errors.Is(err, sendqueue.ErrClosed) {
 		t.Errorf("Export after Close: err = %v, want ErrClosed", err)
 	}
-	if err := e.Flush(bg); !errors.Is(err, ErrClosed) {
+	if err := e.Flush(bg); !errors.Is(err, sendqueue.ErrClosed) {
 		t.Errorf("Flush after Close: err = %v, want ErrClosed", err)
 	}
-	if err := e.Close(bg); !errors.Is(err, ErrClosed) {
+	if err := e.Close(bg); !errors.Is(err, sendqueue.ErrClosed) {
 		t.Errorf("second Close: err = %v, want ErrClosed", err)
 	}
 }
@@ -194,7 +196,7 @@ func TestCloseGivesUpAtDeadline(t *testing.T) {
 	if err := e.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Close: err = %v, want DeadlineExceeded", err)
 	}
-	if err := <-blocked; !errors.Is(err, ErrClosed) {
+	if err := <-blocked; !errors.Is(err, sendqueue.ErrClosed) {
 		t.Errorf("Enqueue blocked during Close: err = %v, want ErrClosed", err)
 	}
 	if n := failed(e, reasonGaveUp); n != 1 {

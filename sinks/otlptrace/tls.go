@@ -2,47 +2,37 @@ package otlptrace
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"fmt"
-	"os"
 
+	commoncfg "github.com/prometheus/common/config"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
 // transportCredentials builds what the config's security option asks for.
-// Files are read here, once, so that a missing or bad file fails New.
+// The CA file and the client certificate are read here, so that a missing or
+// bad file fails New; the client certificate is read again at each
+// handshake.
 func (c *config) transportCredentials() (credentials.TransportCredentials, error) {
 	switch c.security {
 	case securityInsecure:
 		return insecure.NewCredentials(), nil
 	case securityConfig:
-		return credentials.NewTLS(c.tlsConfig.Clone()), nil
-	case securityFiles:
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if c.caFile != "" {
-			pem, err := os.ReadFile(c.caFile)
-			if err != nil {
-				return nil, fmt.Errorf("reading CA file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("CA file %q: no PEM certificate found", c.caFile)
-			}
-			cfg.RootCAs = pool
-		}
-		if (c.certFile == "") != (c.keyFile == "") {
-			return nil, fmt.Errorf("client certificate %q and key %q: give both or neither", c.certFile, c.keyFile)
-		}
-		if c.certFile != "" {
-			cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
-			if err != nil {
-				return nil, fmt.Errorf("client certificate %q and key %q: %w", c.certFile, c.keyFile, err)
-			}
-			cfg.Certificates = []tls.Certificate{cert}
+		cfg := c.tlsConfig.Clone()
+		if c.serverName != "" {
+			cfg.ServerName = c.serverName
 		}
 		return credentials.NewTLS(cfg), nil
 	default:
-		return credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12}), nil
+		cfg, err := commoncfg.NewTLSConfig(&commoncfg.TLSConfig{
+			CAFile:     c.caFile,
+			CertFile:   c.certFile,
+			KeyFile:    c.keyFile,
+			ServerName: c.serverName,
+			MinVersion: tls.VersionTLS12,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return credentials.NewTLS(cfg), nil
 	}
 }

@@ -2,72 +2,20 @@ package otlptrace
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
-)
 
-// selfSigned makes a self-signed certificate for 127.0.0.1 (usable as its own
-// root) and writes it and its key as PEM files in dir.
-func selfSigned(t *testing.T, dir, cn string) (certFile, keyFile string, cert tls.Certificate, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	certFile, keyFile = filepath.Join(dir, cn+".pem"), filepath.Join(dir, cn+"-key.pem")
-	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err = tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
-	return certFile, keyFile, cert, pool
-}
+	"github.com/weirdev/weir/internal/testenv"
+)
 
 func newTLSExporter(t *testing.T, endpoint string, opts ...Opt) *Exporter {
 	t.Helper()
@@ -81,13 +29,13 @@ func newTLSExporter(t *testing.T, endpoint string, opts ...Opt) *Exporter {
 
 func TestExportOverTLS(t *testing.T) {
 	dir := t.TempDir()
-	caFile, _, serverCert, pool := selfSigned(t, dir, "weir-server")
+	server := testenv.SelfSigned(t, dir, "weir-server")
 	srv := &traceServer{}
-	addr := srv.start(t, grpc.Creds(credentials.NewServerTLSFromCert(&serverCert)))
+	addr := srv.start(t, grpc.Creds(credentials.NewServerTLSFromCert(&server.TLS)))
 
 	for name, opt := range map[string]Opt{
-		"WithTLS":       WithTLS(caFile, "", ""),
-		"WithTLSConfig": WithTLSConfig(&tls.Config{RootCAs: pool}),
+		"WithTLS":       WithTLS(server.CertFile, "", ""),
+		"WithTLSConfig": WithTLSConfig(&tls.Config{RootCAs: server.Pool}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newTLSExporter(t, addr, opt)
@@ -103,8 +51,8 @@ func TestExportOverTLS(t *testing.T) {
 
 func TestExportOverMutualTLS(t *testing.T) {
 	dir := t.TempDir()
-	caFile, _, serverCert, _ := selfSigned(t, dir, "weir-server")
-	clientCertFile, clientKeyFile, _, clientPool := selfSigned(t, dir, "weir-client")
+	server := testenv.SelfSigned(t, dir, "weir-server")
+	client := testenv.SelfSigned(t, dir, "weir-client")
 	peerCN := make(chan string, 10)
 	srv := &traceServer{respond: func(ctx context.Context, _ int) (ptraceotlp.ExportResponse, error) {
 		if p, ok := peer.FromContext(ctx); ok {
@@ -115,12 +63,12 @@ func TestExportOverMutualTLS(t *testing.T) {
 		return ptraceotlp.NewExportResponse(), nil
 	}}
 	addr := srv.start(t, grpc.Creds(credentials.NewTLS(&tls.Config{
-		Certificates: []tls.Certificate{serverCert},
+		Certificates: []tls.Certificate{server.TLS},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    clientPool,
+		ClientCAs:    client.Pool,
 	})))
 
-	e := newTLSExporter(t, addr, WithTLS(caFile, clientCertFile, clientKeyFile))
+	e := newTLSExporter(t, addr, WithTLS(server.CertFile, client.CertFile, client.KeyFile))
 	if err := e.Export(context.Background(), testTraces(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +83,7 @@ func TestExportOverMutualTLS(t *testing.T) {
 
 	// Without a client certificate the server refuses the handshake, which
 	// gRPC reports as Unavailable: retried until the context ends.
-	bare := newTLSExporter(t, addr, WithTLS(caFile, "", ""))
+	bare := newTLSExporter(t, addr, WithTLS(server.CertFile, "", ""))
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	if err := bare.Export(ctx, testTraces(1)); !errors.Is(err, context.DeadlineExceeded) {
@@ -144,9 +92,9 @@ func TestExportOverMutualTLS(t *testing.T) {
 }
 
 func TestExportRefusesUntrustedServer(t *testing.T) {
-	_, _, serverCert, _ := selfSigned(t, t.TempDir(), "weir-server")
+	server := testenv.SelfSigned(t, t.TempDir(), "weir-server")
 	srv := &traceServer{}
-	addr := srv.start(t, grpc.Creds(credentials.NewServerTLSFromCert(&serverCert)))
+	addr := srv.start(t, grpc.Creds(credentials.NewServerTLSFromCert(&server.TLS)))
 
 	e := newTLSExporter(t, addr) // default: TLS against the system's roots
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -157,5 +105,34 @@ func TestExportRefusesUntrustedServer(t *testing.T) {
 	}
 	if got := len(srv.requests()); got != 0 {
 		t.Errorf("server got %d requests over an untrusted connection, want 0", got)
+	}
+}
+
+// TestExportServerName: the server's certificate names jaeger.internal only,
+// so the exporter dialling 127.0.0.1 verifies it only with that server name.
+func TestExportServerName(t *testing.T) {
+	dir := t.TempDir()
+	ca := testenv.SelfSigned(t, dir, "weir-ca")
+	server := ca.Sign(t, dir, "jaeger", "jaeger.internal")
+	srv := &traceServer{}
+	addr := srv.start(t, grpc.Creds(credentials.NewServerTLSFromCert(&server.TLS)))
+
+	e := newTLSExporter(t, addr, WithTLS(ca.CertFile, "", ""), WithServerName("jaeger.internal"))
+	if err := e.Export(context.Background(), testTraces(1)); err != nil {
+		t.Fatal(err)
+	}
+	wrong := newTLSExporter(t, addr, WithTLS(ca.CertFile, "", ""))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for testutil.ToFloat64(wrong.m.retries) < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	if err := wrong.Export(ctx, testTraces(1)); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Errorf("export without the server name: err = %v, want retries until cancelled, naming the IP the certificate lacks", err)
+	}
+	if got := len(srv.requests()); got != 1 {
+		t.Errorf("server got %d requests, want 1", got)
 	}
 }

@@ -4,80 +4,116 @@
 // HTTP. Exemplars travel in TimeSeries.Exemplars with trace_id and span_id
 // labels.
 //
-// A Client sends one batch at a time and retries what can be retried. A Queue
-// puts a bounded buffer and a fixed number of workers in front of a Client so
-// that callers get backpressure instead of unbounded memory.
+// A Client splits what it is given into requests, queues them on a fixed
+// number of shards (one series always on the same shard, so its samples stay
+// in order) and sends them with retries, through sinks/sendqueue. Answers are
+// classified as Prometheus' own remote-write client does, with weir's
+// additions for exactly-once delivery:
+//
+//	2xx                       accepted
+//	5xx, 429, 408, no answer  retried with backoff, waiting as a Retry-After
+//	                          header asks when there is one
+//	401, 403, 404, 407, 3xx,  a configuration fault: nothing is dropped; the
+//	  TLS verification,       request is retried with backoff until accepted,
+//	  unreadable credentials  Fault reports it, weir_remote_write_config_fault
+//	                          is 1 and a log line says why
+//	413                       the request is split in halves, down to one
+//	                          sample; one still refused is dropped
+//	                          (reason too_large)
+//	400, 409                  the request is split in halves down to one
+//	                          sample, and what is still refused is dropped
+//	                          under the reason the answer names (out_of_order,
+//	                          duplicate, too_old) or rejected. Prometheus rolls
+//	                          back a whole request on one bad sample (Thanos
+//	                          answers 409 for the same): splitting writes the
+//	                          good samples and drops only the bad ones.
+//	other 4xx, 1xx            dropped (reason rejected), as Prometheus does
+//	                          with answers it does not retry
+//
+// Dropped samples and exemplars are counted by reason and logged; Flush then
+// returns an error wrapping sendqueue.ErrPermanent. Any other Flush error
+// means something is still unsent.
+//
+// No secret is logged or put in an error: the URL appears without user info,
+// query and fragment, header values never appear, and the start of an
+// answer's body, which errors quote, is scrubbed of the header values,
+// credentials and URL query the request carried, in case the receiver
+// echoes them.
 package remotewrite
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"hash/maphash"
+	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
-	"time"
+	"sync/atomic"
 
-	"github.com/golang/snappy"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/weirdev/weir/sinks/sendqueue"
 )
 
-// ErrRejected is wrapped by Send's error when the receiver answered with a
-// status that retrying cannot fix (a 4xx other than 429, or an unexpected
-// 1xx/3xx). The batch is lost; its samples are counted in
-// weir_remote_write_rejected_samples_total.
-var ErrRejected = errors.New("remote write rejected")
-
-// errBodyBytes is how much of an error answer's body goes into the error.
-const errBodyBytes = 256
-
-// Client writes batches of series to one remote-write endpoint. It is safe
-// for concurrent use.
+// Client writes series to one remote-write endpoint. It is safe for
+// concurrent use. Enqueue queues, blocking while the shards are full; Flush
+// waits until what was enqueued before it was accepted or dropped for good;
+// Close flushes and stops.
 type Client struct {
 	url     string
 	logURL  string // url without user info, query and fragment: safe to log and label
 	cfg     config
+	log     *slog.Logger
 	hc      *http.Client
 	headers http.Header
 	m       *metrics
 	bufs    sync.Pool // *encodeBuf
-}
+	seed    maphash.Seed
+	q       *sendqueue.Queue[request]
 
-type encodeBuf struct {
-	raw, compressed []byte
+	faultMu sync.Mutex
+	fault   error       // the configuration fault the endpoint answers with now
+	faulted atomic.Bool // fault != nil, read without the lock on every answer
+
+	unsent atomic.Int64 // requests Close gave up on
 }
 
 // New returns a Client for the remote-write endpoint at rawURL, which must be
-// an absolute http or https URL. It fails when the URL or an option is
-// invalid, or when the metrics cannot be registered (for example a second
-// client with the same URL and name on one registerer).
+// an absolute http or https URL, and starts its shards. It does not connect.
+// It fails when the URL or an option is invalid, when the HTTP client cannot
+// be built from WithHTTPClientConfig (for example an unreadable CA file), or
+// when the metrics cannot be registered (for example a second client with
+// the same URL and name on one registerer).
 func New(rawURL string, opts ...Opt) (*Client, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("remotewrite: invalid URL %q: %w", rawURL, err)
+		// url.Parse quotes its input: name the problem without it.
+		return nil, fmt.Errorf("remotewrite: invalid URL: %w", errors.Unwrap(err))
 	}
+	safe := *u
+	safe.User, safe.RawQuery, safe.Fragment = nil, "", ""
+	logURL := safe.String()
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("remotewrite: invalid URL %q: scheme must be http or https", rawURL)
+		return nil, fmt.Errorf("remotewrite: invalid URL %q: scheme must be http or https", logURL)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("remotewrite: invalid URL %q: no host", rawURL)
+		return nil, fmt.Errorf("remotewrite: invalid URL %q: no host", logURL)
 	}
 	cfg := defaultConfig()
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("remotewrite: client for %q: %w", rawURL, err)
+		return nil, fmt.Errorf("remotewrite: client for %s: %w", logURL, err)
 	}
-	safe := *u
-	safe.User, safe.RawQuery, safe.Fragment = nil, "", ""
-	c := &Client{url: rawURL, logURL: safe.String(), cfg: cfg, hc: cfg.httpClient}
-	if c.hc == nil {
-		c.hc = &http.Client{}
+	hc, err := commoncfg.NewClientFromConfig(cfg.http, "weir_remote_write")
+	if err != nil {
+		return nil, fmt.Errorf("remotewrite: client for %s: %w", logURL, err)
 	}
+	c := &Client{url: rawURL, logURL: logURL, cfg: cfg, log: cfg.logger, hc: hc, seed: maphash.MakeSeed()}
 	c.headers = make(http.Header, len(cfg.headers)+4)
 	for k, v := range cfg.headers {
 		c.headers.Set(k, v)
@@ -86,141 +122,87 @@ func New(rawURL string, opts ...Opt) (*Client, error) {
 	c.headers.Set("Content-Type", "application/x-protobuf")
 	c.headers.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
 	c.headers.Set("User-Agent", "weir")
-	c.m, err = newMetrics(c.logURL, cfg.name, cfg.registerer)
-	if err != nil {
-		return nil, fmt.Errorf("remotewrite: %w", err)
+	c.m = newMetrics(c.logURL, cfg.name)
+	if err := sendqueue.Register(cfg.registerer, c.m.collectors()...); err != nil {
+		return nil, fmt.Errorf("remotewrite: metrics for url %q name %q: %w", c.logURL, cfg.name, err)
+	}
+	qc := sendqueue.Config[request]{
+		Shards:   cfg.shards,
+		Capacity: max(cfg.capacity/cfg.maxSamples, 1),
+		Send:     c.deliver,
+		Discard:  c.discard,
+		Length:   c.m.queueLength,
+	}
+	if cfg.batchDeadline > 0 {
+		qc.Merge, qc.Full, qc.BatchDeadline = c.merge, c.full, cfg.batchDeadline
+	}
+	if c.q, err = sendqueue.New(qc); err != nil {
+		return nil, fmt.Errorf("remotewrite: client for %s: %w", c.logURL, err)
 	}
 	return c, nil
 }
 
-// encode appends the snappy-compressed WriteRequest of series to b.compressed
-// (reset first) and returns it.
-func encode(b *encodeBuf, series []prompb.TimeSeries) ([]byte, error) {
-	req := prompb.WriteRequest{Timeseries: series}
-	n := req.Size()
-	if cap(b.raw) < n {
-		b.raw = make([]byte, n)
-	}
-	raw := b.raw[:n]
-	if _, err := req.MarshalToSizedBuffer(raw); err != nil {
-		return nil, fmt.Errorf("marshalling %d series: %w", len(series), err)
-	}
-	if m := snappy.MaxEncodedLen(n); cap(b.compressed) < m {
-		b.compressed = make([]byte, m)
-	}
-	b.compressed = snappy.Encode(b.compressed[:cap(b.compressed)], raw)
-	return b.compressed, nil
-}
-
-func countSamples(series []prompb.TimeSeries) (samples, exemplars int) {
-	for i := range series {
-		samples += len(series[i].Samples) + len(series[i].Histograms)
-		exemplars += len(series[i].Exemplars)
-	}
-	return samples, exemplars
-}
-
-// Send writes series as one request and waits for the answer. It retries,
-// with exponential backoff and jitter, on network errors, timeouts, 5xx and
-// 429 (waiting as long as a Retry-After header asks, when one is present),
-// until the receiver accepts the batch, answers with a status that cannot be
-// retried, or ctx is done.
+// Enqueue splits series into requests (by shard, by tenant when
+// WithTenantHeader is set, and by WithMaxSamplesPerSend) and queues them,
+// blocking while a shard is full. The client keeps references to series and
+// their slices until they are sent: the caller must not modify them
+// afterwards.
 //
-// The error, when not nil, wraps ErrRejected (with the status and the start of
-// the answer's body) for a non-retryable answer, or, when ctx ended first,
-// ctx's error together with the last error an attempt met. In both cases the
-// batch was not written. Send does not modify series.
-func (c *Client) Send(ctx context.Context, series []prompb.TimeSeries) error {
-	buf, _ := c.bufs.Get().(*encodeBuf)
-	if buf == nil {
-		buf = &encodeBuf{}
-	}
-	defer c.bufs.Put(buf)
-	body, err := encode(buf, series)
-	if err != nil {
-		return fmt.Errorf("remotewrite: POST %s: %w", c.logURL, err)
-	}
-	samples, exemplars := countSamples(series)
-
-	var lastErr error
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			c.m.retries.Inc()
-		}
-		retryAfter, err := c.attempt(ctx, body)
-		if err == nil {
-			c.m.samples.Add(float64(samples))
-			c.m.exemplars.Add(float64(exemplars))
-			return nil
-		}
-		if errors.Is(err, ErrRejected) {
-			c.m.rejectedSamples.Add(float64(samples + exemplars))
-			c.cfg.logger.Warn("remote write rejected", "url", c.logURL, "series", len(series),
-				"samples", samples, "exemplars", exemplars, "err", err)
-			return fmt.Errorf("remotewrite: POST %s: %w", c.logURL, err)
-		}
-		if ctx.Err() != nil {
-			// An attempt cut short by ctx says less than the one before it.
-			if lastErr == nil {
-				lastErr = err
-			}
-			break
-		}
-		lastErr = err
-		wait := backoff(attempt, c.cfg.minBackoff, c.cfg.maxBackoff)
-		if retryAfter >= 0 {
-			wait = retryAfter
-		}
-		c.cfg.logger.Debug("remote write failed, retrying", "url", c.logURL, "attempt", attempt+1,
-			"wait", wait, "err", err)
-		if !sleep(ctx, wait) {
-			break
+// When ctx ends (or Close is called) while Enqueue is blocked, it returns an
+// error wrapping ctx's error (or sendqueue.ErrClosed) that says how many of
+// the batch's requests were queued; those will still be sent, the others
+// will not.
+func (c *Client) Enqueue(ctx context.Context, series []prompb.TimeSeries) error {
+	reqs := c.split(series)
+	for i, r := range reqs {
+		if err := c.q.Put(ctx, r.shard, r.request); err != nil {
+			return fmt.Errorf("remotewrite: enqueue to %s: %d of %d requests queued: %w", c.logURL, i, len(reqs), err)
 		}
 	}
-	return fmt.Errorf("remotewrite: POST %s: gave up (%d samples, %d exemplars not written): %w; last error: %w",
-		c.logURL, samples, exemplars, ctx.Err(), lastErr)
+	return nil
 }
 
-// attempt makes one HTTP request. A nil error means accepted; an error
-// wrapping ErrRejected must not be retried; any other error may be, after
-// retryAfter when that is not negative.
-func (c *Client) attempt(ctx context.Context, body []byte) (retryAfter time.Duration, err error) {
-	retryAfter = -1
-	actx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		return retryAfter, fmt.Errorf("%w: building request: %w", ErrRejected, err)
+// Flush returns once every request enqueued before the call has been
+// accepted or dropped for good. A configuration fault or an outage keeps it
+// waiting, since nothing is dropped for them. It returns an error wrapping
+// ctx's error when ctx ends first; an error wrapping sendqueue.ErrPermanent
+// when the receiver refused samples for good since the previous Flush (they
+// were counted); or nil.
+func (c *Client) Flush(ctx context.Context) error {
+	if err := c.q.Flush(ctx); err != nil {
+		return fmt.Errorf("remotewrite: flush %s: %w", c.logURL, err)
 	}
-	req.Header = c.headers.Clone()
+	return nil
+}
 
-	start := time.Now()
-	resp, err := c.hc.Do(req)
+// Close refuses further Enqueue calls, flushes, and stops the shards. When
+// ctx ends before the flush completes, the requests still queued or in
+// flight are counted (reason closed) and logged as unsent, and the error
+// wraps ctx's error. Close returns an error wrapping sendqueue.ErrClosed when
+// called again.
+func (c *Client) Close(ctx context.Context) error {
+	err := c.q.Close(ctx)
+	if n := c.unsent.Load(); n > 0 {
+		c.log.Warn("remote write closed with requests unsent", "url", c.logURL, "requests", n)
+	}
 	if err != nil {
-		c.m.duration.Observe(time.Since(start).Seconds())
-		c.m.requests.WithLabelValues("error").Inc()
-		return retryAfter, err
+		return fmt.Errorf("remotewrite: close %s: %w", c.logURL, err)
 	}
-	head, _ := io.ReadAll(io.LimitReader(resp.Body, errBodyBytes))
-	// Drain a little more so the connection can be reused, but never read an
-	// unbounded error page.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	c.m.duration.Observe(time.Since(start).Seconds())
-	c.m.requests.WithLabelValues(strconv.Itoa(resp.StatusCode)).Inc()
+	return nil
+}
 
-	code := resp.StatusCode
-	switch {
-	case code/100 == 2:
-		return retryAfter, nil
-	case code/100 == 5 || code == http.StatusTooManyRequests:
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			retryAfter = d
-		}
-		return retryAfter, fmt.Errorf("status %s: %q", resp.Status, bytes.TrimSpace(head))
-	default:
-		return retryAfter, fmt.Errorf("%w: status %s: %q", ErrRejected, resp.Status, bytes.TrimSpace(head))
+// Fault returns the configuration fault that requests met last (see the
+// package documentation), or nil once an answer said otherwise (accepted, or
+// refused for a reason of its own; an outage says nothing either way).
+// While it is not nil, requests are retried, nothing is dropped and Flush
+// does not return: weir is not ready.
+func (c *Client) Fault() error {
+	if !c.faulted.Load() {
+		return nil
 	}
+	c.faultMu.Lock()
+	defer c.faultMu.Unlock()
+	return c.fault
 }
 
 // URL returns the endpoint without user info, query and fragment, as it

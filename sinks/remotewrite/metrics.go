@@ -1,24 +1,36 @@
 package remotewrite
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are per Client; a Queue reports its length through its Client's.
+// Reasons for weir_remote_write_dropped_samples_total and
+// weir_remote_write_dropped_exemplars_total.
+const (
+	reasonOutOfOrder = "out_of_order" // older than the newest sample the storage holds for the series
+	reasonDuplicate  = "duplicate"    // the storage holds another value at the same timestamp
+	reasonTooOld     = "too_old"      // outside the time range the storage accepts
+	reasonTooLarge   = "too_large"    // 413 for a request of one sample
+	reasonRejected   = "rejected"     // another status that retrying cannot fix
+	reasonClosed     = "closed"       // still queued or in flight when Close gave up
+)
+
+var dropReasons = []string{reasonOutOfOrder, reasonDuplicate, reasonTooOld, reasonTooLarge, reasonRejected, reasonClosed}
+
+// metrics are per Client.
 type metrics struct {
-	samples         prometheus.Counter
-	exemplars       prometheus.Counter
-	requests        *prometheus.CounterVec // by code: HTTP status, or "error" when no answer came
-	retries         prometheus.Counter
-	rejectedSamples prometheus.Counter
-	queueLength     prometheus.Gauge
-	duration        prometheus.Histogram
+	samples          prometheus.Counter
+	exemplars        prometheus.Counter
+	requests         *prometheus.CounterVec // by code: HTTP status, or "error" when no answer came
+	retries          prometheus.Counter
+	droppedSamples   *prometheus.CounterVec // by reason
+	droppedExemplars *prometheus.CounterVec // by reason
+	configFault      prometheus.Gauge
+	queueLength      prometheus.Gauge
+	duration         prometheus.Histogram
 }
 
-func newMetrics(url, name string, r prometheus.Registerer) (*metrics, error) {
+func newMetrics(url, name string) *metrics {
 	cl := prometheus.Labels{"url": url, "name": name}
 	m := &metrics{
 		samples: prometheus.NewCounter(prometheus.CounterOpts{
@@ -35,15 +47,23 @@ func newMetrics(url, name string, r prometheus.Registerer) (*metrics, error) {
 		}, []string{"code"}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_remote_write_retries_total", ConstLabels: cl,
-			Help: "Attempts repeated after a network error, a 5xx or a 429.",
+			Help: "Attempts repeated after an outage (network error, 5xx, 429, 408) or a configuration fault.",
 		}),
-		rejectedSamples: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "weir_remote_write_rejected_samples_total", ConstLabels: cl,
-			Help: "Samples and exemplars refused with a non-retryable status (4xx other than 429).",
+		droppedSamples: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weir_remote_write_dropped_samples_total", ConstLabels: cl,
+			Help: "Samples not written, by reason: out_of_order, duplicate, too_old, too_large, rejected (refused for good by the receiver), closed (unsent at shutdown).",
+		}, []string{"reason"}),
+		droppedExemplars: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weir_remote_write_dropped_exemplars_total", ConstLabels: cl,
+			Help: "Exemplars not written, by the reason of their request (as for dropped samples).",
+		}, []string{"reason"}),
+		configFault: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "weir_remote_write_config_fault", ConstLabels: cl,
+			Help: "1 while the receiver answers with a configuration fault (401, 403, 404, 407, a redirect, a TLS or credentials file error): nothing is dropped, nothing is committed.",
 		}),
 		queueLength: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "weir_remote_write_queue_length", ConstLabels: cl,
-			Help: "Requests waiting in queues in front of this client, not yet taken by a worker.",
+			Help: "Requests waiting in the shards, not yet taken by a worker.",
 		}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "weir_remote_write_request_duration_seconds", ConstLabels: cl,
@@ -51,21 +71,15 @@ func newMetrics(url, name string, r prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}),
 	}
-	if r == nil {
-		return m, nil
+	for _, r := range dropReasons {
+		// Present at 0 from the start, so that rate() sees the first drop.
+		m.droppedSamples.WithLabelValues(r)
+		m.droppedExemplars.WithLabelValues(r)
 	}
-	cs := []prometheus.Collector{m.samples, m.exemplars, m.requests, m.retries, m.rejectedSamples, m.queueLength, m.duration}
-	for i, c := range cs {
-		if err := r.Register(c); err != nil {
-			for _, done := range cs[:i] {
-				r.Unregister(done)
-			}
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return nil, fmt.Errorf("registering metrics for url %q name %q: already registered (give each client a distinct WithName): %w", url, name, err)
-			}
-			return nil, fmt.Errorf("registering metrics for url %q name %q: %w", url, name, err)
-		}
-	}
-	return m, nil
+	return m
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.samples, m.exemplars, m.requests, m.retries, m.droppedSamples,
+		m.droppedExemplars, m.configFault, m.queueLength, m.duration}
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/weirdev/weir/sinks/sendqueue"
 )
 
 // gatedReceiver holds every request until release is called, and reports
@@ -24,7 +26,7 @@ func gatedReceiver(t *testing.T) (rc *receiver, arrived chan int, release func()
 	gate := make(chan struct{})
 	var once sync.Once
 	release = func() { once.Do(func() { close(gate) }) }
-	rc = newReceiver(t, func(n int, _ http.ResponseWriter) int {
+	rc = newReceiver(t, func(n int, _ *received, _ http.ResponseWriter) int {
 		arrived <- n
 		<-gate
 		return 0
@@ -43,31 +45,29 @@ func names(reqs []received) []string {
 	return out
 }
 
-func TestQueueEnqueueBlocksWhenFull(t *testing.T) {
+func TestEnqueueBlocksWhenFull(t *testing.T) {
 	rc, arrived, release := gatedReceiver(t)
-	c := newClient(t, rc.url())
-	q := NewQueue(c, WithCapacity(1))
+	// One request of one sample per shard may wait.
+	c := newClient(t, rc.url(), WithCapacity(1), WithMaxSamplesPerSend(1))
 	bg := context.Background()
-
-	if err := q.Enqueue(bg, []prompb.TimeSeries{series("b1", 1, 1, false)}); err != nil {
+	if err := c.Enqueue(bg, []prompb.TimeSeries{series("b1", 1, 1, false)}); err != nil {
 		t.Fatal(err)
 	}
-	<-arrived // b1 is in flight and held by the receiver: the queue's one place is free
-	if err := q.Enqueue(bg, []prompb.TimeSeries{series("b2", 1, 1, false)}); err != nil {
+	<-arrived // b1 is in flight and held by the receiver: the shard's one place is free
+	if err := c.Enqueue(bg, []prompb.TimeSeries{series("b2", 1, 1, false)}); err != nil {
 		t.Fatal(err)
 	}
 	if n := testutil.ToFloat64(c.m.queueLength); n != 1 {
 		t.Errorf("queue_length = %v, want 1", n)
 	}
-	ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
-	defer cancel()
-	err := q.Enqueue(ctx, []prompb.TimeSeries{series("b3", 1, 1, false)})
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "0 of 1 requests queued") {
-		t.Fatalf("Enqueue into a full queue: err = %v, want DeadlineExceeded with 0 of 1 queued", err)
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	err := c.Enqueue(ctx, []prompb.TimeSeries{series("b3", 1, 1, false)})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "0 of 1 requests queued") {
+		t.Fatalf("Enqueue into a full queue: err = %v, want Canceled with 0 of 1 queued", err)
 	}
-
 	release()
-	if err := q.Close(bg); err != nil {
+	if err := c.Close(bg); err != nil {
 		t.Fatal(err)
 	}
 	if got := names(rc.requests()); !slices.Equal(got, []string{"b1", "b2"}) {
@@ -78,20 +78,18 @@ func TestQueueEnqueueBlocksWhenFull(t *testing.T) {
 	}
 }
 
-func TestQueueFlushWaitsForEarlierRequests(t *testing.T) {
+func TestFlushWaitsForEarlierRequests(t *testing.T) {
 	rc, arrived, release := gatedReceiver(t)
-	c := newClient(t, rc.url())
-	q := NewQueue(c, WithCapacity(8))
-	defer q.Close(context.Background())
+	c := newClient(t, rc.url(), WithBatchSendDeadline(0))
 	bg := context.Background()
 	for i := range 3 {
-		if err := q.Enqueue(bg, []prompb.TimeSeries{series(fmt.Sprint("b", i), 1, 1, false)}); err != nil {
+		if err := c.Enqueue(bg, []prompb.TimeSeries{series(fmt.Sprint("b", i), 1, 1, false)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	<-arrived
 	flushed := make(chan error, 1)
-	go func() { flushed <- q.Flush(bg) }()
+	go func() { flushed <- c.Flush(bg) }()
 	select {
 	case err := <-flushed:
 		t.Fatalf("Flush returned (%v) while requests were held by the receiver", err)
@@ -106,72 +104,20 @@ func TestQueueFlushWaitsForEarlierRequests(t *testing.T) {
 	}
 }
 
-func TestQueueFlushHonoursContext(t *testing.T) {
-	rc, arrived, _ := gatedReceiver(t)
-	q := NewQueue(newClient(t, rc.url()))
-	if err := q.Enqueue(context.Background(), []prompb.TimeSeries{series("b", 1, 1, false)}); err != nil {
-		t.Fatal(err)
-	}
-	<-arrived
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := q.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Flush with a held request: err = %v, want DeadlineExceeded", err)
-	}
-}
-
-func TestQueueFlushReportsRejections(t *testing.T) {
-	var reject sync.Map
-	rc := newReceiver(t, func(n int, _ http.ResponseWriter) int {
-		if _, ok := reject.Load(n); ok {
-			return http.StatusBadRequest
-		}
-		return 0
-	})
-	reject.Store(0, true)
-	reject.Store(1, true)
-	c := newClient(t, rc.url())
-	q := NewQueue(c)
-	defer q.Close(context.Background())
-	bg := context.Background()
-	for i := range 3 {
-		if err := q.Enqueue(bg, []prompb.TimeSeries{series(fmt.Sprint("b", i), 1, 1, false)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	err := q.Flush(bg)
-	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "2 requests failed") {
-		t.Fatalf("Flush after two rejections: err = %v, want ErrRejected and 2 requests failed", err)
-	}
-	if err := q.Flush(bg); err != nil {
-		t.Errorf("second Flush reports %v, want nil (failures were already reported)", err)
-	}
-	if n := testutil.ToFloat64(c.m.rejectedSamples); n != 2 {
-		t.Errorf("rejected_samples_total = %v, want 2", n)
-	}
-	if got := len(rc.requests()); got != 3 {
-		t.Errorf("receiver got %d requests, want 3 (rejections are not retried)", got)
-	}
-}
-
-// TestQueueSplitsBatches sends a batch of many small series and one huge
-// series through a queue capped at 10 items per request.
-func TestQueueSplitsBatches(t *testing.T) {
+// TestSplitsBatches sends a batch of many small series and one huge series
+// through a client capped at 10 items per request.
+func TestSplitsBatches(t *testing.T) {
 	rc := newReceiver(t, nil)
-	q := NewQueue(newClient(t, rc.url()), WithMaxSamplesPerRequest(10))
-	bg := context.Background()
+	c := newClient(t, rc.url(), WithMaxSamplesPerSend(10), WithBatchSendDeadline(0))
 	var many []prompb.TimeSeries
 	for i := range 25 {
 		many = append(many, series(fmt.Sprint("s", i), 1, 1, false))
 	}
 	huge := series("huge", 100, 25, true) // 25 samples + 1 exemplar
-	if err := q.Enqueue(bg, many); err != nil {
+	if err := c.Enqueue(context.Background(), many); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Enqueue(bg, []prompb.TimeSeries{huge}); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Close(bg); err != nil {
+	if err := write(c, huge); err != nil {
 		t.Fatal(err)
 	}
 	reqs := rc.requests()
@@ -200,6 +146,32 @@ func TestQueueSplitsBatches(t *testing.T) {
 	}
 	if len(exemplars) != 1 || exemplars[0].Value != huge.Exemplars[0].Value {
 		t.Errorf("reassembled exemplars = %+v, want %+v", exemplars, huge.Exemplars)
+	}
+}
+
+// TestBatchSendDeadlineMerges: small batches enqueued one after the other
+// leave in full requests, and Flush sends the rest at once.
+func TestBatchSendDeadlineMerges(t *testing.T) {
+	rc := newReceiver(t, nil)
+	c := newClient(t, rc.url(), WithMaxSamplesPerSend(4), WithBatchSendDeadline(time.Hour))
+	for i := range 10 {
+		if err := c.Enqueue(context.Background(), []prompb.TimeSeries{series(fmt.Sprint("s", i), 1, 1, false)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for _, r := range rc.requests() {
+		sizes = append(sizes, weightOf(r.req.Timeseries))
+	}
+	if want := []int{4, 4, 2}; !slices.Equal(sizes, want) {
+		t.Errorf("request sizes = %v, want %v", sizes, want)
+	}
+	want := []string{"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"}
+	if got := names(rc.requests()); !slices.Equal(got, want) {
+		t.Errorf("series arrived as %v, want %v", got, want)
 	}
 }
 
@@ -234,12 +206,15 @@ func TestChunk(t *testing.T) {
 		{name: "max one", in: mk(2, 1), max: 1, sizes: []int{1, 1, 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reqs := chunk(tc.in, tc.max, nil)
+			reqs := chunk(tc.in, tc.max, "t")
 			var sizes []int
 			got := map[string][]prompb.Sample{}
 			for _, r := range reqs {
-				sizes = append(sizes, weightOf(r))
-				for _, ts := range r {
+				if r.weight != weightOf(r.series) || r.tenant != "t" {
+					t.Errorf("request weight %d tenant %q, want %d and t", r.weight, r.tenant, weightOf(r.series))
+				}
+				sizes = append(sizes, r.weight)
+				for _, ts := range r.series {
 					got[ts.Labels[0].Value] = append(got[ts.Labels[0].Value], ts.Samples...)
 				}
 			}
@@ -255,15 +230,15 @@ func TestChunk(t *testing.T) {
 	}
 }
 
-// TestQueueKeepsSeriesOrderAcrossWorkers sends rounds of samples through four
-// workers with a receiver that answers after random short pauses, and checks
+// TestKeepsSeriesOrderAcrossShards sends rounds of samples through four
+// shards with a receiver that answers after random short pauses, and checks
 // that every series still receives its samples in order.
-func TestQueueKeepsSeriesOrderAcrossWorkers(t *testing.T) {
-	rc := newReceiver(t, func(int, http.ResponseWriter) int {
+func TestKeepsSeriesOrderAcrossShards(t *testing.T) {
+	rc := newReceiver(t, func(int, *received, http.ResponseWriter) int {
 		time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
 		return 0
 	})
-	q := NewQueue(newClient(t, rc.url()), WithWorkers(4), WithCapacity(4), WithMaxSamplesPerRequest(5))
+	c := newClient(t, rc.url(), WithShards(4), WithCapacity(20), WithMaxSamplesPerSend(5))
 	bg := context.Background()
 	const nSeries, rounds = 12, 10
 	for r := range rounds {
@@ -271,11 +246,11 @@ func TestQueueKeepsSeriesOrderAcrossWorkers(t *testing.T) {
 		for s := range nSeries {
 			batch = append(batch, series(fmt.Sprint("s", s), int64(r), 1, false))
 		}
-		if err := q.Enqueue(bg, batch); err != nil {
+		if err := c.Enqueue(bg, batch); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := q.Close(bg); err != nil {
+	if err := c.Close(bg); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string][]int64{}
@@ -295,42 +270,82 @@ func TestQueueKeepsSeriesOrderAcrossWorkers(t *testing.T) {
 	}
 }
 
-func TestQueueClose(t *testing.T) {
+// TestTenantHeader: each tenant's series travel in requests of their own
+// with the tenant as X-Scope-OrgID; series without a tenant go without it.
+func TestTenantHeader(t *testing.T) {
 	rc := newReceiver(t, nil)
-	q := NewQueue(newClient(t, rc.url()))
+	c := newClient(t, rc.url(), WithShards(3), WithTenantHeader("X-Scope-OrgID", "tenant"))
+	withTenant := func(name, tenant string) prompb.TimeSeries {
+		s := series(name, 1, 1, false)
+		if tenant != "" {
+			s.Labels = append(s.Labels, prompb.Label{Name: "tenant", Value: tenant})
+		}
+		return s
+	}
+	var batch []prompb.TimeSeries
+	for i := range 30 {
+		batch = append(batch, withTenant(fmt.Sprint("s", i), []string{"acme", "globex", ""}[i%3]))
+	}
+	if err := write(c, batch...); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, r := range rc.requests() {
+		header := r.header.Get("X-Scope-OrgID")
+		_, present := r.header["X-Scope-Orgid"]
+		for _, ts := range r.req.Timeseries {
+			seen++
+			tenant := ""
+			for _, l := range ts.Labels {
+				if l.Name == "tenant" {
+					tenant = l.Value
+				}
+			}
+			if tenant != header || (tenant == "") == present {
+				t.Errorf("series %s of tenant %q sent with X-Scope-OrgID %q (present %v)", ts.Labels[0].Value, tenant, header, present)
+			}
+		}
+	}
+	if seen != len(batch) {
+		t.Errorf("receiver got %d series, want %d", seen, len(batch))
+	}
+}
+
+func TestCloseRefusesMore(t *testing.T) {
+	rc := newReceiver(t, nil)
+	c := newClient(t, rc.url())
 	bg := context.Background()
 	for i := range 5 {
-		if err := q.Enqueue(bg, []prompb.TimeSeries{series(fmt.Sprint("b", i), 1, 1, false)}); err != nil {
+		if err := c.Enqueue(bg, []prompb.TimeSeries{series(fmt.Sprint("b", i), 1, 1, false)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := q.Close(bg); err != nil {
+	if err := c.Close(bg); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(rc.requests()); got != 5 {
-		t.Errorf("receiver got %d requests before Close returned, want 5", got)
+	if got := len(names(rc.requests())); got != 5 {
+		t.Errorf("receiver got %d series before Close returned, want 5", got)
 	}
-	if err := q.Enqueue(bg, []prompb.TimeSeries{series("late", 1, 1, false)}); !errors.Is(err, ErrClosed) {
+	if err := c.Enqueue(bg, []prompb.TimeSeries{series("late", 1, 1, false)}); !errors.Is(err, sendqueue.ErrClosed) {
 		t.Errorf("Enqueue after Close: err = %v, want ErrClosed", err)
 	}
-	if err := q.Flush(bg); !errors.Is(err, ErrClosed) {
+	if err := c.Flush(bg); !errors.Is(err, sendqueue.ErrClosed) {
 		t.Errorf("Flush after Close: err = %v, want ErrClosed", err)
 	}
-	if err := q.Close(bg); !errors.Is(err, ErrClosed) {
+	if err := c.Close(bg); !errors.Is(err, sendqueue.ErrClosed) {
 		t.Errorf("second Close: err = %v, want ErrClosed", err)
 	}
 }
 
-// TestQueueCloseGivesUpAtDeadline closes a queue whose receiver never answers:
-// Close must return at its deadline, wake a blocked Enqueue, and drop what is
-// left.
-func TestQueueCloseGivesUpAtDeadline(t *testing.T) {
+// TestCloseGivesUp closes a client whose receiver never answers: Close
+// returns when its context ends, wakes a blocked Enqueue, and counts what is
+// left as unsent.
+func TestCloseGivesUp(t *testing.T) {
 	rc, arrived, _ := gatedReceiver(t)
-	c := newClient(t, rc.url())
-	q := NewQueue(c, WithCapacity(1))
+	c := newClient(t, rc.url(), WithCapacity(1), WithMaxSamplesPerSend(1))
 	bg := context.Background()
 	for _, name := range []string{"inflight", "queued"} {
-		if err := q.Enqueue(bg, []prompb.TimeSeries{series(name, 1, 1, false)}); err != nil {
+		if err := c.Enqueue(bg, []prompb.TimeSeries{series(name, 1, 1, false)}); err != nil {
 			t.Fatal(err)
 		}
 		if name == "inflight" {
@@ -338,17 +353,20 @@ func TestQueueCloseGivesUpAtDeadline(t *testing.T) {
 		}
 	}
 	blocked := make(chan error, 1)
-	go func() { blocked <- q.Enqueue(bg, []prompb.TimeSeries{series("blocked", 1, 1, false)}) }()
+	go func() { blocked <- c.Enqueue(bg, []prompb.TimeSeries{series("blocked", 1, 1, false)}) }()
 
-	ctx, cancel := context.WithTimeout(bg, 100*time.Millisecond)
-	defer cancel()
-	if err := q.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Close: err = %v, want DeadlineExceeded", err)
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	if err := c.Close(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Close: err = %v, want Canceled", err)
 	}
-	if err := <-blocked; !errors.Is(err, ErrClosed) {
+	if err := <-blocked; !errors.Is(err, sendqueue.ErrClosed) {
 		t.Errorf("Enqueue blocked during Close: err = %v, want ErrClosed", err)
 	}
 	if n := testutil.ToFloat64(c.m.queueLength); n != 0 {
 		t.Errorf("queue_length after Close = %v, want 0", n)
+	}
+	if n := testutil.ToFloat64(c.m.droppedSamples.WithLabelValues(reasonClosed)); n != 2 {
+		t.Errorf("dropped_samples{reason=closed} = %v, want 2 (in flight and queued)", n)
 	}
 }

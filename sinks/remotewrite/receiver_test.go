@@ -1,8 +1,10 @@
 package remotewrite
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,28 +18,56 @@ import (
 // received is one request as the test receiver decoded it.
 type received struct {
 	header http.Header
+	peer   string // the common name of the client's certificate, over mutual TLS
+	code   int    // the status answered (0 when respond wrote the answer itself)
+	uri    string // the request's path and query
 	raw    []byte // uncompressed protobuf
 	req    prompb.WriteRequest
 }
 
 // receiver is a remote-write endpoint for tests: it decodes every request the
 // way Prometheus does (snappy block, then protobuf), records it, and answers
-// with what respond says (204 when respond is nil or returns 0).
+// with what respond says (204 when respond is nil or returns 0; respond may
+// write a body after the status, which serve then leaves alone).
 type receiver struct {
 	t       *testing.T
 	srv     *httptest.Server
-	respond func(n int, w http.ResponseWriter) int
+	respond func(n int, r *received, w http.ResponseWriter) int
 
 	mu   sync.Mutex
 	reqs []received
 }
 
-func newReceiver(t *testing.T, respond func(n int, w http.ResponseWriter) int) *receiver {
+func newReceiver(t *testing.T, respond func(n int, r *received, w http.ResponseWriter) int) *receiver {
+	t.Helper()
+	return startReceiver(t, respond, nil)
+}
+
+// startReceiver starts a receiver, over TLS with tlsCfg when it is not nil.
+func startReceiver(t *testing.T, respond func(n int, r *received, w http.ResponseWriter) int, tlsCfg *tls.Config) *receiver {
 	t.Helper()
 	rc := &receiver{t: t, respond: respond}
-	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
+	rc.srv = httptest.NewUnstartedServer(http.HandlerFunc(rc.serve))
+	if tlsCfg != nil {
+		rc.srv.TLS = tlsCfg
+		rc.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are what the tests try
+		rc.srv.StartTLS()
+	} else {
+		rc.srv.Start()
+	}
 	t.Cleanup(rc.srv.Close)
 	return rc
+}
+
+// answering is a respond function that gives each request the status of
+// codes in turn, then 204.
+func answering(codes ...int) func(int, *received, http.ResponseWriter) int {
+	return func(n int, _ *received, _ http.ResponseWriter) int {
+		if n < len(codes) {
+			return codes[n]
+		}
+		return 0
+	}
 }
 
 func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
@@ -59,17 +89,27 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
+	rec := received{header: r.Header.Clone(), raw: raw, req: wr, uri: r.RequestURI}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		rec.peer = r.TLS.PeerCertificates[0].Subject.CommonName
+	}
 	rc.mu.Lock()
 	n := len(rc.reqs)
-	rc.reqs = append(rc.reqs, received{header: r.Header.Clone(), raw: raw, req: wr})
+	rc.reqs = append(rc.reqs, rec)
 	rc.mu.Unlock()
 	code := 0
 	if rc.respond != nil {
-		code = rc.respond(n, w)
+		code = rc.respond(n, &rec, w)
+	}
+	if code < 0 { // respond wrote the answer
+		return
 	}
 	if code == 0 {
 		code = http.StatusNoContent
 	}
+	rc.mu.Lock()
+	rc.reqs[n].code = code
+	rc.mu.Unlock()
 	w.WriteHeader(code)
 	if code/100 != 2 {
 		fmt.Fprintf(w, "answer %d to request %d", code, n)

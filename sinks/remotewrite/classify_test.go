@@ -50,21 +50,24 @@ func FuzzParseRetryAfter(f *testing.F) {
 	})
 }
 
-func TestBackoffStaysInBounds(t *testing.T) {
-	min, max := 30*time.Millisecond, 5*time.Second
-	for attempt := range 64 {
-		ceil := max
-		if attempt < 20 {
-			ceil = min << attempt
-			if ceil > max {
-				ceil = max
-			}
-		}
-		for range 50 {
-			d := backoff(attempt, min, max)
-			if d < ceil/2 || d > ceil {
-				t.Fatalf("backoff(%d) = %v, want within [%v, %v]", attempt, d, ceil/2, ceil)
-			}
+func TestSampleReason(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		// Prometheus' write handler answers 400 with the storage error.
+		{"out of order sample", reasonOutOfOrder},
+		{"duplicate sample for timestamp", reasonDuplicate},
+		{"duplicate sample for timestamp 1000; overrides not allowed: existing 1, new value 2", reasonDuplicate},
+		{"out of bounds", reasonTooOld},
+		{"too old sample", reasonTooOld},
+		// Mimir names its refusals with IDs.
+		{"the sample has been rejected because another sample with a more recent timestamp has already been ingested and out-of-order samples are not allowed (err-mimir-sample-out-of-order)", reasonOutOfOrder},
+		{"err-mimir-sample-duplicate-timestamp", reasonDuplicate},
+		{"received a sample whose timestamp is too far in the past (err-mimir-sample-timestamp-too-old)", reasonTooOld},
+		{"Out Of Order Sample", reasonOutOfOrder},
+		{"snappy: corrupt input", reasonRejected},
+		{"", reasonRejected},
+	} {
+		if got := sampleReason([]byte(tc.body)); got != tc.want {
+			t.Errorf("sampleReason(%q) = %q, want %q", tc.body, got, tc.want)
 		}
 	}
 }
