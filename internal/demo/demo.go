@@ -42,7 +42,10 @@ const (
 	spansPartitions   = 8
 	metricsPartitions = 4
 	retention         = 7 * time.Minute
-	retentionBytes    = 16 << 20 // per partition
+	retentionBytes    = 8 << 20 // per partition
+	// traceBytes bounds the trace store: about an hour of the demo's kept
+	// traces at its default rate.
+	traceBytes = 128 << 20
 )
 
 // DecisionWait is how far behind the spans the demo exports kept traces:
@@ -125,7 +128,7 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		return fail(fmt.Errorf("demo: embedded tsdb: %w", err))
 	}
 	closers = append(closers, store.Close)
-	traces := tracestore.New(tracestore.WithRegisterer(reg))
+	traces := tracestore.New(tracestore.WithRegisterer(reg), tracestore.WithMaxBytes(traceBytes))
 
 	c := &config.Config{}
 	c.Kafka.Brokers = brokers

@@ -46,8 +46,12 @@ func (s *Store) Handler() http.Handler {
 	return mux
 }
 
-// errTraceNotFound is Jaeger's message for an unknown trace.
-var errTraceNotFound = errors.New("trace not found")
+// errTraceNotFound is Jaeger's message for an unknown trace; errTraceEvicted
+// says the store held the trace and let it go to stay within its bound.
+var (
+	errTraceNotFound = errors.New("trace not found")
+	errTraceEvicted  = errors.New("trace not found: evicted from the trace store to stay within its bound")
+)
 
 // ParseTraceID reads a trace ID as Jaeger's API does: 1 to 32 hex digits
 // (either case), the missing leading digits being zeros, so a 64-bit Jaeger
@@ -90,7 +94,11 @@ func (s *Store) getTrace(w http.ResponseWriter, r *http.Request) {
 	}
 	td, ok := s.Trace(id)
 	if !ok {
-		writeError(w, http.StatusNotFound, errTraceNotFound)
+		err := errTraceNotFound
+		if s.Evicted(id) {
+			err = errTraceEvicted
+		}
+		writeError(w, http.StatusNotFound, err)
 		return
 	}
 	writeJSON(w, r, jaegerResponse{Data: []jaegerTrace{toJaeger(td)}})

@@ -5,8 +5,10 @@
 //
 // Spans of one trace may arrive in several writes (tail sampling forwards
 // late spans of a kept trace); they are merged, and a span written twice is
-// kept once. The store holds at most a fixed number of traces: a new trace
-// beyond it evicts the trace that was first written longest ago.
+// kept once. The store holds at most a number of traces and of bytes: beyond
+// either, it evicts the traces that were first written longest ago, and
+// remembers the last evicted IDs, so that a reader can tell an evicted trace
+// from one never written.
 package tracestore
 
 import (
@@ -24,23 +26,45 @@ import (
 	"github.com/weirdev/weir/sample"
 )
 
-// DefaultMaxTraces is the number of traces New keeps without WithMaxTraces.
-const DefaultMaxTraces = 10000
+// The bounds without WithMaxTraces and WithMaxBytes.
+const (
+	DefaultMaxTraces = 1 << 20
+	DefaultMaxBytes  = 256 << 20
+)
+
+// The memory a stored span and trace are charged, pdata's in-memory form of
+// a span of a dozen attributes and its share of the maps: an estimate that
+// keeps the bound in the right order without measuring each span.
+const (
+	spanBytes  = 640
+	traceBytes = 320
+)
 
 // Opt configures New.
 type Opt func(*config)
 
 type config struct {
 	maxTraces int
+	maxBytes  int64
 	reg       prometheus.Registerer
 }
 
-// WithMaxTraces bounds the number of traces kept (default 10000). Values < 1
-// keep the default.
+// WithMaxTraces bounds the number of traces kept (default DefaultMaxTraces).
+// Values < 1 keep the default.
 func WithMaxTraces(n int) Opt {
 	return func(c *config) {
 		if n >= 1 {
 			c.maxTraces = n
+		}
+	}
+}
+
+// WithMaxBytes bounds the memory the traces are charged (default
+// DefaultMaxBytes). Values < 1 keep the default.
+func WithMaxBytes(n int64) Opt {
+	return func(c *config) {
+		if n >= 1 {
+			c.maxBytes = n
 		}
 	}
 }
@@ -55,13 +79,19 @@ func WithRegisterer(r prometheus.Registerer) Opt {
 
 // Store keeps traces in memory. It is safe for concurrent use.
 type Store struct {
-	mu     sync.RWMutex
-	max    int
-	traces map[sample.TraceID]*trace
-	// ring holds the IDs in the order they were first written; once full,
-	// ring[oldest] is the next trace to evict.
-	ring   []sample.TraceID
-	oldest int
+	mu       sync.RWMutex
+	max      int
+	maxBytes int64
+	bytes    int64
+	traces   map[sample.TraceID]*trace
+	// order holds the IDs in the order they were first written, from
+	// order[head]: the next trace to evict.
+	order []sample.TraceID
+	head  int
+	// gone remembers the last evicted IDs (a ring of evictedMemory).
+	gone     map[sample.TraceID]struct{}
+	goneRing []sample.TraceID
+	goneNext int
 	// services counts, per service name, the traces having a span of it.
 	services map[string]int
 
@@ -84,13 +114,15 @@ type trace struct {
 
 // New returns an empty store.
 func New(opts ...Opt) *Store {
-	cfg := config{maxTraces: DefaultMaxTraces}
+	cfg := config{maxTraces: DefaultMaxTraces, maxBytes: DefaultMaxBytes}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	s := &Store{
 		max:      cfg.maxTraces,
+		maxBytes: cfg.maxBytes,
 		traces:   make(map[sample.TraceID]*trace),
+		gone:     make(map[sample.TraceID]struct{}),
 		services: make(map[string]int),
 	}
 	if cfg.reg != nil {
@@ -185,6 +217,7 @@ func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) error {
 				}
 				span.CopyTo(dst.AppendEmpty())
 				t.spanIDs[sid] = struct{}{}
+				s.charge(spanBytes, tid)
 				if st := span.StartTimestamp(); t.start == 0 || st < t.start {
 					t.start = st
 				}
@@ -214,16 +247,55 @@ func (s *Store) getOrCreate(id sample.TraceID) *trace {
 	if t, ok := s.traces[id]; ok {
 		return t
 	}
-	if len(s.ring) < s.max {
-		s.ring = append(s.ring, id)
-	} else {
-		s.evict(s.ring[s.oldest])
-		s.ring[s.oldest] = id
-		s.oldest = (s.oldest + 1) % s.max
+	for len(s.traces) >= s.max {
+		s.evictOldest()
 	}
+	s.order = append(s.order, id)
 	t := &trace{id: id, td: ptrace.NewTraces(), spanIDs: make(map[sample.SpanID]struct{})}
 	s.traces[id] = t
+	s.bytes += traceBytes
+	delete(s.gone, id)
 	return t
+}
+
+// charge adds n bytes and evicts the oldest traces while the store holds
+// more than its bound, keep excepted (the trace being written).
+func (s *Store) charge(n int64, keep sample.TraceID) {
+	s.bytes += n
+	for s.bytes > s.maxBytes && len(s.traces) > 1 {
+		if s.head < len(s.order) && s.order[s.head] == keep {
+			break
+		}
+		s.evictOldest()
+	}
+}
+
+// evictedMemory is how many evicted trace IDs the store remembers.
+const evictedMemory = 1 << 16
+
+func (s *Store) evictOldest() {
+	for s.head < len(s.order) {
+		id := s.order[s.head]
+		s.head++
+		if _, ok := s.traces[id]; ok {
+			s.evict(id)
+			break
+		}
+	}
+	if s.head > 1024 && s.head > len(s.order)/2 {
+		n := copy(s.order, s.order[s.head:])
+		clear(s.order[n:])
+		s.order, s.head = s.order[:n], 0
+	}
+}
+
+// Evicted reports whether the store held the trace and evicted it (among the
+// last evictedMemory evictions).
+func (s *Store) Evicted(id sample.TraceID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.gone[id]
+	return ok
 }
 
 func (s *Store) evict(id sample.TraceID) {
@@ -235,7 +307,16 @@ func (s *Store) evict(id sample.TraceID) {
 		}
 	}
 	s.spansHeld.Add(-int64(len(t.spanIDs)))
+	s.bytes -= traceBytes + spanBytes*int64(len(t.spanIDs))
 	s.evicted.Add(1)
+	if len(s.goneRing) < evictedMemory {
+		s.goneRing = append(s.goneRing, id)
+	} else {
+		delete(s.gone, s.goneRing[s.goneNext])
+		s.goneRing[s.goneNext] = id
+		s.goneNext = (s.goneNext + 1) % evictedMemory
+	}
+	s.gone[id] = struct{}{}
 }
 
 // resourceFor returns the trace's resource entry equal to src's resource,
@@ -316,6 +397,10 @@ func (s *Store) register(reg prometheus.Registerer) {
 			Name: "weir_tracestore_spans",
 			Help: "Spans held by the embedded trace store.",
 		}, func() float64 { return float64(s.spansHeld.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "weir_tracestore_bytes",
+			Help: "Memory the embedded trace store's traces are charged (bounded by its byte limit).",
+		}, func() float64 { s.mu.RLock(); defer s.mu.RUnlock(); return float64(s.bytes) }),
 		counter("weir_tracestore_spans_written_total", "Spans accepted by the embedded trace store.", &s.spansWritten),
 		counter("weir_tracestore_spans_duplicate_total", "Spans dropped because their trace already held their span ID.", &s.spansDup),
 		counter("weir_tracestore_spans_rejected_total", "Spans refused for an empty trace ID.", &s.spansRejected),

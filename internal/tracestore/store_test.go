@@ -311,3 +311,32 @@ func TestConcurrentWritesAndReads(t *testing.T) {
 		t.Errorf("spans in the held traces = %d, Stats.Spans = %d", held, st.Spans)
 	}
 }
+
+// TestByteBound: the store evicts the oldest traces to stay within its byte
+// bound, and remembers which it evicted.
+func TestByteBound(t *testing.T) {
+	s := New(WithMaxBytes(100 * (traceBytes + 2*spanBytes)))
+	ctx := context.Background()
+	var ids []sample.TraceID
+	for i := range 300 {
+		td := ptrace.NewTraces()
+		spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
+		id := sample.TraceID{byte(i), byte(i >> 8), 1}
+		ids = append(ids, id)
+		for j := range 2 {
+			sp := spans.AppendEmpty()
+			sp.SetTraceID(pcommon.TraceID(id))
+			sp.SetSpanID(pcommon.SpanID{byte(j + 1)})
+		}
+		if err := s.WriteTraces(ctx, td); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.Traces > 100 || st.Traces < 90 || st.Evicted != uint64(300-st.Traces) {
+		t.Fatalf("%d traces held, %d evicted: want about 100 held within the bound", st.Traces, st.Evicted)
+	}
+	if !s.Evicted(ids[0]) || s.Evicted(ids[299]) || s.Evicted(sample.TraceID{9, 9, 9}) {
+		t.Fatalf("Evicted: first %v (want true), last %v (want false), unknown %v (want false)", s.Evicted(ids[0]), s.Evicted(ids[299]), s.Evicted(sample.TraceID{9, 9, 9}))
+	}
+}
