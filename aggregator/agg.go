@@ -32,6 +32,13 @@ const (
 	Quantile
 	Buckets // Explicit-bucket histogram: one series per bucket with an le label.
 	Stddev
+	// Total is the increase as a Prometheus counter writes it: a running
+	// total across windows (see Spec.Cumulative), which rate() reads.
+	Total
+	// Histogram is Buckets as a Prometheus histogram writes them: each
+	// bucket, _sum and _count a running total across windows, which
+	// histogram_quantile(rate(...)) reads.
+	Histogram
 
 	numAggs
 )
@@ -96,6 +103,10 @@ func outputOf(a Agg) output {
 		return bucketsOutput{}
 	case Stddev:
 		return stddevOutput{}
+	case Total:
+		return totalOutput{}
+	case Histogram:
+		return histogramOutput{}
 	}
 	return nil
 }
@@ -185,5 +196,9 @@ func CompareAggregations(a, b Aggregation) int {
 
 // Exemplars reports whether the aggregation's series carry exemplars.
 func (a Aggregation) Exemplars() bool {
-	return a.Agg == Quantile || a.Agg == Max || a.Agg == Buckets
+	return a.Agg == Quantile || a.Agg == Max || a.Agg == Buckets || a.Agg == Histogram
 }
+
+// Cumulative reports whether the aggregation's series are running totals
+// across windows rather than one value per window.
+func (a Aggregation) Cumulative() bool { return a.Agg == Total || a.Agg == Histogram }

@@ -18,7 +18,7 @@ import (
 //	type 1    = partial:   source:varint start:varint resolution:varint key:u64
 //	                       route:str specs window
 //	type 2    = watermark: source:varint watermark:varint
-//	specs     = n:uvarint { agg:byte q:f64 labels }
+//	specs     = n:uvarint { agg:byte q:f64 labels }    agg's bit 7: Cumulative
 //	labels    = n:uvarint { name:str value:str }
 //	window    = n:f64 sum:xsum delta:xsum flags:byte
 //	            [scalar: min:f64 max:f64 lastT:varint lastV:f64]
@@ -42,6 +42,9 @@ const (
 	recWatermark = 2
 )
 
+// specCumulative marks a Cumulative Spec in its aggregation byte.
+const specCumulative = 0x80
+
 const (
 	flagScalar = 1 << iota
 	flagDist
@@ -64,7 +67,11 @@ func EncodePartial(b []byte, p Partial) []byte {
 	b = binary.AppendUvarint(b, uint64(len(p.Target.Specs)))
 	for i := range p.Target.Specs {
 		s := &p.Target.Specs[i]
-		b = append(b, byte(s.Agg))
+		a := byte(s.Agg)
+		if s.Cumulative {
+			a |= specCumulative
+		}
+		b = append(b, a)
 		b = appendF64(b, s.Q)
 		b = binary.AppendUvarint(b, uint64(p.Target.seriesLabelCount(s)))
 		p.Target.eachSeriesLabel(s, func(name, value string) {
@@ -130,7 +137,8 @@ func (a *Aggregator) decodePartial(d *decoder) *Partial {
 	}
 	n := d.count(10)
 	for i := 0; i < n && d.err == nil; i++ {
-		s := Spec{Agg: Agg(d.byte()), Q: d.f64()}
+		a := d.byte()
+		s := Spec{Agg: Agg(a &^ specCumulative), Cumulative: a&specCumulative != 0, Q: d.f64()}
 		if s.Agg >= numAggs {
 			d.fail("aggregation %d", s.Agg)
 		}

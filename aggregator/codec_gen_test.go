@@ -23,7 +23,7 @@ func TestCodecRoundTripGenerated(t *testing.T) {
 	for agg := range numAggs {
 		for _, nb := range bucketCounts {
 			for _, withEx := range []bool{false, true} {
-				spec := Spec{Agg: agg, Q: 0.99, Labels: labels.FromStrings("__name__", "m", "agg", aggName(Spec{Agg: agg}))}
+				spec := Spec{Agg: agg, Q: 0.99, Cumulative: Aggregation{Agg: agg}.Cumulative(), Labels: labels.FromStrings("__name__", "m", "agg", aggName(Spec{Agg: agg}))}
 				tg := &Target{Key: uint64(agg)<<32 | uint64(nb), Resolution: 10_000, Route: "10s:2d", Specs: []Spec{spec}}
 				tg.Init()
 				p := a.Partition(int32(agg), t0)
@@ -64,7 +64,7 @@ func genPoints(rng *rand.Rand, ms int64, agg Agg, nb int, withEx bool) []*sample
 		}
 		return sample.Exemplar{TraceID: sample.TraceID{byte(i), byte(i >> 8), 1}, SpanID: sample.SpanID{byte(i), 2}, Value: v, T: ms + int64(i), Partition: int32(i % 3)}
 	}
-	if agg == Buckets {
+	if agg == Buckets || agg == Histogram {
 		var out []*sample.Point
 		bounds := make([]float64, nb-1)
 		for i := range bounds {

@@ -19,6 +19,9 @@ type Series struct {
 	Exemplar sample.Exemplar
 	// Route is the Target's Route.
 	Route string
+	// Cumulative marks an increase to be added to the series' running total
+	// (its Spec is Cumulative): V is this window's part of it.
+	Cumulative bool
 }
 
 // emit produces the output samples of a closed window, in Spec order.
@@ -35,8 +38,19 @@ func (w *window) emit(t *Target, fn func(Series)) {
 	}
 	for i := range t.Specs {
 		s := &t.Specs[i]
-		if o := outputOf(s.Agg); o != nil {
-			o.emit(w, t, s, out)
+		o := outputOf(s.Agg)
+		if o == nil {
+			continue
 		}
+		if !s.Cumulative {
+			o.emit(w, t, s, out)
+			continue
+		}
+		o.emit(w, t, s, func(ls labels.Labels, v float64, ex sample.Exemplar) {
+			if ex.Valid() {
+				ex.T = min(max(ex.T, w.start), end-1)
+			}
+			fn(Series{Labels: ls, T: end, V: v, Exemplar: ex, Route: t.Route, Cumulative: true})
+		})
 	}
 }

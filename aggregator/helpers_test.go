@@ -35,7 +35,7 @@ func target(name string, key uint64, specs ...Spec) *Target {
 }
 
 func aggName(s Spec) string {
-	return [...]string{"sum", "count", "min", "max", "last", "mean", "rate", "increase", "q", "bucket", "stddev"}[s.Agg]
+	return [...]string{"sum", "count", "min", "max", "last", "mean", "rate", "increase", "q", "bucket", "stddev", "total", "histogram"}[s.Agg]
 }
 
 func obs(ms int64, v float64, trace byte) *sample.Point {

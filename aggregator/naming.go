@@ -26,8 +26,10 @@ func FormatQuantile(q float64) string {
 
 // SeriesName returns the name of the series the aggregation writes for the
 // output base name: base for a quantile (told apart by QuantileLabel),
-// base+"_bucket" for buckets (which also write base+"_sum" and base+"_count"),
-// base plus the aggregation's suffix otherwise ("_max").
+// base+"_bucket" for buckets and histograms (which also write base+"_sum"
+// and base+"_count"), base plus the aggregation's suffix otherwise ("_max",
+// "_total"). A rollup that keeps the input's name writes base itself (see
+// KeptName).
 func (a Aggregation) SeriesName(base string) string {
 	if o := outputOf(a.Agg); o != nil {
 		return base + o.suffix()
@@ -64,7 +66,7 @@ func SeriesNames(base string, aggs []Aggregation) []string {
 	}
 	for _, a := range aggs {
 		add(a.SeriesName(base))
-		if a.Agg == Buckets {
+		if a.Agg == Buckets || a.Agg == Histogram {
 			add(Aggregation{Agg: Sum}.SeriesName(base))
 			add(Aggregation{Agg: Count}.SeriesName(base))
 		}
@@ -87,8 +89,8 @@ func Specs(base string, aggs []Aggregation) []Spec {
 		q        float64
 	}
 	seen := map[seriesKey]bool{}
-	add := func(a Aggregation) {
-		s := Spec{Agg: a.Agg, Q: a.Q, Name: a.SeriesName(base)}
+	add := func(a Aggregation, cumulative bool) {
+		s := Spec{Agg: a.Agg, Q: a.Q, Name: a.SeriesName(base), Cumulative: cumulative || a.Cumulative()}
 		k := seriesKey{name: s.Name}
 		if s.Agg == Quantile {
 			k.quantile, k.q = true, s.Q
@@ -99,10 +101,10 @@ func Specs(base string, aggs []Aggregation) []Spec {
 		}
 	}
 	for _, a := range aggs {
-		add(a)
-		if a.Agg == Buckets {
-			add(Aggregation{Agg: Sum})
-			add(Aggregation{Agg: Count})
+		add(a, false)
+		if a.Agg == Buckets || a.Agg == Histogram {
+			add(Aggregation{Agg: Sum}, a.Agg == Histogram)
+			add(Aggregation{Agg: Count}, a.Agg == Histogram)
 		}
 	}
 	return specs
@@ -127,4 +129,17 @@ func DefaultSpecs(base string, kind sample.Kind) []Spec {
 		aggs = append(aggs, Aggregation{Agg: Quantile, Q: q})
 	}
 	return Specs(base, aggs)
+}
+
+// KeptSpecs returns the output series of a rollup that keeps its input's
+// name base (keep_metric_names) and computes the one aggregation a: its
+// series is named base itself, so that queries and dashboards written for
+// the input find it; a histogram's and buckets' series are base's _bucket,
+// _sum and _count, as the input's own are named.
+func KeptSpecs(base string, a Aggregation) []Spec {
+	switch a.Agg {
+	case Buckets, Histogram:
+		return Specs(base, []Aggregation{a})
+	}
+	return []Spec{{Agg: a.Agg, Q: a.Q, Name: base, Cumulative: a.Cumulative()}}
 }

@@ -18,6 +18,10 @@ type Spec struct {
 	// For Buckets the le label is added at emit time.
 	Labels labels.Labels
 	Name   string
+	// Cumulative marks a running total: the window's value is an increase
+	// that stage 2 adds to the series' total of the windows before (see
+	// Series.Cumulative).
+	Cumulative bool
 }
 
 // SeriesLabels returns the labels of the output series s of t.

@@ -77,8 +77,11 @@ func mix(x uint64) uint64 {
 // own name aggregated by the point's kind.
 func specsFor(out rules.Output, lset labels.Labels, kind sample.Kind) []aggregator.Spec {
 	base := lset.Get(model.MetricNameLabel)
-	if out.Aggregations == nil {
+	switch {
+	case out.Aggregations == nil:
 		return aggregator.DefaultSpecs(base, kind)
+	case out.KeepName && len(out.Aggregations) == 1:
+		return aggregator.KeptSpecs(base, out.Aggregations[0])
 	}
 	return aggregator.Specs(base, out.Aggregations)
 }

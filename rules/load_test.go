@@ -144,7 +144,7 @@ func TestBrokenTestdata(t *testing.T) {
 	checkErrors(t, err, []string{
 		bad + `:5:12: drop rule "drop-debug": bad matcher "{__name__=~\"debug_.*\"": 1:22: parse error: unexpected end of input inside braces`,
 		bad + `:11:5: rollup rule "latency": use either by or without, not both`,
-		bad + `:12:37: rollup rule "latency": aggregations: unknown aggregation "median": want sum, count, min, max, last, mean, rate, increase, buckets, stddev or a percentile pNN (p50, p99, p999)`,
+		bad + `:12:37: rollup rule "latency": aggregations: unknown aggregation "median": want sum, count, min, max, last, mean, rate, increase, buckets, stddev, total, histogram or a percentile pNN (p50, p99, p999)`,
 		bad + `:13:24: rollup rule "latency": policies: bad storage policy "1h:30m": retention 30m is shorter than resolution 1h`,
 		bad + `:14:11: duplicate rule name "latency" (first defined at ` + bad + `:7:11)`,
 		bad + `:18:16: rollup rule "latency": policies: bad retention "2x" in storage policy "10s:2x": unknown unit "x" in duration "2x"`,

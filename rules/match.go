@@ -46,6 +46,10 @@ type Output struct {
 	// KeepOriginal is a rollup's keep_original: the input series is also
 	// written as it came in, at this rule's Policies.
 	KeepOriginal bool
+	// KeepName is a rollup's keep_metric_names: Name is the input series'
+	// own, and its one aggregation writes that name without a suffix
+	// (aggregator.KeptSpecs).
+	KeepName bool
 }
 
 // Match returns what the rules say about the input series lset. It does not
@@ -80,17 +84,23 @@ func (r *rule) makeOutput(name string, lset labels.Labels) Output {
 		Policies:     r.policies,
 		Priority:     r.priority,
 		KeepOriginal: r.keepOriginal,
+		KeepName:     r.keepMetricNames,
 	}
 	if r.kind == MappingRule {
 		o.Name, o.Labels = name, lset
 		return o
 	}
-	o.Name, o.Labels = r.output, r.regroup(lset)
+	o.Name = r.output
+	if r.keepMetricNames {
+		o.Name = name
+	}
+	o.Labels = r.regroup(lset, o.Name)
 	return o
 }
 
-// regroup builds a rollup's output labels from the input labels.
-func (r *rule) regroup(lset labels.Labels) labels.Labels {
+// regroup builds a rollup's output labels, named output, from the input
+// labels.
+func (r *rule) regroup(lset labels.Labels, output string) labels.Labels {
 	// A stack buffer, so that the only allocation is the Labels themselves
 	// (for series of up to 16 labels).
 	var buf [16]labels.Label
@@ -98,7 +108,7 @@ func (r *rule) regroup(lset labels.Labels) labels.Labels {
 	if !r.grouping.Without {
 		for _, n := range r.keepNames {
 			if n == model.MetricNameLabel {
-				ls = append(ls, labels.Label{Name: n, Value: r.output})
+				ls = append(ls, labels.Label{Name: n, Value: output})
 			} else if v := lset.Get(n); v != "" {
 				ls = append(ls, labels.Label{Name: n, Value: v})
 			}
@@ -109,14 +119,14 @@ func (r *rule) regroup(lset labels.Labels) labels.Labels {
 	lset.Range(func(l labels.Label) {
 		switch {
 		case l.Name == model.MetricNameLabel:
-			ls = append(ls, labels.Label{Name: l.Name, Value: r.output})
+			ls = append(ls, labels.Label{Name: l.Name, Value: output})
 			named = true
 		case !slices.Contains(r.grouping.Labels, l.Name):
 			ls = append(ls, l)
 		}
 	})
 	if !named {
-		ls = append(ls, labels.Label{Name: model.MetricNameLabel, Value: r.output})
+		ls = append(ls, labels.Label{Name: model.MetricNameLabel, Value: output})
 	}
 	return labels.New(ls...)
 }

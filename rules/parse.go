@@ -49,7 +49,7 @@ var topFields = []string{"drop", "rollup", "mapping", "spans", "limits"}
 
 var ruleFields = [...][]string{
 	DropRule:    {"name", "match"},
-	RollupRule:  {"name", "match", "output", "by", "without", "aggregations", "policies", "keep_original", "priority"},
+	RollupRule:  {"name", "match", "output", "by", "without", "aggregations", "policies", "keep_original", "keep_metric_names", "priority"},
 	MappingRule: {"name", "match", "policies", "priority"},
 }
 
@@ -127,9 +127,16 @@ func (d *decoder) rule(n *yaml.Node, kind RuleKind, idx int) *rule {
 	r := &rule{kind: kind, pos: d.at(n)}
 
 	required := []string{"name", "match"}
+	keepNames := false
+	if f, ok := fs["keep_metric_names"]; ok {
+		keepNames, _ = d.boolean(f.val, what+": keep_metric_names")
+	}
 	switch kind {
 	case RollupRule:
-		required = append(required, "output", "aggregations", "policies")
+		if !keepNames {
+			required = append(required, "output")
+		}
+		required = append(required, "aggregations", "policies")
 	case MappingRule:
 		required = append(required, "policies")
 	}
@@ -191,6 +198,16 @@ func (d *decoder) rule(n *yaml.Node, kind RuleKind, idx int) *rule {
 	}
 	if f, ok := fs["keep_original"]; ok {
 		r.keepOriginal, _ = d.boolean(f.val, what+": keep_original")
+	}
+	if keepNames {
+		r.keepMetricNames = true
+		f := fs["keep_metric_names"]
+		if o, ok := fs["output"]; ok {
+			d.errorf(o.key, "%s: output together with keep_metric_names: the outputs keep their input's name; leave output out", what)
+		}
+		if len(r.aggs) != 1 {
+			d.errorf(f.key, "%s: keep_metric_names wants exactly one aggregation (their series would share the input's name), got %d", what, len(r.aggs))
+		}
 	}
 	if f, ok := fs["priority"]; ok {
 		r.priority, _ = d.integer(f.val, what+": priority")

@@ -68,8 +68,10 @@ type rule struct {
 	aggs         []aggregator.Aggregation
 	policies     []StoragePolicy
 	keepOriginal bool
-	priority     int
-	fp           uint64
+	// keepMetricNames: a rollup whose outputs keep each input series' name.
+	keepMetricNames bool
+	priority        int
+	fp              uint64
 
 	// rest are the matchers still to check once the index has selected the
 	// rule by metric name; set by index.add.
@@ -137,6 +139,11 @@ func (r *rule) fingerprint() uint64 {
 	} else {
 		num(0)
 	}
+	if r.keepMetricNames {
+		num(1)
+	} else {
+		num(0)
+	}
 	num(uint64(int64(r.priority)))
 	h.Write(buf)
 	return h.Sum64()
@@ -184,10 +191,12 @@ type RuleInfo struct {
 	Line, Col int
 	// Match is the selector as written.
 	Match string
-	// Output, Grouping, Aggregations and KeepOriginal are set for rollups.
-	Output       string
-	Grouping     Grouping
-	Aggregations []aggregator.Aggregation
+	// Output, Grouping, Aggregations, KeepOriginal and KeepMetricNames are
+	// set for rollups (Output is empty when KeepMetricNames is set).
+	Output          string
+	Grouping        Grouping
+	Aggregations    []aggregator.Aggregation
+	KeepMetricNames bool
 	// Policies are set for rollup and mapping rules, sorted by resolution.
 	Policies     []StoragePolicy
 	KeepOriginal bool
@@ -205,8 +214,9 @@ func (r *rule) info() RuleInfo {
 		Match:        r.selector,
 		Output:       r.output,
 		Grouping:     Grouping{Without: r.grouping.Without, Labels: slices.Clone(r.grouping.Labels)},
-		Aggregations: slices.Clone(r.aggs),
-		Policies:     slices.Clone(r.policies),
+		Aggregations:    slices.Clone(r.aggs),
+		KeepMetricNames: r.keepMetricNames,
+		Policies:        slices.Clone(r.policies),
 		KeepOriginal: r.keepOriginal,
 		Priority:     r.priority,
 		Fingerprint:  r.fp,

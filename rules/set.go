@@ -182,7 +182,7 @@ func checkOutputs(rs []*rule) Errors {
 	var errs Errors
 	owner := make(map[string]*rule)
 	for _, r := range rs {
-		if r.kind != RollupRule || r.output == "" {
+		if r.kind != RollupRule || r.output == "" || r.keepMetricNames {
 			continue
 		}
 		reported := make(map[*rule]bool)

@@ -11,7 +11,7 @@ import (
 func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
 
 // A valid rollup body, to which cases add one mistake.
-const knownRollup = "name, match, output, by, without, aggregations, policies, keep_original, priority"
+const knownRollup = "name, match, output, by, without, aggregations, policies, keep_original, keep_metric_names, priority"
 
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -107,11 +107,11 @@ func TestParseErrors(t *testing.T) {
 				"    policies: [1m:1d]",
 			),
 			want: []string{
-				`t.yaml:5:20: rollup rule "r": aggregations: unknown aggregation "median": want sum, count, min, max, last, mean, rate, increase, buckets, stddev or a percentile pNN (p50, p99, p999)`,
+				`t.yaml:5:20: rollup rule "r": aggregations: unknown aggregation "median": want sum, count, min, max, last, mean, rate, increase, buckets, stddev, total, histogram or a percentile pNN (p50, p99, p999)`,
 				`t.yaml:5:28: rollup rule "r": aggregations: bad percentile "p5": write at least two digits (p50 for the median, p05 for the 5th percentile)`,
 				`t.yaml:5:32: rollup rule "r": aggregations: bad percentile "p990": drop the trailing zero (write p99)`,
 				`t.yaml:5:38: rollup rule "r": aggregations: bad percentile "p00": the 0th percentile is the minimum, use min`,
-				`t.yaml:5:43: rollup rule "r": aggregations: unknown aggregation "p9x": want sum, count, min, max, last, mean, rate, increase, buckets, stddev or a percentile pNN (p50, p99, p999)`,
+				`t.yaml:5:43: rollup rule "r": aggregations: unknown aggregation "p9x": want sum, count, min, max, last, mean, rate, increase, buckets, stddev, total, histogram or a percentile pNN (p50, p99, p999)`,
 				`t.yaml:5:53: rollup rule "r": aggregations: sum listed twice (first at t.yaml:5:48)`,
 			},
 		},

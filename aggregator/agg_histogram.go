@@ -1,0 +1,14 @@
+package aggregator
+
+// histogramOutput is bucketsOutput written as a Prometheus histogram: each
+// bucket's count of the window is an increase that stage 2 adds to the
+// bucket's running total (its _sum and _count too, as Cumulative Specs).
+type histogramOutput struct{}
+
+func (histogramOutput) name() string    { return "histogram" }
+func (histogramOutput) suffix() string  { return "_bucket" }
+func (histogramOutput) needs() needs    { return needs{buckets: true} }
+func (histogramOutput) newExtra() extra { return nil }
+func (histogramOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
+	bucketsOutput{}.emit(w, t, s, out)
+}
