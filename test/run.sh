@@ -32,7 +32,7 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 step "go test"
 go test -count=1 -timeout 30m ./...
 
-for extra in test/interop/run.sh bench/run.sh; do
+for extra in test/interop/run.sh deploy/test.sh bench/run.sh; do
   if [ -f "$extra" ]; then
     step "$extra"
     if [ "$extra" = bench/run.sh ]; then bash "$extra" --short; else bash "$extra"; fi
