@@ -47,6 +47,20 @@ func (b *bucketHist) add(h *sample.BucketHistogram) error {
 	return nil
 }
 
+// observe counts count observations of v in their bucket (the first whose
+// bound is at or above v), its exemplar the bucket's candidate when Better.
+func (b *bucketHist) observe(v, count float64, ex sample.Exemplar) error {
+	if math.IsNaN(v) || count < 0 || count != math.Trunc(count) {
+		return errors.New("observation cannot be counted in a bucket")
+	}
+	i, _ := slices.BinarySearch(b.bounds, v)
+	b.counts[i] += uint64(count)
+	if ex.Valid() && (!b.ex[i].Valid() || Better(ex, b.ex[i])) {
+		b.ex[i] = ex
+	}
+	return nil
+}
+
 func (b *bucketHist) merge(o *bucketHist) error {
 	if o.counts == nil {
 		return nil

@@ -102,6 +102,12 @@ type Target struct {
 	// output to a sink (for example a storage policy "10s:2d").
 	Route string
 	Specs []Spec
+	// Bounds are the upper bounds of the explicit buckets its Buckets and
+	// Histogram outputs count single values in (observations: spans;
+	// gauges; deltas), ascending, +Inf implied. Without them only explicit
+	// histogram points fill buckets. Part of the window state: targets of
+	// one Key have the same Bounds.
+	Bounds []float64
 	// needs is derived from Specs by Init.
 	needs needs
 }

@@ -46,6 +46,11 @@ func initWindow(w *window, t *Target, start int64, m *mapping.LogarithmicMapping
 	}
 	if t.needs.buckets {
 		w.hist = &bucketHist{}
+		if len(t.Bounds) > 0 {
+			w.hist.counts = make([]uint64, len(t.Bounds)+1)
+			w.hist.bounds = t.Bounds
+			w.hist.ex = make([]sample.Exemplar, len(t.Bounds)+1)
+		}
 	}
 	w.ext = newExtras(t)
 }
@@ -84,6 +89,11 @@ func (w *window) add(p *sample.Point) error {
 			w.delta.add(p.V)
 		}
 		w.scalarValue(p.T, p.V)
+		if w.hist != nil && w.hist.bounds != nil {
+			if err := w.hist.observe(p.V, 1, p.Exemplar); err != nil {
+				return err
+			}
+		}
 		if w.sk != nil {
 			return w.sk.add(p.V, 1, p.Exemplar)
 		}
@@ -95,6 +105,11 @@ func (w *window) add(p *sample.Point) error {
 		w.n += c
 		w.sum.add(p.V * c)
 		w.scalarValue(p.T, p.V)
+		if w.hist != nil && w.hist.bounds != nil {
+			if err := w.hist.observe(p.V, c, p.Exemplar); err != nil {
+				return err
+			}
+		}
 		if w.sk != nil {
 			return w.sk.add(p.V, c, p.Exemplar)
 		}

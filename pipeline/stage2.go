@@ -22,17 +22,24 @@ type Stage2 struct {
 	cfg     Config
 	agg     *aggregator.Aggregator
 	mergers map[int32]*aggregator.Merger
+	// totals are the running totals of the cumulative series of each
+	// partition, changed what Close changed since the last TakeState.
+	totals  map[int32]map[uint64]runningTotal
+	changed map[int32]map[uint64]struct{}
 	pending map[string][]prompb.TimeSeries
 	m       *stage2Metrics
 }
 
 func newStage2(cfg Config, agg *aggregator.Aggregator) *Stage2 {
-	return &Stage2{cfg: cfg, agg: agg, mergers: map[int32]*aggregator.Merger{}, pending: map[string][]prompb.TimeSeries{}, m: newStage2Metrics(cfg.Reg)}
+	return &Stage2{cfg: cfg, agg: agg, mergers: map[int32]*aggregator.Merger{},
+		totals: map[int32]map[uint64]runningTotal{}, changed: map[int32]map[uint64]struct{}{},
+		pending: map[string][]prompb.TimeSeries{}, m: newStage2Metrics(cfg.Reg)}
 }
 
 // Assigned starts merging weir.partials partition q: it waits for the
 // watermarks of sources (see Sources), and when has skips the partials of
 // windows ending at or before closedThrough (emitted by an earlier owner).
+// Its running totals start empty: Restore fills them.
 func (s *Stage2) Assigned(q int32, closedThrough int64, has bool, sources []int32, now time.Time) {
 	m := s.agg.NewMerger()
 	m.Expect(now, sources...)
@@ -40,11 +47,47 @@ func (s *Stage2) Assigned(q int32, closedThrough int64, has bool, sources []int3
 		m.Restore(closedThrough)
 	}
 	s.mergers[q] = m
+	s.totals[q] = map[uint64]runningTotal{}
+	delete(s.changed, q)
+}
+
+// Restore takes one record of partition q's state (see TakeState): the
+// running total of a cumulative series as the last owner committed it with
+// the partition's offsets. An error means the record does not decode.
+func (s *Stage2) Restore(q int32, key, value []byte) error {
+	k, t, err := parseTotal(key, value)
+	if err != nil {
+		return err
+	}
+	if m := s.totals[q]; m != nil {
+		m[k] = t
+	}
+	return nil
+}
+
+// TakeState hands the running totals that changed since the last call to
+// save, as records of partition q's state (a compacted topic: a key's last
+// record is its state). They must be committed atomically with the offsets
+// Position gives: then a replay from those offsets continues exactly from
+// the totals restored.
+func (s *Stage2) TakeState(save func(q int32, key, value []byte)) {
+	for q, keys := range s.changed {
+		m := s.totals[q]
+		for k := range keys {
+			if t, ok := m[k]; ok {
+				key, value := appendTotal(k, t)
+				save(q, key, value)
+			}
+		}
+		delete(s.changed, q)
+	}
 }
 
 // Revoked forgets partition q: its next owner replays it.
 func (s *Stage2) Revoked(q int32) {
 	delete(s.mergers, q)
+	delete(s.totals, q)
+	delete(s.changed, q)
 	qs := strconv.Itoa(int(q))
 	s.m.open.DeleteLabelValues(qs)
 	s.m.behind.DeleteLabelValues(qs)
@@ -79,7 +122,12 @@ func (s *Stage2) Handle(q int32, offset int64, value []byte, now time.Time) erro
 // every sample that carries one, for its keep decision.
 func (s *Stage2) Close(now time.Time, decide func(sample.Exemplar)) {
 	for q, m := range s.mergers {
-		m.Close(now, func(ser aggregator.Series) { s.collect(ser, decide) })
+		m.Close(now, func(ser aggregator.Series) {
+			if ser.Cumulative {
+				ser.V = s.accumulate(q, ser)
+			}
+			s.collect(ser, decide)
+		})
 		qs := strconv.Itoa(int(q))
 		s.m.open.WithLabelValues(qs).Set(float64(m.Open()))
 		oldest, behind := m.Waiting()

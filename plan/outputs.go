@@ -47,6 +47,7 @@ func (u Unmatched) For(s *rules.Set) []rules.StoragePolicy {
 type output struct {
 	labels   labels.Labels // __name__ and tenant included
 	specs    []aggregator.Spec
+	bounds   []float64 // explicit bucket bounds for single values
 	policies []rules.StoragePolicy
 	fp       uint64 // the rollup's fingerprint; raw outputs use rawFingerprint
 	raw      bool
@@ -83,7 +84,7 @@ func plan(m rules.Match, unmatched []rules.StoragePolicy, pt *sample.Point) []ou
 		}
 		lset := withTenant(o.Labels, pt.Tenant)
 		outs = append(outs, output{
-			labels: lset, specs: specsFor(o, lset, pt.Kind), policies: o.Policies,
+			labels: lset, specs: specsFor(o, lset, pt.Kind), bounds: o.Buckets, policies: o.Policies,
 			fp: o.Fingerprint, rules: []string{o.Rule},
 		})
 		if o.KeepOriginal {

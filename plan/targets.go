@@ -46,7 +46,7 @@ func (p *Plan) targetsFor(m rules.Match, unmatched []rules.StoragePolicy, pt *sa
 			key := targetKey(out.labels, pol.Resolution.Milliseconds(), fp)
 			t := p.targets[key]
 			if t == nil {
-				t = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Labels: out.labels, Route: pol.String(), Specs: out.specs}
+				t = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Labels: out.labels, Route: pol.String(), Specs: out.specs, Bounds: out.bounds}
 				t.Init()
 				p.targets[key] = t
 			}

@@ -39,6 +39,9 @@ type Output struct {
 	// Aggregations are the rollup's, in canonical order; nil for a mapping
 	// rule, whose aggregation the aggregator picks by the point's kind.
 	Aggregations []aggregator.Aggregation
+	// Buckets are the rollup's explicit bucket bounds for single values
+	// (see aggregator.Target.Bounds), ascending; shared, not to be modified.
+	Buckets []float64
 	// Policies are sorted by resolution.
 	Policies []StoragePolicy
 	// Priority: over a tenant's limit, lower priorities are shed first.
@@ -81,6 +84,7 @@ func (r *rule) makeOutput(name string, lset labels.Labels) Output {
 		Rule:         r.name,
 		Fingerprint:  r.fp,
 		Aggregations: r.aggs,
+		Buckets:      r.buckets,
 		Policies:     r.policies,
 		Priority:     r.priority,
 		KeepOriginal: r.keepOriginal,

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,7 +51,7 @@ var topFields = []string{"drop", "rollup", "mapping", "spans", "limits"}
 
 var ruleFields = [...][]string{
 	DropRule:    {"name", "match"},
-	RollupRule:  {"name", "match", "output", "by", "without", "aggregations", "policies", "keep_original", "keep_metric_names", "priority"},
+	RollupRule:  {"name", "match", "output", "by", "without", "aggregations", "buckets", "policies", "keep_original", "keep_metric_names", "priority"},
 	MappingRule: {"name", "match", "policies", "priority"},
 }
 
@@ -193,6 +195,14 @@ func (d *decoder) rule(n *yaml.Node, kind RuleKind, idx int) *rule {
 	if f, ok := fs["aggregations"]; ok {
 		r.aggs = d.aggregations(f.val, what+": aggregations")
 	}
+	if f, ok := fs["buckets"]; ok {
+		r.buckets = d.buckets(f.val, what+": buckets")
+		if !slices.ContainsFunc(r.aggs, func(a aggregator.Aggregation) bool {
+			return a.Agg == aggregator.Buckets || a.Agg == aggregator.Histogram
+		}) {
+			d.errorf(f.key, "%s: buckets without a buckets or histogram aggregation to count in them", what)
+		}
+	}
 	if f, ok := fs["policies"]; ok {
 		r.policies = d.policies(f.val, what+": policies")
 	}
@@ -260,6 +270,33 @@ func (d *decoder) aggregations(n *yaml.Node, what string) []aggregator.Aggregati
 		}
 		first[a] = it
 		out = append(out, a)
+	}
+	return out
+}
+
+// buckets decodes a rollup's explicit bucket bounds: finite numbers,
+// strictly ascending.
+func (d *decoder) buckets(n *yaml.Node, what string) []float64 {
+	items, ok := d.seq(n, what)
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		d.errorf(n, "%s: list at least one upper bound", what)
+		return nil
+	}
+	out := make([]float64, 0, len(items))
+	for _, it := range items {
+		v, ok := d.number(it, what+" entry")
+		switch {
+		case !ok:
+		case math.IsInf(v, 0) || math.IsNaN(v):
+			d.errorf(it, "%s: %v is not a finite bound (+Inf is always the last bucket)", what, v)
+		case len(out) > 0 && v <= out[len(out)-1]:
+			d.errorf(it, "%s: %v is not above the bound before it, %v: list the bounds in ascending order", what, v, out[len(out)-1])
+		default:
+			out = append(out, v)
+		}
 	}
 	return out
 }

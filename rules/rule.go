@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/binary"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strings"
 
@@ -66,6 +67,7 @@ type rule struct {
 	output       string
 	grouping     Grouping
 	aggs         []aggregator.Aggregation
+	buckets      []float64
 	policies     []StoragePolicy
 	keepOriginal bool
 	// keepMetricNames: a rollup whose outputs keep each input series' name.
@@ -128,6 +130,10 @@ func (r *rule) fingerprint() uint64 {
 	num(uint64(len(r.aggs)))
 	for _, a := range r.aggs {
 		str(a.String())
+	}
+	num(uint64(len(r.buckets)))
+	for _, b := range r.buckets {
+		num(math.Float64bits(b))
 	}
 	num(uint64(len(r.policies)))
 	for _, p := range r.policies {
@@ -196,6 +202,7 @@ type RuleInfo struct {
 	Output          string
 	Grouping        Grouping
 	Aggregations    []aggregator.Aggregation
+	Buckets         []float64
 	KeepMetricNames bool
 	// Policies are set for rollup and mapping rules, sorted by resolution.
 	Policies     []StoragePolicy
@@ -206,20 +213,21 @@ type RuleInfo struct {
 
 func (r *rule) info() RuleInfo {
 	return RuleInfo{
-		Kind:         r.kind,
-		Name:         r.name,
-		File:         r.pos.file,
-		Line:         r.pos.line,
-		Col:          r.pos.col,
-		Match:        r.selector,
-		Output:       r.output,
-		Grouping:     Grouping{Without: r.grouping.Without, Labels: slices.Clone(r.grouping.Labels)},
+		Kind:            r.kind,
+		Name:            r.name,
+		File:            r.pos.file,
+		Line:            r.pos.line,
+		Col:             r.pos.col,
+		Match:           r.selector,
+		Output:          r.output,
+		Grouping:        Grouping{Without: r.grouping.Without, Labels: slices.Clone(r.grouping.Labels)},
 		Aggregations:    slices.Clone(r.aggs),
 		KeepMetricNames: r.keepMetricNames,
+		Buckets:         slices.Clone(r.buckets),
 		Policies:        slices.Clone(r.policies),
-		KeepOriginal: r.keepOriginal,
-		Priority:     r.priority,
-		Fingerprint:  r.fp,
+		KeepOriginal:    r.keepOriginal,
+		Priority:        r.priority,
+		Fingerprint:     r.fp,
 	}
 }
 

@@ -50,6 +50,7 @@ const (
 	DefaultPartialsTopic   = "weir.partials"
 	DefaultDecisionsTopic  = "weir.decisions"
 	DefaultDeadLetterTopic = "weir.dlq"
+	DefaultStateTopic      = "weir.state"
 	// DefaultPartialsPartitions is used when weir creates weir.partials.
 	DefaultPartialsPartitions = 16
 	// DefaultPollInterval bounds how long a poll waits; a stage-1
@@ -76,6 +77,9 @@ type Config struct {
 	PartialsTopic   string
 	DecisionsTopic  string
 	DeadLetterTopic string
+	// StateTopic holds stage 2's running totals (compacted, one partition
+	// per weir.partials partition).
+	StateTopic string
 	// PartialsPartitions is used when weir creates weir.partials.
 	PartialsPartitions int32
 	// TransactionalID must be unique per worker (default: random).
@@ -114,6 +118,7 @@ func (c *Config) defaults() error {
 	def(&c.PartialsTopic, DefaultPartialsTopic)
 	def(&c.DecisionsTopic, DefaultDecisionsTopic)
 	def(&c.DeadLetterTopic, DefaultDeadLetterTopic)
+	def(&c.StateTopic, DefaultStateTopic)
 	if c.PartialsPartitions <= 0 {
 		c.PartialsPartitions = DefaultPartialsPartitions
 	}
@@ -153,11 +158,6 @@ func Run(ctx context.Context, cfg Config, w *pipeline.Worker) error {
 	cfg.Logger.Info("cluster topology", "metrics_partitions", topo.metricsParts, "spans_partitions", topo.spansParts,
 		"partials_partitions", topo.partialsParts, "transactional_id", cfg.TransactionalID)
 	m := newMetrics(cfg.Reg)
-	dlq, err := newDeadLetters(cfg, topo, m)
-	if err != nil {
-		return err
-	}
-	defer dlq.close()
 	keeps := newKeepSets(cfg)
 	dec, err := newDecisions(cfg, topo, keeps, m)
 	if err != nil {
@@ -172,7 +172,7 @@ func Run(ctx context.Context, cfg Config, w *pipeline.Worker) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runStage1(gctx, cfg, topo, w.Stage1, dec, second, m) })
-	g.Go(func() error { return runStage2(gctx, cfg, topo, w.Stage2, dlq, dec, m) })
+	g.Go(func() error { return runStage2(gctx, cfg, topo, w.Stage2, dec, m) })
 	g.Go(func() error { return dec.run(gctx) })
 	g.Go(func() error { return second.run(gctx) })
 	err = g.Wait()

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/weirdev/weir/internal/testenv"
 	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/pipeline/pipelinetest"
+	"github.com/weirdev/weir/plan"
+	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sample"
 )
 
@@ -387,4 +390,69 @@ func TestDecisionsLookback(t *testing.T) {
 			t.Errorf("decision wait %v: lookback %v, want at least the wait plus a minute and at least 2m", wait, lb)
 		}
 	}
+}
+
+const totalsRules = `
+rollup:
+  - name: calls-total
+    match: '{__name__="span_duration_seconds"}'
+    output: calls
+    by: [service_name]
+    aggregations: [total]
+    policies: [10s:2d]
+  - name: latency-histogram
+    match: 'db_client_operation_duration'
+    output: db_latency
+    by: [service_name]
+    aggregations: [histogram]
+    policies: [10s:2d]
+`
+
+// TestRunningTotalsSurviveTheirNode: total and histogram outputs are
+// running totals that a node's death does not break: the node that takes
+// its partials partitions over goes on from the totals committed with its
+// offsets, and the output equals the reference's.
+func TestRunningTotalsSurviveTheirNode(t *testing.T) {
+	brokers := inputCluster(t, 4000)
+	set, err := rules.Parse("totals.yaml", []byte(totalsRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newCapture()
+	ref, err := pipelinetest.New(pipeline.Config{Plan: plan.Config{Rules: set}, Series: map[string]pipeline.SeriesSink{"": sink}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eachRecord(t, brokers, func(r *kgo.Record) {
+		if err := ref.Handle(pipeline.Record{Spans: r.Topic == DefaultSpansTopic, Partition: r.Partition, Offset: r.Offset, Time: r.Timestamp, Key: r.Key, Value: r.Value}); err != nil {
+			t.Fatal(err)
+		}
+	}, DefaultSpansTopic, DefaultMetricsTopic)
+	if err := ref.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := sink.snapshot()
+	totals := 0
+	for k := range want {
+		if strings.Contains(k, "calls_total") || strings.Contains(k, "db_latency_bucket") {
+			totals++
+		}
+	}
+	if totals == 0 {
+		t.Fatalf("the reference wrote no running total among %d samples", len(want))
+	}
+
+	got := newCapture()
+	cfg := pipeline.Config{Plan: plan.Config{Rules: set}, Series: map[string]pipeline.SeriesSink{"": got}}
+	a := startNodeWith(t, brokers, "tot-a", cfg, nil)
+	waitFor(time.Minute, func() bool { return len(got.snapshot()) > 0 })
+	a.cancel() // dies mid-run
+	<-a.done
+	b := startNodeWith(t, brokers, "tot-b", cfg, nil)
+	waitFor(3*time.Minute, func() bool { return len(got.snapshot()) >= len(want) })
+	b.stop(t)
+	got.mu.Lock()
+	conflicts := got.conflicts
+	got.mu.Unlock()
+	testenv.CompareOutput(t, want, got.snapshot(), conflicts)
 }

@@ -1,10 +1,7 @@
 package cluster
 
 import (
-	"context"
-	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -63,57 +60,3 @@ func batchBytes(dlq string, dlqMax int32) kgo.Opt {
 		return defaultBatchBytes
 	})
 }
-
-// deadLetters produces the dead letters of stage 2 (stage 1's are part of
-// its transaction). A failed dead letter fails the next flush, so that the
-// commit that would skip its record does not happen.
-type deadLetters struct {
-	cfg  Config
-	topo topology
-	cl   *kgo.Client
-	m    *metrics
-
-	mu     sync.Mutex
-	failed error
-}
-
-func newDeadLetters(cfg Config, topo topology, m *metrics) (*deadLetters, error) {
-	cl, err := cfg.Client.New(kgo.RecordPartitioner(kgo.ManualPartitioner()), batchBytes(cfg.DeadLetterTopic, topo.dlqMaxBytes))
-	if err != nil {
-		return nil, err
-	}
-	return &deadLetters{cfg: cfg, topo: topo, cl: cl, m: m}, nil
-}
-
-func (d *deadLetters) produce(r *kgo.Record, err error) {
-	d.m.deadLetters.WithLabelValues(r.Topic).Inc()
-	d.cfg.Logger.Warn("record does not decode; sent to the dead-letter topic", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
-	from := r.Topic
-	d.cl.Produce(context.Background(), deadLetter(d.cfg.DeadLetterTopic, d.topo.dlqMaxBytes, r, err), func(dr *kgo.Record, perr error) {
-		if perr == nil {
-			return
-		}
-		d.m.deadLetterFailures.WithLabelValues(from).Inc()
-		d.cfg.Logger.Error("dead letter not stored; its record will be read again", "topic", from, "offset", r.Offset, "dead_letter_topic", d.cfg.DeadLetterTopic, "err", perr)
-		d.mu.Lock()
-		if d.failed == nil {
-			d.failed = fmt.Errorf("cluster: dead letter of %s/%d@%d: %w", from, r.Partition, r.Offset, perr)
-		}
-		d.mu.Unlock()
-	})
-}
-
-// flush waits for the dead letters produced so far and returns the first
-// failure since the last flush.
-func (d *deadLetters) flush(ctx context.Context) error {
-	if err := d.cl.Flush(ctx); err != nil {
-		return fmt.Errorf("cluster: flush dead letters: %w", err)
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	err := d.failed
-	d.failed = nil
-	return err
-}
-
-func (d *deadLetters) close() { d.cl.Close() }

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // commitMeta is the offset-commit metadata of weir's groups: the partition's
@@ -69,4 +70,62 @@ func fetchCommitted(ctx context.Context, cl *kgo.Client, group, topic string) (m
 		err = ctx.Err()
 	}
 	return nil, err
+}
+
+// rewriteTxnCommit sets a transaction's offset commit to what position says
+// for each owned partition: the offset, and the time of its metadata.
+// Partitions with nothing new polled are added, so that their commit point
+// moves when their windows close; a partition position has nothing for is
+// left out.
+func rewriteTxnCommit(req *kmsg.TxnOffsetCommitRequest, owned map[string]map[int32]bool, position func(topic string, part int32) (offset, meta int64, ok bool)) {
+	done := map[tp]bool{}
+	set := func(topic string, rp *kmsg.TxnOffsetCommitRequestTopicPartition) bool {
+		off, t, ok := position(topic, rp.Partition)
+		if !ok {
+			return false
+		}
+		meta := commitMeta(t)
+		rp.Offset, rp.LeaderEpoch, rp.Metadata = off, -1, &meta
+		return true
+	}
+	for i := range req.Topics {
+		t := &req.Topics[i]
+		kept := t.Partitions[:0]
+		for j := range t.Partitions {
+			if set(t.Topic, &t.Partitions[j]) {
+				kept = append(kept, t.Partitions[j])
+				done[tp{t.Topic, t.Partitions[j].Partition}] = true
+			}
+		}
+		t.Partitions = kept
+	}
+	for topic, parts := range owned {
+		var extra []kmsg.TxnOffsetCommitRequestTopicPartition
+		for part := range parts {
+			if done[tp{topic, part}] {
+				continue
+			}
+			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			rp.Partition = part
+			if set(topic, &rp) {
+				extra = append(extra, rp)
+			}
+		}
+		if len(extra) == 0 {
+			continue
+		}
+		found := false
+		for i := range req.Topics {
+			if req.Topics[i].Topic == topic {
+				req.Topics[i].Partitions = append(req.Topics[i].Partitions, extra...)
+				found = true
+			}
+		}
+		if !found {
+			rt := kmsg.NewTxnOffsetCommitRequestTopic()
+			rt.Topic = topic
+			rt.Partitions = extra
+			req.Topics = append(req.Topics, rt)
+		}
+	}
 }

@@ -260,61 +260,13 @@ func (s *stage1) advance(now time.Time) {
 
 // commitOffsets rewrites the transaction's offset commit: each owned
 // partition commits what pipeline.Stage1.Position says, with its
-// flushed-through watermark as metadata. Partitions with nothing new polled
-// still move their commit point when their windows close.
+// flushed-through watermark as metadata.
 func (s *stage1) commitOffsets(req *kmsg.TxnOffsetCommitRequest) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	done := map[tp]bool{}
-	set := func(topic string, rp *kmsg.TxnOffsetCommitRequestTopicPartition) bool {
-		off, ft, ok := s.s1.Position(topic == s.cfg.SpansTopic, rp.Partition)
-		if !ok {
-			return false
-		}
-		meta := commitMeta(ft)
-		rp.Offset, rp.LeaderEpoch, rp.Metadata = off, -1, &meta
-		return true
-	}
-	for i := range req.Topics {
-		t := &req.Topics[i]
-		kept := t.Partitions[:0]
-		for j := range t.Partitions {
-			if set(t.Topic, &t.Partitions[j]) {
-				kept = append(kept, t.Partitions[j])
-				done[tp{t.Topic, t.Partitions[j].Partition}] = true
-			}
-		}
-		t.Partitions = kept
-	}
-	for topic, parts := range s.owned {
-		var extra []kmsg.TxnOffsetCommitRequestTopicPartition
-		for part := range parts {
-			if done[tp{topic, part}] {
-				continue
-			}
-			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-			rp.Partition = part
-			if set(topic, &rp) {
-				extra = append(extra, rp)
-			}
-		}
-		if len(extra) == 0 {
-			continue
-		}
-		found := false
-		for i := range req.Topics {
-			if req.Topics[i].Topic == topic {
-				req.Topics[i].Partitions = append(req.Topics[i].Partitions, extra...)
-				found = true
-			}
-		}
-		if !found {
-			rt := kmsg.NewTxnOffsetCommitRequestTopic()
-			rt.Topic = topic
-			rt.Partitions = extra
-			req.Topics = append(req.Topics, rt)
-		}
-	}
+	rewriteTxnCommit(req, s.owned, func(topic string, part int32) (int64, int64, bool) {
+		return s.s1.Position(topic == s.cfg.SpansTopic, part)
+	})
 	return nil
 }
 

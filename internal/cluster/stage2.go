@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -17,64 +18,68 @@ import (
 // sink.
 const maxFlushWait = 30 * time.Second
 
+// stage2 consumes weir.partials. Each poll: the records are merged, the
+// windows that closed are written to the sinks and, once the sinks
+// acknowledged them, one transaction commits the offsets (the first that
+// still feeds an open window, with the closed-through time) together with
+// the running totals of the cumulative series (the state topic) and the
+// poll's dead letters. A replay from those offsets rebuilds the open windows
+// and continues from exactly those totals.
 type stage2 struct {
 	cfg  Config
 	topo topology
 	s2   *pipeline.Stage2
-	dlq  *deadLetters
 	dec  *decisions
 	m    *metrics
-	cl   *kgo.Client
+	sess *kgo.GroupTransactSession
 	// mu keeps rebalance callbacks and the poll loop apart.
 	mu      sync.Mutex
+	owned   map[string]map[int32]bool
 	next    map[int32]int64 // offset after the last record read, per partition
-	metaErr error           // set by assigned when committed times could not be read
+	metaErr error           // set by assigned when a partition could not be resumed
+	dead    []*kgo.Record   // dead letters of the poll, produced in its transaction
+	failMu  sync.Mutex
+	failed  error
 }
 
-// runStage2 merges the partials of its weir.partials partitions, closes
-// windows, writes them to the sinks and, once the sinks acknowledged,
-// commits the first offset that still feeds an open window.
-func runStage2(ctx context.Context, cfg Config, topo topology, s2 *pipeline.Stage2, dlq *deadLetters, dec *decisions, m *metrics) error {
+// runStage2 runs stage-2 sessions until ctx ends, starting a fresh one
+// after every abort.
+func runStage2(ctx context.Context, cfg Config, topo topology, s2 *pipeline.Stage2, dec *decisions, m *metrics) error {
 	for {
-		err := stage2Session(ctx, cfg, topo, s2, dlq, dec, m)
+		err := stage2Session(ctx, cfg, topo, s2, dec, m)
 		if !errors.Is(err, errRestart) {
 			return err
 		}
-		cfg.Logger.Warn("stage 2 session restarted: committed close times were unreadable")
+		cfg.Logger.Warn("stage 2 transaction aborted; replaying from the committed offsets and state")
+		for q := range topo.partialsParts {
+			s2.Revoked(q)
+		}
 	}
 }
 
-// stage2Session is one stage-2 consumer: it ends with ctx, or with
-// errRestart when a partition could not be resumed safely.
-func stage2Session(ctx context.Context, cfg Config, topo topology, s2 *pipeline.Stage2, dlq *deadLetters, dec *decisions, m *metrics) error {
-	s := &stage2{cfg: cfg, topo: topo, s2: s2, dlq: dlq, dec: dec, m: m, next: map[int32]int64{}}
-	cl, err := cfg.Client.New(
+func stage2Session(ctx context.Context, cfg Config, topo topology, s2 *pipeline.Stage2, dec *decisions, m *metrics) error {
+	s := &stage2{cfg: cfg, topo: topo, s2: s2, dec: dec, m: m, owned: map[string]map[int32]bool{}, next: map[int32]int64{}}
+	sess, err := kgo.NewGroupTransactSession(cfg.Client.opts(
 		kgo.ConsumerGroup(cfg.Group+".partials"),
 		kgo.ConsumeTopics(cfg.PartialsTopic),
+		kgo.TransactionalID(cfg.TransactionalID+".2"),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.BlockRebalanceOnPoll(),
-		kgo.DisableAutoCommit(),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionTimeout(transactionTimeout),
+		batchBytes(cfg.DeadLetterTopic, topo.dlqMaxBytes),
 		kgo.OnPartitionsAssigned(s.assigned),
-		kgo.OnPartitionsRevoked(s.revoked),
-		kgo.OnPartitionsLost(s.lost),
-	)
+		kgo.OnPartitionsRevoked(s.gone),
+		kgo.OnPartitionsLost(s.gone),
+	)...)
 	if err != nil {
-		return err
+		return fmt.Errorf("cluster: stage 2 client for %v: %w", cfg.Client.Brokers, err)
 	}
-	s.cl = cl
-	defer func() {
-		// Graceful: what closed is written and committed by the last loop;
-		// leaving the group hands the rest to the other nodes at once.
-		lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		cl.AllowRebalance()
-		_ = cl.LeaveGroupContext(lctx)
-		cl.Close()
-	}()
+	s.sess = sess
+	defer sess.Close()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, cfg.PollInterval)
-		fs := cl.PollFetches(pctx)
+		fs := sess.PollFetches(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -96,101 +101,109 @@ func stage2Session(ctx context.Context, cfg Config, topo topology, s2 *pipeline.
 			}
 			s.next[r.Partition] = r.Offset + 1
 			if err := s.s2.Handle(r.Partition, r.Offset, r.Value, now); err != nil {
-				s.dlq.produce(r, err)
+				s.m.deadLetters.WithLabelValues(r.Topic).Inc()
+				s.cfg.Logger.Warn("partials record does not decode; sent to the dead-letter topic", "partition", r.Partition, "offset", r.Offset, "err", err)
+				s.dead = append(s.dead, deadLetter(s.cfg.DeadLetterTopic, s.topo.dlqMaxBytes, r, err))
 			}
 		})
 		s.s2.Close(now, s.dec.produce)
-		err := s.flushAndCommit(ctx)
 		s.mu.Unlock()
-		if err != nil {
+		committed, err := s.flushAndCommit(ctx)
+		switch {
+		case err != nil:
 			return err
+		case !committed:
+			return errRestart
 		}
-		cl.AllowRebalance()
 	}
 }
 
-// flushAndCommit waits until the sinks and the dead-letter producer
-// acknowledged everything, retrying with backoff while they fail (a sink
-// down, credentials refused: nothing is dropped, and nothing committed),
-// then commits. It returns only ctx's error.
-func (s *stage2) flushAndCommit(ctx context.Context) error {
+// flushAndCommit waits until the sinks acknowledged everything, retrying
+// with backoff while they fail (a sink down, credentials refused: nothing is
+// dropped, nothing committed), then commits in one transaction. It returns
+// ctx's error only; committed is false when the transaction aborted. It runs
+// without the lock: the session's End waits for rebalance callbacks, which
+// take it.
+func (s *stage2) flushAndCommit(ctx context.Context) (committed bool, err error) {
 	for attempt := 0; ; attempt++ {
-		err := errors.Join(s.s2.Flush(ctx), s.dlq.flush(ctx))
+		err := s.s2.Flush(ctx)
 		if err == nil {
 			break
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		s.m.sinkFaults.WithLabelValues("2").Inc()
 		s.cfg.Ready("series_sinks", false, err.Error())
 		wait := backoff(attempt, maxFlushWait)
 		s.cfg.Logger.Warn("stage 2: sinks did not acknowledge; not committing, retrying", "err", err, "retry_in", wait)
 		if !sleep(ctx, wait) {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
 	s.cfg.Ready("series_sinks", true, "")
-	s.commit(ctx, nil)
+	if err := s.sess.Begin(); err != nil {
+		return false, fmt.Errorf("cluster: stage 2 begin transaction: %w", err)
+	}
+	s.failMu.Lock()
+	s.failed = nil
+	s.failMu.Unlock()
+	s.mu.Lock()
+	for _, r := range s.dead {
+		s.produce(r)
+	}
+	s.dead = s.dead[:0]
+	s.s2.TakeState(func(q int32, key, value []byte) {
+		s.produce(&kgo.Record{Topic: s.cfg.StateTopic, Partition: q, Key: key, Value: value})
+	})
+	s.mu.Unlock()
+	if err := s.sess.Client().Flush(ctx); err != nil {
+		return false, fmt.Errorf("cluster: stage 2 flush: %w", err)
+	}
+	end := kgo.TryCommit
+	s.failMu.Lock()
+	failed := s.failed
+	s.failMu.Unlock()
+	if failed != nil {
+		s.cfg.Logger.Error("stage 2: a record of the transaction was refused; aborting it, its input is read again", "err", failed)
+		end = kgo.TryAbort
+	}
+	ok, err := s.sess.End(kgo.PreTxnCommitFnContext(ctx, s.commitOffsets), end)
+	if err != nil {
+		s.cfg.Logger.Warn("stage 2 end transaction", "err", err)
+		s.m.commitFails.WithLabelValues("2").Inc()
+	}
+	return ok && failed == nil, nil
+}
+
+func (s *stage2) produce(r *kgo.Record) {
+	s.sess.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		if err != nil {
+			s.failMu.Lock()
+			if s.failed == nil {
+				s.failed = fmt.Errorf("record to %s/%d: %w", r.Topic, r.Partition, err)
+			}
+			s.failMu.Unlock()
+		}
+	})
+}
+
+// commitOffsets sets the transaction's offset commit of each owned
+// weir.partials partition to pipeline.Stage2.Position, with its closed-through
+// time as metadata.
+func (s *stage2) commitOffsets(req *kmsg.TxnOffsetCommitRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rewriteTxnCommit(req, s.owned, func(_ string, q int32) (int64, int64, bool) {
+		return s.s2.Position(q, s.next[q])
+	})
 	return nil
 }
 
-// commit commits the partitions in only (all owned when nil). A failure is
-// not fatal: the next commit covers it, and a crash before it replays more,
-// which the idempotent sinks absorb.
-func (s *stage2) commit(ctx context.Context, only []int32) {
-	offsets := map[int32]kgo.EpochOffset{}
-	meta := map[int32]string{}
-	parts := only
-	if parts == nil {
-		for q := range s.next {
-			parts = append(parts, q)
-		}
-	}
-	for _, q := range parts {
-		off, ct, ok := s.s2.Position(q, s.next[q])
-		if !ok {
-			continue
-		}
-		offsets[q] = kgo.EpochOffset{Epoch: -1, Offset: off}
-		meta[q] = commitMeta(ct)
-	}
-	if len(offsets) == 0 {
-		return
-	}
-	cctx := kgo.PreCommitFnContext(ctx, func(req *kmsg.OffsetCommitRequest) error {
-		for i := range req.Topics {
-			for j := range req.Topics[i].Partitions {
-				rp := &req.Topics[i].Partitions[j]
-				if md, ok := meta[rp.Partition]; ok {
-					rp.Metadata = &md
-				}
-			}
-		}
-		return nil
-	})
-	var cerr error
-	s.cl.CommitOffsetsSync(cctx, map[string]map[int32]kgo.EpochOffset{s.cfg.PartialsTopic: offsets},
-		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-			if err != nil {
-				cerr = err
-				return
-			}
-			for _, t := range resp.Topics {
-				for _, rp := range t.Partitions {
-					if rp.ErrorCode != 0 {
-						cerr = fmt.Errorf("partition %d: error code %d", rp.Partition, rp.ErrorCode)
-					}
-				}
-			}
-		})
-	if cerr != nil && ctx.Err() == nil {
-		s.m.commitFails.WithLabelValues("2").Inc()
-		s.cfg.Logger.Warn("stage 2 commit", "err", cerr)
-	}
-}
-
+// assigned resumes newly owned partitions: their closed-through time from
+// the committed metadata, their running totals from the state topic.
 func (s *stage2) assigned(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	parts := m[s.cfg.PartialsTopic]
 	c, err := fetchCommitted(ctx, cl, s.cfg.Group+".partials", s.cfg.PartialsTopic)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -201,32 +214,84 @@ func (s *stage2) assigned(ctx context.Context, cl *kgo.Client, m map[string][]in
 		s.cfg.Logger.Error("stage 2: cannot read committed close times; restarting the session", "err", err)
 		return
 	}
+	if s.owned[s.cfg.PartialsTopic] == nil {
+		s.owned[s.cfg.PartialsTopic] = map[int32]bool{}
+	}
 	now := time.Now()
-	for _, q := range m[s.cfg.PartialsTopic] {
+	for _, q := range parts {
 		cp := c[q]
 		s.s2.Assigned(q, cp.meta, cp.hasMeta, s.topo.sources(), now)
+		s.owned[s.cfg.PartialsTopic][q] = true
 		s.next[q] = 0
+	}
+	if len(parts) > 0 {
+		if err := s.restore(ctx, parts); err != nil {
+			s.metaErr = err
+			s.cfg.Logger.Error("stage 2: cannot read the running totals; restarting the session", "err", err)
+			return
+		}
 	}
 	s.cfg.Ready("stage2", true, "")
 }
 
-func (s *stage2) revoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	parts := m[s.cfg.PartialsTopic]
-	s.commit(ctx, parts)
-	s.drop(parts)
-}
-
-func (s *stage2) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.drop(m[s.cfg.PartialsTopic])
-}
-
-func (s *stage2) drop(parts []int32) {
+// restore reads the state topic's partitions parts to their end into stage
+// 2: the running totals as the transactions of the last owners committed
+// them.
+func (s *stage2) restore(ctx context.Context, parts []int32) error {
+	cl, err := s.cfg.Client.New(kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, s.cfg.StateTopic)
+	if err != nil {
+		return fmt.Errorf("cluster: list the ends of %s: %w", s.cfg.StateTopic, err)
+	}
+	want := map[int32]int64{}
+	from := map[int32]kgo.Offset{}
 	for _, q := range parts {
+		if end, ok := ends.Lookup(s.cfg.StateTopic, q); ok && end.Err == nil && end.Offset > 0 {
+			want[q] = end.Offset
+			from[q] = kgo.NewOffset().AtStart()
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.StateTopic: from})
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for len(want) > 0 {
+		fs := cl.PollFetches(rctx)
+		if rctx.Err() != nil {
+			return fmt.Errorf("cluster: read %s: %w", s.cfg.StateTopic, rctx.Err())
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return fmt.Errorf("cluster: read %s: %w", s.cfg.StateTopic, ferr)
+		}
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			for _, r := range fp.Records {
+				if err := s.s2.Restore(fp.Partition, r.Key, r.Value); err != nil {
+					s.cfg.Logger.Warn("malformed state record skipped", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
+				}
+			}
+			if n := len(fp.Records); n > 0 && fp.Records[n-1].Offset+1 >= want[fp.Partition]-1 {
+				// The last offset may be the transaction's commit marker.
+				delete(want, fp.Partition)
+			}
+		})
+	}
+	return nil
+}
+
+func (s *stage2) gone(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range m[s.cfg.PartialsTopic] {
 		s.s2.Revoked(q)
 		delete(s.next, q)
+		delete(s.owned[s.cfg.PartialsTopic], q)
 	}
 }

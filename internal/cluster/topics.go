@@ -29,7 +29,7 @@ func ensureTopics(ctx context.Context, cfg Config) (topology, error) {
 	adm := kadm.NewClient(cl)
 	var md kadm.TopicDetails
 	for attempt := 0; ; attempt++ {
-		md, err = adm.ListTopics(ctx, cfg.MetricsTopic, cfg.SpansTopic, cfg.PartialsTopic, cfg.DecisionsTopic, cfg.DeadLetterTopic)
+		md, err = adm.ListTopics(ctx, cfg.MetricsTopic, cfg.SpansTopic, cfg.PartialsTopic, cfg.DecisionsTopic, cfg.DeadLetterTopic, cfg.StateTopic)
 		why := ""
 		switch {
 		case err != nil:
@@ -52,20 +52,33 @@ func ensureTopics(ctx context.Context, cfg Config) (topology, error) {
 		}
 	}
 	topo := topology{metricsParts: partitions(md, cfg.MetricsTopic), spansParts: partitions(md, cfg.SpansTopic)}
+	partials := partitions(md, cfg.PartialsTopic)
+	if partials == 0 {
+		partials = cfg.PartialsPartitions
+	}
 	want := map[string]int32{
-		cfg.PartialsTopic:   cfg.PartialsPartitions,
+		cfg.PartialsTopic:   partials,
 		cfg.DecisionsTopic:  topo.spansParts, // decisions partition p goes to the owner of spans partition p
 		cfg.DeadLetterTopic: 1,
+		cfg.StateTopic:      partials, // state partition q goes to the owner of partials partition q
 	}
+	compact := "compact"
 	var missing []string
 	for t, n := range want {
 		have := partitions(md, t)
 		if have == 0 {
-			if _, err := adm.CreateTopic(ctx, n, -1, nil, t); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			var configs map[string]*string
+			if t == cfg.StateTopic {
+				configs = map[string]*string{"cleanup.policy": &compact}
+			}
+			if _, err := adm.CreateTopic(ctx, n, -1, configs, t); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 				missing = append(missing, fmt.Sprintf("%s (%d partitions): %v", t, n, err))
 				continue
 			}
 			have = n
+		}
+		if t == cfg.StateTopic && have != partials {
+			return topo, fmt.Errorf("cluster: topic %s has %d partitions, needs %d (one per %s partition)", t, have, partials, cfg.PartialsTopic)
 		}
 		if t == cfg.DecisionsTopic && have < topo.spansParts {
 			return topo, fmt.Errorf("cluster: topic %s has %d partitions, needs %d (one per %s partition)", t, have, topo.spansParts, cfg.SpansTopic)

@@ -80,8 +80,11 @@ type Kafka struct {
 	DeadLetterTopic string   `yaml:"dead_letter_topic"`
 	// PartialsTopic and DecisionsTopic are weir's own topics between its two
 	// stages; created when missing.
-	PartialsTopic      string `yaml:"partials_topic"`
-	DecisionsTopic     string `yaml:"decisions_topic"`
+	PartialsTopic  string `yaml:"partials_topic"`
+	DecisionsTopic string `yaml:"decisions_topic"`
+	// StateTopic holds stage 2's running totals (total and histogram
+	// outputs): compacted, created when missing.
+	StateTopic         string `yaml:"state_topic"`
 	PartialsPartitions int32  `yaml:"partials_partitions"`
 	// TransactionalID identifies this process' stage-1 producer; a restarted
 	// process with the same ID fences its predecessor's open transaction at
@@ -191,6 +194,7 @@ func (c *Config) FillDefaults() {
 	def(&c.Kafka.DeadLetterTopic, cluster.DefaultDeadLetterTopic)
 	def(&c.Kafka.PartialsTopic, cluster.DefaultPartialsTopic)
 	def(&c.Kafka.DecisionsTopic, cluster.DefaultDecisionsTopic)
+	def(&c.Kafka.StateTopic, cluster.DefaultStateTopic)
 	dur := func(d *Duration, v time.Duration) {
 		if *d == 0 {
 			*d = Duration(v)
