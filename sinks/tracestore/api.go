@@ -20,7 +20,8 @@ const defaultSearchLimit = 100
 
 // Handler serves a subset of Jaeger's HTTP query API (GET only):
 //
-//	/api/traces/{traceID}                one trace; 404 when unknown
+//	/api/traces/{traceID}                one trace; 404 when unknown ("trace
+//	                                     not found") or evicted ("trace evicted: …")
 //	/api/traces?service=S                most recent traces with a span of S;
 //	                                     optional operation, limit (default 100),
 //	                                     start and end (µs since the epoch, bound a
@@ -48,6 +49,10 @@ func (s *Store) Handler() http.Handler {
 
 // errTraceNotFound is Jaeger's message for an unknown trace.
 var errTraceNotFound = errors.New("trace not found")
+
+// errTraceEvicted starts the message for a trace the store had and
+// evicted.
+var errTraceEvicted = errors.New("trace evicted")
 
 // ParseTraceID reads a trace ID as Jaeger's API does: 1 to 32 hex digits
 // (either case), the missing leading digits being zeros, so a 64-bit Jaeger
@@ -90,7 +95,11 @@ func (s *Store) getTrace(w http.ResponseWriter, r *http.Request) {
 	}
 	td, ok := s.Trace(id)
 	if !ok {
-		writeError(w, http.StatusNotFound, errTraceNotFound)
+		err := errTraceNotFound
+		if s.Evicted(id) {
+			err = fmt.Errorf("%w: the store keeps the %d traces written last, and this one was older", errTraceEvicted, s.max)
+		}
+		writeError(w, http.StatusNotFound, err)
 		return
 	}
 	writeJSON(w, r, jaegerResponse{Data: []jaegerTrace{toJaeger(td)}})

@@ -64,6 +64,12 @@ type Store struct {
 	oldest int
 	// services counts, per service name, the traces having a span of it.
 	services map[string]int
+	// gone remembers the IDs of the last max evicted traces (goneRing in
+	// eviction order, goneNext the slot of the next), so that a reader is
+	// told the store dropped a trace rather than never had it.
+	gone     map[sample.TraceID]struct{}
+	goneRing []sample.TraceID
+	goneNext int
 
 	spansWritten  atomic.Uint64
 	spansDup      atomic.Uint64
@@ -92,6 +98,7 @@ func New(opts ...Opt) *Store {
 		max:      cfg.maxTraces,
 		traces:   make(map[sample.TraceID]*trace),
 		services: make(map[string]int),
+		gone:     make(map[sample.TraceID]struct{}),
 	}
 	if cfg.reg != nil {
 		s.register(cfg.reg)
@@ -223,6 +230,7 @@ func (s *Store) getOrCreate(id sample.TraceID) *trace {
 	}
 	t := &trace{id: id, td: ptrace.NewTraces(), spanIDs: make(map[sample.SpanID]struct{})}
 	s.traces[id] = t
+	delete(s.gone, id)
 	return t
 }
 
@@ -236,6 +244,24 @@ func (s *Store) evict(id sample.TraceID) {
 	}
 	s.spansHeld.Add(-int64(len(t.spanIDs)))
 	s.evicted.Add(1)
+	if len(s.goneRing) < s.max {
+		s.goneRing = append(s.goneRing, id)
+	} else {
+		delete(s.gone, s.goneRing[s.goneNext])
+		s.goneRing[s.goneNext] = id
+		s.goneNext = (s.goneNext + 1) % s.max
+	}
+	s.gone[id] = struct{}{}
+}
+
+// Evicted reports whether the store evicted the trace to stay within its
+// bound (among the last as many evicted as it holds) and holds it no
+// more.
+func (s *Store) Evicted(id sample.TraceID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.gone[id]
+	return ok
 }
 
 // resourceFor returns the trace's resource entry equal to src's resource,

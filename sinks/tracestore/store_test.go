@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -207,6 +210,37 @@ func TestEvictionBound(t *testing.T) {
 	}
 	if st := s.Stats(); st.Traces != max || st.Spans != max {
 		t.Errorf("after the burst: %+v, want %d traces of one span", st, max)
+	}
+	checkEvictedRemembered(t, s, max)
+}
+
+// checkEvictedRemembered: the store tells the last max evicted traces from
+// traces it never had, over its API too, and forgets older evictions.
+func checkEvictedRemembered(t *testing.T, s *Store, max int) {
+	t.Helper()
+	for i := range byte(max) {
+		if !s.Evicted(tid(100 + i)) {
+			t.Errorf("burst trace %d, evicted last, is not known as evicted", i)
+		}
+		if s.Evicted(tid(100 + byte(max) + i)) {
+			t.Errorf("burst trace %d, held, is known as evicted", int(i)+max)
+		}
+	}
+	if s.Evicted(tid(0)) || s.Evicted(tid(77)) {
+		t.Error("an eviction older than the last max, or a trace never written, is known as evicted")
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	for id, want := range map[sample.TraceID]string{tid(100): "trace evicted: the store keeps the 3 traces written last", tid(77): "trace not found"} {
+		resp, err := http.Get(srv.URL + "/api/traces/" + id.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), want) {
+			t.Errorf("trace %s: HTTP %d %s, want 404 saying %q", id, resp.StatusCode, b, want)
+		}
 	}
 }
 
