@@ -64,9 +64,9 @@ type Store struct {
 	oldest int
 	// services counts, per service name, the traces having a span of it.
 	services map[string]int
-	// gone remembers the IDs of the last max evicted traces (goneRing in
-	// eviction order, goneNext the slot of the next), so that a reader is
-	// told the store dropped a trace rather than never had it.
+	// gone remembers the IDs of the last rememberEvicted evicted traces
+	// (goneRing in eviction order, goneNext the slot of the next), so that
+	// a reader is told the store dropped a trace rather than never had it.
 	gone     map[sample.TraceID]struct{}
 	goneRing []sample.TraceID
 	goneNext int
@@ -244,19 +244,22 @@ func (s *Store) evict(id sample.TraceID) {
 	}
 	s.spansHeld.Add(-int64(len(t.spanIDs)))
 	s.evicted.Add(1)
-	if len(s.goneRing) < s.max {
+	if len(s.goneRing) < rememberEvicted {
 		s.goneRing = append(s.goneRing, id)
 	} else {
 		delete(s.gone, s.goneRing[s.goneNext])
 		s.goneRing[s.goneNext] = id
-		s.goneNext = (s.goneNext + 1) % s.max
+		s.goneNext = (s.goneNext + 1) % rememberEvicted
 	}
 	s.gone[id] = struct{}{}
 }
 
+// rememberEvicted is how many evicted trace IDs a store remembers: about
+// 3 MiB, a quarter of an hour of the demo's evictions.
+const rememberEvicted = 1 << 16
+
 // Evicted reports whether the store evicted the trace to stay within its
-// bound (among the last as many evicted as it holds) and holds it no
-// more.
+// bound (among the last rememberEvicted evicted) and holds it no more.
 func (s *Store) Evicted(id sample.TraceID) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -214,20 +214,20 @@ func TestEvictionBound(t *testing.T) {
 	checkEvictedRemembered(t, s, max)
 }
 
-// checkEvictedRemembered: the store tells the last max evicted traces from
-// traces it never had, over its API too, and forgets older evictions.
+// checkEvictedRemembered: the store tells evicted traces from traces it
+// never had, over its API too.
 func checkEvictedRemembered(t *testing.T, s *Store, max int) {
 	t.Helper()
 	for i := range byte(max) {
-		if !s.Evicted(tid(100 + i)) {
-			t.Errorf("burst trace %d, evicted last, is not known as evicted", i)
+		if !s.Evicted(tid(i)) || !s.Evicted(tid(100+i)) {
+			t.Errorf("trace %d or burst trace %d, evicted, is not known as evicted", i, i)
 		}
 		if s.Evicted(tid(100 + byte(max) + i)) {
 			t.Errorf("burst trace %d, held, is known as evicted", int(i)+max)
 		}
 	}
-	if s.Evicted(tid(0)) || s.Evicted(tid(77)) {
-		t.Error("an eviction older than the last max, or a trace never written, is known as evicted")
+	if s.Evicted(tid(77)) {
+		t.Error("a trace never written is known as evicted")
 	}
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
@@ -343,5 +343,28 @@ func TestConcurrentWritesAndReads(t *testing.T) {
 	}
 	if held != st.Spans {
 		t.Errorf("spans in the held traces = %d, Stats.Spans = %d", held, st.Spans)
+	}
+}
+
+// TestEvictedBounded: the store forgets the oldest evicted IDs beyond
+// rememberEvicted, and a trace written again is not evicted any more.
+func TestEvictedBounded(t *testing.T) {
+	s := New(WithMaxTraces(1))
+	id := func(i int) sample.TraceID { return sample.TraceID{1, byte(i >> 16), byte(i >> 8), byte(i)} }
+	n := rememberEvicted + 10
+	for i := range n + 1 {
+		mustWrite(t, s, batch(spanSpec{trace: id(i), id: sid(1), name: "x", service: "s"}))
+	}
+	for _, tc := range []struct {
+		i    int
+		want bool
+	}{{0, false}, {9, false}, {10, true}, {n - 1, true}, {n, false}} {
+		if got := s.Evicted(id(tc.i)); got != tc.want {
+			t.Errorf("trace %d of %d evicted: Evicted %v, want %v", tc.i, n+1, got, tc.want)
+		}
+	}
+	mustWrite(t, s, batch(spanSpec{trace: id(n - 1), id: sid(1), name: "x", service: "s"}))
+	if s.Evicted(id(n - 1)) {
+		t.Error("a trace written again after its eviction is still reported evicted")
 	}
 }
