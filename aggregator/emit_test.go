@@ -66,9 +66,9 @@ func TestSeriesSource(t *testing.T) {
 	p.Add(expPt, mixed, t0)
 	want := map[string]Source{
 		`{__name__="s_q"}`: SourceSpans, `{__name__="s_max"}`: SourceNone, `{__name__="s_count"}`: SourceNone,
-		`{__name__="e_q"}`:                 SourceExpHistogram,
-		`{__name__="h_bucket", le="1"}`:    SourceHistogram,
-		`{__name__="h_bucket", le="+Inf"}`: SourceNone, // empty in the window
+		`{__name__="e_q"}`:                  SourceExpHistogram,
+		`{__name__="h_bucket", le="1"}`:     SourceHistogram,
+		`{__name__="h_bucket", le="+Inf"}`:  SourceNone, // empty in the window
 		`{__name__="rpc", quantile="0.99"}`: SourceSummary,
 		`{__name__="g_last"}`:               SourceNone,
 		`{__name__="m_q"}`:                  SourceMixed,

@@ -39,7 +39,9 @@ mapping:
 `)
 	reg := prometheus.NewRegistry()
 	h, _ := testPipeline(t, s, plan.Unmatched{}, reg, "10s:2d")
-	ts := func(sec int64) pcommon.Timestamp { return pcommon.Timestamp((base + sec*1000) * int64(time.Millisecond)) }
+	ts := func(sec int64) pcommon.Timestamp {
+		return pcommon.Timestamp((base + sec*1000) * int64(time.Millisecond))
+	}
 	md := pmetric.NewMetrics()
 	ms := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
 	exp := ms.AppendEmpty()

@@ -90,7 +90,7 @@ func checkZoomAndBack(t *testing.T, b *browser, base string) {
 		if c.T < from-10 || c.T > to+10 {
 			t.Errorf("exemplar at %v drawn in the zoomed range [%v, %v]", c.T, from, to)
 		}
-		if c.T > newest.T {
+		if c.T >= newest.T { // of equal times the last drawn, on top
 			newest = c
 		}
 	}
@@ -351,6 +351,45 @@ func TestBrowserTraceErrors(t *testing.T) {
 	}
 	b.allowTraceNotFound()
 	b.checkErrors()
+	checkChartModel(t, b)
+}
+
+// checkChartModel runs the page's chart model on made-up results: of more
+// exemplars than it draws it keeps the newest, and it places an exemplar of
+// a count series on the sample of the window it was measured in (the
+// sample at a window's end stands for the window before it).
+func checkChartModel(t *testing.T, b *browser) {
+	type model struct {
+		N, Capped    int
+		Oldest       float64
+		Ys           []float64
+		Placements   []string
+		Unit, Bucket string
+	}
+	m := evalJS[model](b, `(() => {
+		const ex = [];
+		for (let i = 0; i < 5000; i++) ex.push({labels: {trace_id: 't' + i}, value: '0.1', timestamp: 1000 + i / 10});
+		const d = {query: 'x_seconds', start: 0, end: 2000, step: 10,
+			series: [{metric: {__name__: 'x_seconds'}, values: [[1000, '1']]}], exemplars: [{seriesLabels: {__name__: 'x_seconds'}, exemplars: ex}]};
+		const m = weir.chart.build(d, new Set(), '');
+		const bd = {query: 'x_bucket', start: 0, end: 2000, step: 10,
+			series: [{metric: {__name__: 'x_bucket', le: '0.5'}, values: [[1000, '5'], [1010, '7'], [1020, '9']]}],
+			exemplars: [{seriesLabels: {__name__: 'x_bucket', le: '0.5'}, exemplars: [
+				{labels: {trace_id: 'a'}, value: '0.2', timestamp: 1000}, {labels: {trace_id: 'b'}, value: '0.3', timestamp: 1009.9},
+				{labels: {trace_id: 'c'}, value: '0.4', timestamp: 1010}]}]};
+		const bm = weir.chart.build(bd, new Set(), '');
+		return {N: m.points.length, Capped: m.capped, Oldest: Math.min(...m.points.map(p => p.t)),
+			Ys: bm.points.map(p => p.y), Placements: bm.points.map(p => p.placement), Unit: m.shown[0].unit, Bucket: bm.shown[0].unit};
+	})()`)
+	if m.N != 3000 || m.Capped != 5000 || m.Oldest != 1200 {
+		t.Errorf("of 5000 exemplars the chart keeps %d (capped %d), the oldest at %v: want the newest 3000, from 1200", m.N, m.Capped, m.Oldest)
+	}
+	if m.Unit != "s" || m.Bucket != "" {
+		t.Errorf("units %q and %q, want seconds for x_seconds and counts for x_bucket", m.Unit, m.Bucket)
+	}
+	if want := []float64{7, 7, 9}; fmt.Sprint(m.Ys) != fmt.Sprint(want) || fmt.Sprint(m.Placements) != "[series series series]" {
+		t.Errorf("bucket exemplars at 1000, 1009.9, 1010 drawn at %v (%v), want %v on the series", m.Ys, m.Placements, want)
+	}
 }
 
 // allowTraceNotFound forgets the browser's reports of /api/traces/ answering
