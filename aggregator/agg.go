@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/prometheus/prometheus/model/labels"
-
 	"github.com/weirdev/weir/sample"
 )
 
@@ -60,11 +58,8 @@ type output interface {
 	// emit writes the output's samples of Spec s of a closed window of t,
 	// none when the window's points do not define it (the min of a
 	// histogram, a quantile of an empty sketch).
-	emit(w *window, t *Target, s *Spec, out emitFunc)
+	emit(w *window, t *Target, s *Spec, out *emitter)
 }
-
-// emitFunc receives one output sample of a window.
-type emitFunc func(ls labels.Labels, v float64, ex sample.Exemplar)
 
 // extra is window state an output keeps beyond the shared state: it takes
 // the window's points, merges with the partial windows of other input

@@ -70,14 +70,15 @@ func (b *bucketHist) merge(o *bucketHist) error {
 
 // bucketsOutput writes an explicit-bucket histogram's cumulative le buckets,
 // each with the exemplar that landed in it (the _sum and _count series are
-// the Sum and Count outputs).
+// the Sum and Count outputs). A bucket counts in the exemplar coverage when
+// observations landed in it in the window.
 type bucketsOutput struct{}
 
 func (bucketsOutput) name() string    { return "buckets" }
 func (bucketsOutput) suffix() string  { return "_bucket" }
 func (bucketsOutput) needs() needs    { return needs{buckets: true} }
 func (bucketsOutput) newExtra() extra { return nil }
-func (bucketsOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
+func (bucketsOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	h := w.hist
 	if h == nil || h.counts == nil {
 		return
@@ -91,7 +92,12 @@ func (bucketsOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
 			le = h.bounds[i]
 		}
 		b.Set(labels.BucketLabel, formatLe(le))
-		out(b.Labels(), float64(cum), h.ex[i])
+		if c == 0 {
+			// Nothing landed in the bucket: no exemplar to miss.
+			out.put(b.Labels(), float64(cum), h.ex[i])
+		} else {
+			out.link(b.Labels(), float64(cum), h.ex[i], w.source())
+		}
 	}
 }
 

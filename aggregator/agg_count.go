@@ -9,6 +9,6 @@ func (countOutput) name() string    { return "count" }
 func (countOutput) suffix() string  { return "_count" }
 func (countOutput) needs() needs    { return needs{} }
 func (countOutput) newExtra() extra { return nil }
-func (countOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
-	out(t.SeriesLabels(s), w.n, sample.Exemplar{})
+func (countOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
+	out.put(t.SeriesLabels(s), w.n, sample.Exemplar{})
 }

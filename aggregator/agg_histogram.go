@@ -9,6 +9,6 @@ func (histogramOutput) name() string    { return "histogram" }
 func (histogramOutput) suffix() string  { return "_bucket" }
 func (histogramOutput) needs() needs    { return needs{buckets: true} }
 func (histogramOutput) newExtra() extra { return nil }
-func (histogramOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
+func (histogramOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	bucketsOutput{}.emit(w, t, s, out)
 }

@@ -10,8 +10,8 @@ func (increaseOutput) name() string    { return "increase" }
 func (increaseOutput) suffix() string  { return "_increase" }
 func (increaseOutput) needs() needs    { return needs{} }
 func (increaseOutput) newExtra() extra { return nil }
-func (increaseOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
-	out(t.SeriesLabels(s), w.increase(), sample.Exemplar{})
+func (increaseOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
+	out.put(t.SeriesLabels(s), w.increase(), sample.Exemplar{})
 }
 
 func (w *window) increase() float64 {

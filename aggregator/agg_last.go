@@ -10,8 +10,16 @@ func (lastOutput) name() string    { return "last" }
 func (lastOutput) suffix() string  { return "_last" }
 func (lastOutput) needs() needs    { return needs{scalar: true} }
 func (lastOutput) newExtra() extra { return nil }
-func (lastOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
-	if w.scalar {
-		out(t.SeriesLabels(s), w.lastV, sample.Exemplar{})
+func (lastOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
+	if !w.scalar {
+		return
 	}
+	ls := t.SeriesLabels(s)
+	if w.kinds == 1<<sample.Gauge && ls.Has(QuantileLabel) {
+		// A summary's quantile, passing through: it counts in the exemplar
+		// coverage as one that can never have an exemplar.
+		out.link(ls, w.lastV, sample.Exemplar{}, SourceSummary)
+		return
+	}
+	out.put(ls, w.lastV, sample.Exemplar{})
 }

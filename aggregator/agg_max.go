@@ -11,7 +11,7 @@ func (maxOutput) name() string    { return "max" }
 func (maxOutput) suffix() string  { return "_max" }
 func (maxOutput) needs() needs    { return needs{scalar: true} }
 func (maxOutput) newExtra() extra { return nil }
-func (maxOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
+func (maxOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	if !w.scalar {
 		return
 	}
@@ -21,5 +21,5 @@ func (maxOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
 			ex = mx
 		}
 	}
-	out(t.SeriesLabels(s), w.max, ex)
+	out.put(t.SeriesLabels(s), w.max, ex)
 }

@@ -9,8 +9,8 @@ func (minOutput) name() string    { return "min" }
 func (minOutput) suffix() string  { return "_min" }
 func (minOutput) needs() needs    { return needs{scalar: true} }
 func (minOutput) newExtra() extra { return nil }
-func (minOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
+func (minOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	if w.scalar {
-		out(t.SeriesLabels(s), w.min, sample.Exemplar{})
+		out.put(t.SeriesLabels(s), w.min, sample.Exemplar{})
 	}
 }

@@ -1,14 +1,16 @@
 package aggregator
 
 // quantileOutput is the DDSketch q-quantile of the window's distribution,
-// with the candidate exemplar of the sketch bucket holding it.
+// with the candidate exemplar of the sketch bucket holding it or, when that
+// bucket has none, the candidate nearest the quantile within the exemplar
+// tolerance (see ExemplarTolerance).
 type quantileOutput struct{}
 
 func (quantileOutput) name() string    { return "quantile" }
 func (quantileOutput) suffix() string  { return "" }
 func (quantileOutput) needs() needs    { return needs{dist: true} }
 func (quantileOutput) newExtra() extra { return nil }
-func (quantileOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
+func (quantileOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	if w.sk == nil {
 		return
 	}
@@ -16,6 +18,6 @@ func (quantileOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
 	if !ok {
 		return
 	}
-	ex, _ := w.sk.candidate(k)
-	out(t.SeriesLabels(s), v, ex)
+	ex, _ := w.sk.near(k, v, out.tol)
+	out.link(t.SeriesLabels(s), v, ex, w.source())
 }

@@ -9,6 +9,6 @@ func (rateOutput) name() string    { return "rate" }
 func (rateOutput) suffix() string  { return "_rate" }
 func (rateOutput) needs() needs    { return needs{} }
 func (rateOutput) newExtra() extra { return nil }
-func (rateOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
-	out(t.SeriesLabels(s), w.increase()/(float64(t.Resolution)/1000), sample.Exemplar{})
+func (rateOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
+	out.put(t.SeriesLabels(s), w.increase()/(float64(t.Resolution)/1000), sample.Exemplar{})
 }

@@ -16,14 +16,14 @@ func (stddevOutput) name() string    { return "stddev" }
 func (stddevOutput) suffix() string  { return "_stddev" }
 func (stddevOutput) needs() needs    { return needs{} }
 func (stddevOutput) newExtra() extra { return &moments{} }
-func (stddevOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
+func (stddevOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	m, _ := w.extraOf(t, Stddev).(*moments)
 	if m == nil || m.n == 0 {
 		return
 	}
 	mean := m.sum.value() / m.n
 	v := m.sumsq.value()/m.n - mean*mean
-	out(t.SeriesLabels(s), math.Sqrt(max(v, 0)), sample.Exemplar{})
+	out.put(t.SeriesLabels(s), math.Sqrt(max(v, 0)), sample.Exemplar{})
 }
 
 // moments are the count, sum and sum of squares of a window's values.

@@ -10,6 +10,6 @@ func (sumOutput) name() string    { return "sum" }
 func (sumOutput) suffix() string  { return "_sum" }
 func (sumOutput) needs() needs    { return needs{} }
 func (sumOutput) newExtra() extra { return nil }
-func (sumOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
-	out(t.SeriesLabels(s), w.sum.value(), sample.Exemplar{})
+func (sumOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
+	out.put(t.SeriesLabels(s), w.sum.value(), sample.Exemplar{})
 }

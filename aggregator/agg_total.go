@@ -8,6 +8,6 @@ func (totalOutput) name() string    { return "total" }
 func (totalOutput) suffix() string  { return "_total" }
 func (totalOutput) needs() needs    { return needs{} }
 func (totalOutput) newExtra() extra { return nil }
-func (totalOutput) emit(w *window, t *Target, s *Spec, out emitFunc) {
+func (totalOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	increaseOutput{}.emit(w, t, s, out)
 }

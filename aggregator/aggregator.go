@@ -18,6 +18,8 @@ type config struct {
 	closeTimeout time.Duration
 	maxFuture    time.Duration
 	accuracy     float64
+	tolerance    float64
+	toleranceSet bool
 	reg          prometheus.Registerer
 	logger       *slog.Logger
 }
@@ -51,6 +53,24 @@ func MaxFuture(d time.Duration) Opt { return func(c *config) { c.maxFuture = d }
 
 // RelativeAccuracy is the DDSketch relative accuracy α (default 0.01).
 func RelativeAccuracy(a float64) Opt { return func(c *config) { c.accuracy = a } }
+
+// ExemplarTolerance is how far, relative to a percentile's value, its
+// exemplar may lie when the sketch bucket holding the percentile has no
+// candidate: the candidate nearest the value within rel·value is taken
+// instead (default DefaultExemplarTolerance·α). 0 links only the bucket's
+// own candidate. A wider tolerance links more percentiles of SDK
+// histograms, whose reservoirs keep a few exemplars per collection, to a
+// trace whose value is further from the percentile (the exemplar keeps its
+// own value). New fails unless 0 ≤ rel < 1.
+func ExemplarTolerance(rel float64) Opt {
+	return func(c *config) { c.tolerance, c.toleranceSet = rel, true }
+}
+
+// DefaultExemplarTolerance is the exemplar tolerance, in multiples of the
+// relative accuracy α, without ExemplarTolerance: at α = 1% it reaches the
+// middle of an SDK's exponential bucket at scale 3 (±4.4%) and a few
+// sketch buckets either side of finer ones.
+const DefaultExemplarTolerance = 5
 
 // WithRegisterer registers the aggregator's metrics.
 func WithRegisterer(r prometheus.Registerer) Opt { return func(c *config) { c.reg = r } }
@@ -103,6 +123,11 @@ func New(opts ...Opt) (*Aggregator, error) {
 	if !(cfg.accuracy > 0 && cfg.accuracy < 1) {
 		return nil, fmt.Errorf("aggregator: relative accuracy %v is not in (0, 1)", cfg.accuracy)
 	}
+	if !cfg.toleranceSet {
+		cfg.tolerance = DefaultExemplarTolerance * cfg.accuracy
+	} else if !(cfg.tolerance >= 0 && cfg.tolerance < 1) {
+		return nil, fmt.Errorf("aggregator: exemplar tolerance %v is not in [0, 1)", cfg.tolerance)
+	}
 	m, err := mapping.NewLogarithmicMapping(cfg.accuracy)
 	if err != nil {
 		return nil, fmt.Errorf("aggregator: relative accuracy %v: %w", cfg.accuracy, err)
@@ -117,6 +142,10 @@ func New(opts ...Opt) (*Aggregator, error) {
 
 // RelativeAccuracy returns the sketches' relative accuracy α.
 func (a *Aggregator) RelativeAccuracy() float64 { return a.cfg.accuracy }
+
+// ExemplarTolerance returns the exemplar tolerance in force (see the
+// option).
+func (a *Aggregator) ExemplarTolerance() float64 { return a.cfg.tolerance }
 
 // Partition returns the stage-1 state of an input partition, creating it
 // on first use.

@@ -21,6 +21,7 @@ import (
 //	specs     = n:uvarint { agg:byte q:f64 labels }    agg's bit 7: Cumulative
 //	labels    = n:uvarint { name:str value:str }
 //	window    = n:f64 sum:xsum delta:xsum flags:byte
+//	            [kinds: byte]
 //	            [scalar: min:f64 max:f64 lastT:varint lastV:f64]
 //	            [dist: zero:f64 pos:bins neg:bins cands maxEx:exemplar?]
 //	            [hist: nb:uvarint bounds:f64*(nb-1) counts:uvarint*nb exemplar?*nb]
@@ -30,6 +31,10 @@ import (
 //	cands     = n:uvarint { key:varint exemplar }
 //	exemplar  = trace:16 span:8 value:f64 t:varint partition:varint
 //	exemplar? = present:byte [exemplar]
+//
+// Each part in brackets is present when its flag is set. kinds has bit 1<<k
+// set for each sample.Kind k among the window's points; a record without
+// it (an encoder before it) leaves them unknown.
 //
 // A decoder refuses unknown versions and types, truncated input, trailing
 // bytes, and values no encoder writes (negative counts, NaN bounds, indexes
@@ -50,6 +55,7 @@ const (
 	flagDist
 	flagHist
 	flagExt
+	flagKinds
 )
 
 // maxSketchIndex bounds sketch indexes on decode: a 1% sketch indexes all of
@@ -177,7 +183,13 @@ func (w *window) appendTo(b []byte, t *Target) []byte {
 	if len(w.ext) > 0 {
 		flags |= flagExt
 	}
+	if w.kinds != 0 {
+		flags |= flagKinds
+	}
 	b = append(b, flags)
+	if w.kinds != 0 {
+		b = append(b, w.kinds)
+	}
 	if w.scalar {
 		b = appendF64(b, w.min)
 		b = appendF64(b, w.max)
@@ -235,8 +247,13 @@ func (a *Aggregator) decodeWindow(d *decoder, t *Target, start int64) *window {
 	w.sum = d.xsum()
 	w.delta = d.xsum()
 	flags := d.byte()
-	if flags&^(flagScalar|flagDist|flagHist|flagExt) != 0 {
+	if flags&^(flagScalar|flagDist|flagHist|flagExt|flagKinds) != 0 {
 		d.fail("window flags %#x", flags)
+	}
+	if flags&flagKinds != 0 {
+		if w.kinds = d.byte(); d.err == nil && (w.kinds == 0 || w.kinds&^knownKinds != 0) {
+			d.fail("window point kinds %#x", w.kinds)
+		}
 	}
 	if flags&flagScalar != 0 {
 		w.scalar = true

@@ -42,8 +42,8 @@ func TestCodecRoundTripGenerated(t *testing.T) {
 					t.Fatalf("%s/%d buckets/exemplars %v: decode: %v", aggName(spec), nb, withEx, err)
 				}
 				var want, have []Series
-				got[0].w.emit(tg, func(s Series) { want = append(want, s) })
-				rec.Partial.w.emit(rec.Partial.Target, func(s Series) { have = append(have, s) })
+				got[0].w.emit(tg, a.cfg.tolerance, func(s Series) { want = append(want, s) })
+				rec.Partial.w.emit(rec.Partial.Target, a.cfg.tolerance, func(s Series) { have = append(have, s) })
 				if len(want) == 0 || !reflect.DeepEqual(have, want) {
 					t.Fatalf("%s/%d buckets/exemplars %v: after round trip\n%+v\nwant\n%+v", aggName(spec), nb, withEx, have, want)
 				}

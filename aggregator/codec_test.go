@@ -55,8 +55,8 @@ func TestCodecRoundTrip(t *testing.T) {
 			}
 		}
 		var want, have []Series
-		p.w.emit(p.Target, func(s Series) { want = append(want, s) })
-		got.w.emit(got.Target, func(s Series) { have = append(have, s) })
+		p.w.emit(p.Target, a.cfg.tolerance, func(s Series) { want = append(want, s) })
+		got.w.emit(got.Target, a.cfg.tolerance, func(s Series) { have = append(have, s) })
 		if len(want) == 0 || !reflect.DeepEqual(have, want) {
 			t.Fatalf("target %d: emitted after round trip\n%+v\nwant\n%+v", p.Target.Key, have, want)
 		}
@@ -98,7 +98,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		// Whatever decodes must merge and emit without panicking, and
 		// re-encode to the same bytes.
-		rec.Partial.w.emit(rec.Partial.Target, func(Series) {})
+		rec.Partial.w.emit(rec.Partial.Target, a.cfg.tolerance, func(Series) {})
 		if again := EncodePartial(nil, *rec.Partial); len(again) == 0 {
 			t.Fatal("re-encoding produced nothing")
 		}

@@ -242,6 +242,6 @@ func (m *Merger) Close(now time.Time, emit func(Series)) {
 }
 
 func (m *Merger) closeOne(mw *mergeWin, cause string, emit func(Series)) {
-	mw.w.emit(mw.t, emit)
+	mw.w.emit(mw.t, m.agg.cfg.tolerance, emit)
 	m.agg.m.closed.WithLabelValues(cause).Inc()
 }

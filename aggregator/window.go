@@ -24,6 +24,9 @@ type window struct {
 	// and they are not kept.
 	scalar   bool
 	noScalar bool
+	// kinds has bit 1<<k set for each sample.Kind k among the window's
+	// points: what its exemplars can come from (see source).
+	kinds    uint8
 	min, max float64
 	lastT    int64
 	lastV    float64
@@ -78,6 +81,9 @@ func (w *window) extraOf(t *Target, a Agg) extra {
 // add folds one point into the window. An error means the point was not
 // (entirely) taken and is counted as invalid by the caller.
 func (w *window) add(p *sample.Point) error {
+	if p.Kind <= sample.ExponentialHistogram {
+		w.kinds |= 1 << p.Kind
+	}
 	for _, e := range w.ext {
 		e.add(p)
 	}
@@ -153,6 +159,7 @@ func (w *window) scalarValue(t int64, v float64) {
 
 // merge folds a partial window of the same target and start into w.
 func (w *window) merge(o *window) error {
+	w.kinds |= o.kinds
 	w.n += o.n
 	w.sum.merge(&o.sum)
 	w.delta.merge(&o.delta)

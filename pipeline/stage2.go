@@ -202,6 +202,7 @@ func (s *Stage2) collect(ser aggregator.Series, decide func(sample.Exemplar)) {
 			decide(ser.Exemplar)
 		}
 	}
+	s.m.coverage.count(&ser)
 	route := ser.Route
 	if _, ok := s.cfg.Series[route]; !ok {
 		route = ""
@@ -224,6 +225,7 @@ type stage2Metrics struct {
 	open           *prometheus.GaugeVec
 	behind         *prometheus.GaugeVec
 	oldest         *prometheus.GaugeVec
+	coverage       *coverage
 }
 
 func newStage2Metrics(reg prometheus.Registerer) *stage2Metrics {
@@ -248,9 +250,10 @@ func newStage2Metrics(reg prometheus.Registerer) *stage2Metrics {
 		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "weir_stage2_oldest_open_window_end_seconds", Help: "End of the oldest window waiting to close, per weir.partials partition (Unix seconds).",
 		}, []string{"partition"}),
+		coverage: newCoverage(),
 	}
 	if reg != nil {
-		reg.MustRegister(m.samples, m.unrouted, exemplars, m.open, m.behind, m.oldest)
+		reg.MustRegister(m.samples, m.unrouted, exemplars, m.open, m.behind, m.oldest, m.coverage.vec)
 	}
 	return m
 }

@@ -1,6 +1,7 @@
 package tailsampling
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -48,7 +49,11 @@ type kept struct {
 	at     int64 // Unix ms of the first decision.
 	// refs counts exemplar decisions not yet resolved: the trace was not
 	// exported since they came.
-	refs     uint32
+	refs uint32
+	// sdkRefs counts the broadcast exemplar decisions (SDK exemplars) not
+	// yet resolved; only the partition holding the trace exports it, so
+	// only its set resolves them, and none counts them as unresolved.
+	sdkRefs  uint16
 	exported bool
 }
 
@@ -87,12 +92,18 @@ func (s *KeepSet) Add(d Decision, at time.Time) {
 		k = kept{reason: d.Reason, at: ms}
 		s.order = append(s.order, orderEntry{id: d.TraceID, at: ms})
 	}
-	if d.Reason == KeepExemplar && !d.Broadcast {
-		if k.exported {
-			s.cfg.Metrics.resolved.Inc()
-		} else {
-			k.refs++
+	switch {
+	case d.Reason != KeepExemplar:
+	case k.exported && d.Broadcast:
+		s.cfg.Metrics.resolvedSDK.Inc()
+	case k.exported:
+		s.cfg.Metrics.resolved.Inc()
+	case d.Broadcast:
+		if k.sdkRefs < math.MaxUint16 {
+			k.sdkRefs++
 		}
+	default:
+		k.refs++
 	}
 	s.m[d.TraceID] = k
 }
@@ -123,7 +134,8 @@ func (s *KeepSet) Exported(id sample.TraceID) {
 		return
 	}
 	s.cfg.Metrics.resolved.Add(float64(k.refs))
-	k.refs, k.exported = 0, true
+	s.cfg.Metrics.resolvedSDK.Add(float64(k.sdkRefs))
+	k.refs, k.sdkRefs, k.exported = 0, 0, true
 	s.m[id] = k
 }
 
@@ -181,10 +193,11 @@ func (s *KeepSet) compact() {
 // KeepMetrics are the counters of the KeepSets of a process, shared by its
 // partitions' sets.
 type KeepMetrics struct {
-	decisions  [numReasons]prometheus.Counter
-	evicted    prometheus.Counter
-	resolved   prometheus.Counter
-	unresolved prometheus.Counter
+	decisions   [numReasons]prometheus.Counter
+	evicted     prometheus.Counter
+	resolved    prometheus.Counter
+	resolvedSDK prometheus.Counter
+	unresolved  prometheus.Counter
 }
 
 // NewKeepMetrics registers the KeepSet counters on reg (nil: unregistered).
@@ -193,14 +206,16 @@ func NewKeepMetrics(reg prometheus.Registerer) *KeepMetrics {
 		Name: "weir_tailsampling_decisions_total",
 		Help: "Keep decisions read from weir.decisions, by reason (a trace decided twice counts twice).",
 	}, []string{"reason"})
+	resolved := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "weir_exemplar_traces_exported_total",
+		Help: "Exemplar decisions whose trace was exported, by the exemplar's source (spans: one decision per emitted span exemplar; sdk: an SDK's exemplar, counted by the partition that held its trace): with weir_exemplars_emitted_total, the share of deep links that resolve.",
+	}, []string{"source"})
 	m := &KeepMetrics{
+		resolved:    resolved.WithLabelValues("spans"),
+		resolvedSDK: resolved.WithLabelValues("sdk"),
 		evicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_tailsampling_keep_set_evicted_total",
 			Help: "Keep decisions dropped before the second pass was past their traces, to stay within the keep set's bound: their later spans are not exported.",
-		}),
-		resolved: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "weir_exemplar_traces_exported_total",
-			Help: "Exemplar decisions (one per emitted span exemplar) whose trace was exported: with weir_exemplars_emitted_total{source=\"spans\"}, the share of deep links that resolve.",
 		}),
 		unresolved: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_exemplar_traces_unresolved_total",
@@ -212,7 +227,7 @@ func NewKeepMetrics(reg prometheus.Registerer) *KeepMetrics {
 	}
 	m.decisions[numReasons-1] = dec.WithLabelValues("unknown")
 	if reg != nil {
-		reg.MustRegister(dec, m.evicted, m.resolved, m.unresolved)
+		reg.MustRegister(dec, m.evicted, resolved, m.unresolved)
 	}
 	return m
 }

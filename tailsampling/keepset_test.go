@@ -36,6 +36,10 @@ func TestKeepSet(t *testing.T) {
 	if got := testutil.ToFloat64(m.resolved); got != 2 {
 		t.Fatalf("resolved %v exemplar decisions, want 2 (trace 1's, before and after its export)", got)
 	}
+	s.Exported(id(3)) // an SDK exemplar's trace, held by this partition
+	if got := testutil.ToFloat64(m.resolvedSDK); got != 1 {
+		t.Fatalf("resolved %v SDK exemplar decisions, want 1 (trace 3's)", got)
+	}
 	s.Add(Decision{TraceID: id(4), Reason: KeepLatency}, t0) // over the bound: trace 1, the oldest, goes
 	if _, _, ok := s.Kept(id(1)); ok || testutil.ToFloat64(m.evicted) != 1 {
 		t.Fatalf("over the bound, the oldest decision was not evicted (evicted %v)", testutil.ToFloat64(m.evicted))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -162,6 +163,9 @@ func TestBrowserExemplarToWaterfall(t *testing.T) {
 		t.Logf("screenshot: %s (%d bytes)", p, len(png))
 	}
 
+	checkZoomAndBack(t, b, base)
+	checkHoverLegendSearch(t, b)
+	checkBuckets(t, b, base)
 	checkJaegerLink(t, b, base, pick.TraceID, len(want.Spans))
 }
 
@@ -294,8 +298,13 @@ func checkJaegerLink(t *testing.T, b *browser, demoBase, traceID string, spans i
 	if err != nil {
 		t.Fatal(err)
 	}
+	demoURL, err := url.Parse(demoBase)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apis)
+	mux.Handle("/metrics", httputil.NewSingleHostReverseProxy(demoURL))
 	mux.Handle("/", ui.Handler(ui.Config{JaegerUIURL: jaegerUI}))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
@@ -535,7 +544,15 @@ func (b *browser) run(a chromedp.Action[[]byte]) []byte {
 // with the expression and the page's status line.
 func (b *browser) poll(expr string) {
 	b.t.Helper()
-	if _, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+	b.pollFor(expr, 30*time.Second)
+}
+
+// pollFor is poll with a deadline of its own.
+func (b *browser) pollFor(expr string, within time.Duration) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, within+5*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(within))); err != nil {
 		status, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById('status').textContent + ' | ' + document.getElementById('trace-error').textContent`))
 		b.checkErrors()
 		b.t.Fatalf("browser: waiting for %s: %v (page says: %q)", expr, err, status)
@@ -553,6 +570,12 @@ func (b *browser) choose(id, value string) {
 	if !ok {
 		b.t.Fatalf("browser: select #%s has no option %q", id, value)
 	}
+}
+
+// exec runs statements in the page.
+func (b *browser) exec(js string) {
+	b.t.Helper()
+	evalJS[bool](b, "(() => { "+js+"; return true; })()")
 }
 
 func evalJS[T any](b *browser, expr string) T {

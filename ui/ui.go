@@ -3,11 +3,13 @@
 // exemplar to open its trace as a waterfall.
 //
 // The page is hand-written HTML, CSS and JavaScript embedded in the binary
-// (no build step, nothing loaded from elsewhere). It reads only weir's own
-// port: the Prometheus HTTP API under /api/v1/ (the demo's embedded store, or
-// the proxy to the configured Prometheus-compatible storage under `weir run`)
-// and the Jaeger HTTP API under /api/traces/. The server mounts the handler at
-// "/".
+// (no build step, nothing loaded from elsewhere), its chart its own: no
+// charting library is packaged for Go, and one from npm would add a build
+// step to `go run ./cmd/weir demo`. It reads only weir's own port: the
+// Prometheus HTTP API under /api/v1/ (the demo's embedded store, or the
+// proxy to the configured Prometheus-compatible storage under `weir run`),
+// the Jaeger HTTP API under /api/traces/, and /metrics for the exemplar
+// coverage. The server mounts the handler at "/".
 package ui
 
 import (
@@ -31,11 +33,16 @@ type Config struct {
 	// waterfall links to JaegerUIURL + "/trace/{id}". Only http and https
 	// addresses are linked; the page ignores any other.
 	JaegerUIURL string
+	// DecisionWait is how far behind its spans weir exports a kept trace
+	// (tail_sampling.decision_wait): the page tells a trace not decided yet
+	// from one not exported by the exemplar's age.
+	DecisionWait time.Duration
 }
 
 // pageConfig is /ui/config.json.
 type pageConfig struct {
-	JaegerUIURL string `json:"jaegerUIURL"`
+	JaegerUIURL         string  `json:"jaegerUIURL"`
+	DecisionWaitSeconds float64 `json:"decisionWaitSeconds"`
 }
 
 // Paths the handler serves. Anything else under "/" answers 404.
@@ -55,9 +62,9 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // only (405 otherwise) and 404 for any other path, so that mounting it at "/"
 // does not turn mistyped API paths into pages.
 func Handler(cfg Config) http.Handler {
-	conf, err := json.Marshal(pageConfig{JaegerUIURL: strings.TrimRight(cfg.JaegerUIURL, "/")})
+	conf, err := json.Marshal(pageConfig{JaegerUIURL: strings.TrimRight(cfg.JaegerUIURL, "/"), DecisionWaitSeconds: cfg.DecisionWait.Seconds()})
 	if err != nil {
-		// A struct of one string always marshals.
+		// A struct of a string and a finite number always marshals.
 		panic(fmt.Sprintf("ui: config: %v", err))
 	}
 	static, err := fs.Sub(assets, "assets")

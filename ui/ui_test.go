@@ -38,11 +38,13 @@ func TestHandlerPaths(t *testing.T) {
 		contains     string
 	}{
 		{"GET", "/", 200, "text/html", `<script src="/ui/app.js" defer></script>`},
+		{"GET", "/ui/trace.js", 200, "text/javascript", "function render("},
+		{"GET", "/ui/chart.js", 200, "text/javascript", "function draw("},
 		{"GET", "/index.html", 200, "text/html", `id="waterfall"`},
 		{"HEAD", "/", 200, "text/html", ""},
-		{"GET", "/ui/app.js", 200, "text/javascript", "function renderWaterfall"},
+		{"GET", "/ui/app.js", 200, "text/javascript", "function navigate"},
 		{"GET", "/ui/style.css", 200, "text/css", "--fg:"},
-		{"GET", "/ui/config.json", 200, "application/json", `"jaegerUIURL":""`},
+		{"GET", "/ui/config.json", 200, "application/json", `"jaegerUIURL":"","decisionWaitSeconds":0`},
 		{"GET", "/ui/index.html", 404, "text/plain", "no page"},
 		{"GET", "/ui/missing.js", 404, "text/plain", "no asset /ui/missing.js"},
 		{"GET", "/ui/../ui/app.js", 404, "text/plain", ""},
@@ -123,7 +125,7 @@ func TestAssetsSelfContained(t *testing.T) {
 			t.Errorf("index.html names %q: not an asset of the page", ref)
 		}
 	}
-	for _, name := range []string{"/", "/ui/app.js", "/ui/style.css"} {
+	for _, name := range append([]string{"/", "/ui/style.css"}, scripts(t, h)...) {
 		b := body(t, get(t, h, "GET", name))
 		for _, u := range regexp.MustCompile(`(?:https?:)?//[a-zA-Z0-9.-]+\.[a-z]{2,}[^\s"'`+"`"+`)]*`).FindAllString(b, -1) {
 			if u != "http://www.w3.org/2000/svg" {
@@ -141,7 +143,7 @@ func TestAssetsSelfContained(t *testing.T) {
 func TestScriptFindsItsElements(t *testing.T) {
 	h := Handler(Config{})
 	index := body(t, get(t, h, "GET", "/"))
-	js := body(t, get(t, h, "GET", "/ui/app.js"))
+	js := allScripts(t, h)
 	ids := map[string]bool{}
 	for _, m := range regexp.MustCompile(`\sid="([^"]+)"`).FindAllStringSubmatch(index, -1) {
 		if ids[m[1]] {
@@ -151,11 +153,11 @@ func TestScriptFindsItsElements(t *testing.T) {
 	}
 	used := regexp.MustCompile(`\$\('([^']+)'\)`).FindAllStringSubmatch(js, -1)
 	if len(used) < 10 {
-		t.Fatalf("app.js looks up %d elements by id; the pattern no longer matches the script", len(used))
+		t.Fatalf("the scripts look up %d elements by id; the pattern no longer matches them", len(used))
 	}
 	for _, m := range used {
 		if !ids[m[1]] {
-			t.Errorf("app.js looks up #%s, which index.html does not have", m[1])
+			t.Errorf("a script looks up #%s, which index.html does not have", m[1])
 		}
 	}
 	// Every form control has a label.
@@ -171,7 +173,7 @@ func TestScriptFindsItsElements(t *testing.T) {
 func TestContrast(t *testing.T) {
 	h := Handler(Config{})
 	css := body(t, get(t, h, "GET", "/ui/style.css"))
-	js := body(t, get(t, h, "GET", "/ui/app.js"))
+	js := allScripts(t, h)
 	vars := map[string]string{}
 	for _, m := range regexp.MustCompile(`--([a-z-]+):\s*(#[0-9a-fA-F]{6})`).FindAllStringSubmatch(css, -1) {
 		vars[m[1]] = m[2]
@@ -196,7 +198,7 @@ func TestContrast(t *testing.T) {
 	}
 	pal := regexp.MustCompile(`(?s)const PALETTE = \[(.*?)\]`).FindStringSubmatch(js)
 	if pal == nil {
-		t.Fatal("app.js has no PALETTE")
+		t.Fatal("the scripts have no PALETTE")
 	}
 	colors := regexp.MustCompile(`#[0-9a-fA-F]{6}`).FindAllString(pal[1], -1)
 	if len(colors) < 8 {
@@ -210,6 +212,28 @@ func TestContrast(t *testing.T) {
 			t.Errorf("palette colour %s on %s: contrast %.2f, want ≥ 3", c, vars["panel"], r)
 		}
 	}
+}
+
+// scripts returns the paths of the scripts index.html loads, in order.
+func scripts(t *testing.T, h http.Handler) []string {
+	t.Helper()
+	var out []string
+	for _, m := range regexp.MustCompile(`<script src="([^"]+)"`).FindAllStringSubmatch(body(t, get(t, h, "GET", "/")), -1) {
+		out = append(out, m[1])
+	}
+	if len(out) == 0 {
+		t.Fatal("index.html loads no script")
+	}
+	return out
+}
+
+func allScripts(t *testing.T, h http.Handler) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range scripts(t, h) {
+		b.WriteString(body(t, get(t, h, "GET", p)))
+	}
+	return b.String()
 }
 
 func contrast(t *testing.T, a, b string) float64 {

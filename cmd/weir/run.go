@@ -143,7 +143,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		}
 		srvOpts = append(srvOpts, server.Traces(h))
 	}
-	srvOpts = append(srvOpts, server.UI(ui.Handler(ui.Config{JaegerUIURL: cfg.Query.JaegerUIURL})))
+	srvOpts = append(srvOpts, server.UI(ui.Handler(ui.Config{JaegerUIURL: cfg.Query.JaegerUIURL, DecisionWait: time.Duration(cfg.TailSampling.DecisionWait)})))
 	srv := server.New(reg, srvOpts...)
 	l, err := server.Listen(cfg.Listen)
 	if err != nil {

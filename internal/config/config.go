@@ -111,6 +111,9 @@ type Aggregation struct {
 	CloseTimeout     Duration `yaml:"close_timeout"`
 	MaxFuture        Duration `yaml:"max_future"`
 	RelativeAccuracy float64  `yaml:"relative_accuracy"`
+	// ExemplarTolerance is aggregator.ExemplarTolerance; unset, the
+	// aggregator's default (aggregator.DefaultExemplarTolerance·α).
+	ExemplarTolerance *float64 `yaml:"exemplar_tolerance"`
 }
 
 // TailSampling tunes the second pass over the spans topic, which exports
@@ -316,6 +319,9 @@ func (c *Config) validate() error {
 	}
 	if a := c.Aggregation.RelativeAccuracy; a != 0 && !(a > 0 && a < 1) {
 		errs = append(errs, fmt.Sprintf("aggregation.relative_accuracy: %v is not in (0, 1)", a))
+	}
+	if r := c.Aggregation.ExemplarTolerance; r != nil && !(*r >= 0 && *r < 1) {
+		errs = append(errs, fmt.Sprintf("aggregation.exemplar_tolerance: %v is not in [0, 1)", *r))
 	}
 	if r := c.TailSampling.BaselineRate; r != nil && (*r < 0 || *r > 1) {
 		errs = append(errs, fmt.Sprintf("tail_sampling.baseline_rate: %v is not in [0, 1]", *r))

@@ -35,6 +35,7 @@ aggregation:
 		{"negative workers", "kafka: {brokers: [a], workers: -1}\nremote_write: [{url: 'http://x/'}]\n", "kafka.workers: -1 is not between 1 and 64"},
 		{"too many workers", "kafka: {brokers: [a], workers: 65}\nremote_write: [{url: 'http://x/'}]\n", "kafka.workers: 65 is not between 1 and 64"},
 		{"bad rate", "kafka: {brokers: [a]}\nremote_write: [{url: 'http://x/'}]\ntail_sampling: {baseline_rate: 2}\n", "baseline_rate: 2 is not in [0, 1]"},
+		{"bad tolerance", "kafka: {brokers: [a]}\nremote_write: [{url: 'http://x/'}]\naggregation: {exemplar_tolerance: -0.1}\n", "aggregation.exemplar_tolerance: -0.1 is not in [0, 1)"},
 	}
 	for _, tc := range bad {
 		_, err := Parse([]byte(tc.in))

@@ -58,6 +58,9 @@ type Config struct {
 	Listen    string     // HTTP address (default 127.0.0.1:9464)
 	Rules     *rules.Set // nil = configs/demo-rules.yaml
 	TraceRate float64    // generated traces per second (default 200)
+	// MaxTraces bounds the trace store (default tracestore.DefaultMaxTraces);
+	// beyond it the oldest traces are evicted.
+	MaxTraces int
 	Seed      uint64
 	Logger    *slog.Logger
 }
@@ -128,7 +131,7 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		return fail(fmt.Errorf("demo: embedded tsdb: %w", err))
 	}
 	closers = append(closers, store.Close)
-	traces := tracestore.New(tracestore.WithRegisterer(reg), tracestore.WithMaxBytes(traceBytes))
+	traces := tracestore.New(tracestore.WithRegisterer(reg), tracestore.WithMaxBytes(traceBytes), tracestore.WithMaxTraces(cfg.MaxTraces))
 
 	c := &config.Config{}
 	c.Kafka.Brokers = brokers
@@ -143,7 +146,7 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		return fail(fmt.Errorf("demo: %w", err))
 	}
 
-	srv := server.New(reg, server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{})), server.WithLogger(log))
+	srv := server.New(reg, server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{DecisionWait: DecisionWait})), server.WithLogger(log))
 	srv.SetReadiness(n.Ready)
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

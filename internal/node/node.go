@@ -63,6 +63,9 @@ func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, 
 		aggregator.MaxFuture(time.Duration(a.MaxFuture)),
 		aggregator.RelativeAccuracy(a.RelativeAccuracy),
 	}
+	if a.ExemplarTolerance != nil {
+		aggOpts = append(aggOpts, aggregator.ExemplarTolerance(*a.ExemplarTolerance))
+	}
 	convOpts := []ingest.ConvertOpt{ingest.PromoteResourceAttributes(k.PromoteResourceAttributes...)}
 	if k.TenantAttribute != "" {
 		convOpts = append(convOpts, ingest.TenantAttribute(k.TenantAttribute))

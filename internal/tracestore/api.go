@@ -20,7 +20,8 @@ const defaultSearchLimit = 100
 
 // Handler serves a subset of Jaeger's HTTP query API (GET only):
 //
-//	/api/traces/{traceID}                one trace; 404 when unknown
+//	/api/traces/{traceID}                one trace; 404 when unknown ("trace
+//	                                     not found") or evicted ("trace evicted: …")
 //	/api/traces?service=S                most recent traces with a span of S;
 //	                                     optional operation, limit (default 100),
 //	                                     start and end (µs since the epoch, bound a
@@ -46,12 +47,12 @@ func (s *Store) Handler() http.Handler {
 	return mux
 }
 
-// errTraceNotFound is Jaeger's message for an unknown trace; errTraceEvicted
-// says the store held the trace and let it go to stay within its bound.
-var (
-	errTraceNotFound = errors.New("trace not found")
-	errTraceEvicted  = errors.New("trace not found: evicted from the trace store to stay within its bound")
-)
+// errTraceNotFound is Jaeger's message for an unknown trace.
+var errTraceNotFound = errors.New("trace not found")
+
+// errTraceEvicted starts the message for a trace the store had and
+// evicted.
+var errTraceEvicted = errors.New("trace evicted")
 
 // ParseTraceID reads a trace ID as Jaeger's API does: 1 to 32 hex digits
 // (either case), the missing leading digits being zeros, so a 64-bit Jaeger
@@ -96,7 +97,7 @@ func (s *Store) getTrace(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		err := errTraceNotFound
 		if s.Evicted(id) {
-			err = errTraceEvicted
+			err = fmt.Errorf("%w from the trace store to stay within its bound", errTraceEvicted)
 		}
 		writeError(w, http.StatusNotFound, err)
 		return

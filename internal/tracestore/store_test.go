@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -208,6 +211,37 @@ func TestEvictionBound(t *testing.T) {
 	if st := s.Stats(); st.Traces != max || st.Spans != max {
 		t.Errorf("after the burst: %+v, want %d traces of one span", st, max)
 	}
+	checkEvictedRemembered(t, s, max)
+}
+
+// checkEvictedRemembered: the store tells evicted traces from traces it
+// never had, over its API too.
+func checkEvictedRemembered(t *testing.T, s *Store, max int) {
+	t.Helper()
+	for i := range byte(max) {
+		if !s.Evicted(tid(i)) || !s.Evicted(tid(100+i)) {
+			t.Errorf("trace %d or burst trace %d, evicted, is not known as evicted", i, i)
+		}
+		if s.Evicted(tid(100 + byte(max) + i)) {
+			t.Errorf("burst trace %d, held, is known as evicted", int(i)+max)
+		}
+	}
+	if s.Evicted(tid(77)) {
+		t.Error("a trace never written is known as evicted")
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	for id, want := range map[sample.TraceID]string{tid(100): "trace evicted from the trace store", tid(77): "trace not found"} {
+		resp, err := http.Get(srv.URL + "/api/traces/" + id.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), want) {
+			t.Errorf("trace %s: HTTP %d %s, want 404 saying %q", id, resp.StatusCode, b, want)
+		}
+	}
 }
 
 func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
@@ -338,5 +372,28 @@ func TestByteBound(t *testing.T) {
 	}
 	if !s.Evicted(ids[0]) || s.Evicted(ids[299]) || s.Evicted(sample.TraceID{9, 9, 9}) {
 		t.Fatalf("Evicted: first %v (want true), last %v (want false), unknown %v (want false)", s.Evicted(ids[0]), s.Evicted(ids[299]), s.Evicted(sample.TraceID{9, 9, 9}))
+	}
+}
+
+// TestEvictedBounded: the store forgets the oldest evicted IDs beyond
+// evictedMemory, and a trace written again is not evicted any more.
+func TestEvictedBounded(t *testing.T) {
+	s := New(WithMaxTraces(1))
+	id := func(i int) sample.TraceID { return sample.TraceID{1, byte(i >> 16), byte(i >> 8), byte(i)} }
+	n := evictedMemory + 10
+	for i := range n + 1 {
+		mustWrite(t, s, batch(spanSpec{trace: id(i), id: sid(1), name: "x", service: "s"}))
+	}
+	for _, tc := range []struct {
+		i    int
+		want bool
+	}{{0, false}, {9, false}, {10, true}, {n - 1, true}, {n, false}} {
+		if got := s.Evicted(id(tc.i)); got != tc.want {
+			t.Errorf("trace %d of %d evicted: Evicted %v, want %v", tc.i, n+1, got, tc.want)
+		}
+	}
+	mustWrite(t, s, batch(spanSpec{trace: id(n - 1), id: sid(1), name: "x", service: "s"}))
+	if s.Evicted(id(n - 1)) {
+		t.Error("a trace written again after its eviction is still reported evicted")
 	}
 }
