@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 
 	"github.com/weirdev/weir/internal/demo"
 	"github.com/weirdev/weir/rules"
@@ -20,6 +21,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 1, "load generator seed")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (flags come first: %s -h lists them)\n", "weir demo", fs.Arg(0), "weir demo")
+		return 2
+	}
+	if !(*rate > 0) || math.IsInf(*rate, 0) {
+		fmt.Fprintf(stderr, "weir demo: -trace-rate %v: want a positive number of traces per second\n", *rate)
 		return 2
 	}
 	level := slog.LevelInfo
