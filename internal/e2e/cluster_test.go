@@ -247,12 +247,13 @@ kafka:
   partials_topic: %s.partials
   decisions_topic: %s.decisions
   dead_letter_topic: %s.dlq
+  state_topic: %s.state
   transactional_id: %s
   workers: %d
 rules: [rules.yaml]
 remote_write:
   - url: %s
-`, strings.Join(brokers, ", "), spansTopic, metricsTopic, spansTopic, spansTopic, spansTopic, spansTopic, name, workers, rw) + strings.Join(extra, "\n")
+`, strings.Join(brokers, ", "), spansTopic, metricsTopic, spansTopic, spansTopic, spansTopic, spansTopic, spansTopic, name, workers, rw) + strings.Join(extra, "\n")
 	p := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -74,6 +74,7 @@ kafka:
   partials_topic: %s.partials
   decisions_topic: %s.decisions
   dead_letter_topic: %s.dlq
+  state_topic: %s.state
 rules: [rules.yaml]
 aggregation:
   allowed_lateness: 1s
@@ -83,7 +84,7 @@ tail_sampling:
   baseline_rate: 0
 remote_write:
   - url: %s
-`, strings.Join(brokers, ", "), prefix, metricsTopic, spansTopic, prefix, prefix, prefix, rw.URL)), 0o644); err != nil {
+`, strings.Join(brokers, ", "), prefix, metricsTopic, spansTopic, prefix, prefix, prefix, prefix, rw.URL)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := startWeir(t, "flood", config)

@@ -136,6 +136,7 @@ kafka:
   partials_topic: %s.partials
   decisions_topic: %s.decisions
   dead_letter_topic: %s.dlq
+  state_topic: %s.state
   transactional_id: %s-%s
   session_timeout: 6s
 rules: [rules.yaml]
@@ -151,7 +152,7 @@ remote_write:
 traces:
   endpoint: %s
   insecure: true
-`, strings.Join(brokers, ", "), prefix, metricsTopic, spansTopic, prefix, prefix, prefix, prefix, name,
+`, strings.Join(brokers, ", "), prefix, metricsTopic, spansTopic, prefix, prefix, prefix, prefix, prefix, name,
 			tsDecisionWait, tsBaselineRate, rw.URL, otlpAddr)
 		p := filepath.Join(dir, name+".yaml")
 		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {

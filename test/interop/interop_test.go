@@ -74,6 +74,7 @@ kafka:
   partials_topic: interop.partials
   decisions_topic: interop.decisions
   dead_letter_topic: interop.dlq
+  state_topic: interop.state
   transactional_id: interop-%s
   session_timeout: 6s
 rules: [rules.yaml]
