@@ -254,6 +254,16 @@
     if (r.trace) {
       $('trace-error').hidden = true;
       render(r.trace, spanID);
+      // The second pass exports a trace's records as each one's decision
+      // wait passes: a young trace may still miss the exemplar's own span.
+      const age = at ? Date.now() / 1000 - at : Infinity;
+      const wait = (cfg.decisionWaitSeconds || 0) + DECIDE_MARGIN;
+      if (spanID && age < wait && !(r.trace.spans || []).some((s) => s.spanID === spanID)) {
+        wf.dataset.state = 'partial';
+        $('trace-error').textContent = `The exemplar's span ${spanID} is not in the trace yet: weir exports each of a trace's records a decision wait after it was written. Trying again…`;
+        $('trace-error').hidden = false;
+        retry = setTimeout(() => { if (g === gen) open(id, spanID, at, cfg); }, 2000);
+      }
       return;
     }
     wf.dataset.state = 'error';
