@@ -257,16 +257,3 @@ func (k *keepSets) drop(p int32) {
 	delete(k.m, p)
 	k.mu.Unlock()
 }
-
-// each calls fn for every set.
-func (k *keepSets) each(fn func(*tailsampling.KeepSet)) {
-	k.mu.Lock()
-	sets := make([]*tailsampling.KeepSet, 0, len(k.m))
-	for _, s := range k.m {
-		sets = append(sets, s)
-	}
-	k.mu.Unlock()
-	for _, s := range sets {
-		fn(s)
-	}
-}

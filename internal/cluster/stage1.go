@@ -64,6 +64,7 @@ type stage1 struct {
 	second *secondPass
 	m      *metrics
 	sess   *kgo.GroupTransactSession
+	txn    txn
 	// mu keeps rebalance callbacks (on the client's goroutine) and the
 	// poll loop apart.
 	mu      sync.Mutex
@@ -72,10 +73,6 @@ type stage1 struct {
 	sentWM  map[int32][]byte
 	metaErr error // set by assigned when committed times could not be read
 	lastWM  time.Time
-	// failed is the first produce of the transaction that failed: the
-	// transaction aborts, and its records are read again.
-	failMu sync.Mutex
-	failed error
 }
 
 func stage1Session(ctx context.Context, cfg Config, topo topology, s1 *pipeline.Stage1, dec *decisions, second *secondPass, m *metrics) error {
@@ -99,6 +96,7 @@ func stage1Session(ctx context.Context, cfg Config, topo topology, s1 *pipeline.
 		return fmt.Errorf("cluster: stage 1 client for %v: %w", cfg.Client.Brokers, err)
 	}
 	s.sess = sess
+	s.txn = txn{sess: sess, log: cfg.Logger}
 	defer sess.Close()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, cfg.PollInterval)
@@ -136,12 +134,9 @@ func stage1Session(ctx context.Context, cfg Config, topo topology, s1 *pipeline.
 // transaction the broker refuses (a partial, a watermark, a decision, a dead
 // letter) aborts it.
 func (s *stage1) transaction(ctx context.Context, fs kgo.Fetches) (bool, error) {
-	if err := s.sess.Begin(); err != nil {
-		return false, fmt.Errorf("cluster: stage 1 begin transaction: %w", err)
+	if err := s.txn.begin("stage 1"); err != nil {
+		return false, err
 	}
-	s.failMu.Lock()
-	s.failed = nil
-	s.failMu.Unlock()
 	s.mu.Lock()
 	now := time.Now()
 	fs.EachError(func(topic string, part int32, err error) {
@@ -163,36 +158,11 @@ func (s *stage1) transaction(ctx context.Context, fs kgo.Fetches) (bool, error) 
 	}
 	s.advance(now)
 	s.mu.Unlock()
-	end := kgo.TryCommit
-	if err := s.sess.Client().Flush(ctx); err != nil {
-		return false, fmt.Errorf("cluster: stage 1 flush: %w", err)
-	}
-	s.failMu.Lock()
-	failed := s.failed
-	s.failMu.Unlock()
-	if failed != nil {
-		s.cfg.Logger.Error("stage 1: a record of the transaction was refused; aborting it, its input is read again", "err", failed)
-		end = kgo.TryAbort
-	}
-	committed, err := s.sess.End(kgo.PreTxnCommitFnContext(ctx, s.commitOffsets), end)
-	if err != nil {
-		s.cfg.Logger.Warn("stage 1 end transaction", "err", err)
-	}
-	return committed && failed == nil, nil
+	return s.txn.end(ctx, "stage 1", s.commitOffsets)
 }
 
 // produce produces r in the transaction; a refusal aborts it.
-func (s *stage1) produce(r *kgo.Record) {
-	s.sess.Produce(context.Background(), r, func(r *kgo.Record, err error) {
-		if err != nil {
-			s.failMu.Lock()
-			if s.failed == nil {
-				s.failed = fmt.Errorf("record to %s/%d: %w", r.Topic, r.Partition, err)
-			}
-			s.failMu.Unlock()
-		}
-	})
-}
+func (s *stage1) produce(r *kgo.Record) { s.txn.produce(r) }
 
 // handle hands one partition's records to stage 1; a record that does not
 // decode goes to the dead-letter topic inside the transaction.

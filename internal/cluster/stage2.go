@@ -32,14 +32,13 @@ type stage2 struct {
 	dec  *decisions
 	m    *metrics
 	sess *kgo.GroupTransactSession
+	txn  txn
 	// mu keeps rebalance callbacks and the poll loop apart.
 	mu      sync.Mutex
 	owned   map[string]map[int32]bool
 	next    map[int32]int64 // offset after the last record read, per partition
 	metaErr error           // set by assigned when a partition could not be resumed
 	dead    []*kgo.Record   // dead letters of the poll, produced in its transaction
-	failMu  sync.Mutex
-	failed  error
 }
 
 // runStage2 runs stage-2 sessions until ctx ends, starting a fresh one
@@ -76,6 +75,7 @@ func stage2Session(ctx context.Context, cfg Config, topo topology, s2 *pipeline.
 		return fmt.Errorf("cluster: stage 2 client for %v: %w", cfg.Client.Brokers, err)
 	}
 	s.sess = sess
+	s.txn = txn{sess: sess, log: cfg.Logger}
 	defer sess.Close()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, cfg.PollInterval)
@@ -142,50 +142,19 @@ func (s *stage2) flushAndCommit(ctx context.Context) (committed bool, err error)
 		}
 	}
 	s.cfg.Ready("series_sinks", true, "")
-	if err := s.sess.Begin(); err != nil {
-		return false, fmt.Errorf("cluster: stage 2 begin transaction: %w", err)
+	if err := s.txn.begin("stage 2"); err != nil {
+		return false, err
 	}
-	s.failMu.Lock()
-	s.failed = nil
-	s.failMu.Unlock()
 	s.mu.Lock()
 	for _, r := range s.dead {
-		s.produce(r)
+		s.txn.produce(r)
 	}
 	s.dead = s.dead[:0]
 	s.s2.TakeState(func(q int32, key, value []byte) {
-		s.produce(&kgo.Record{Topic: s.cfg.StateTopic, Partition: q, Key: key, Value: value})
+		s.txn.produce(&kgo.Record{Topic: s.cfg.StateTopic, Partition: q, Key: key, Value: value})
 	})
 	s.mu.Unlock()
-	if err := s.sess.Client().Flush(ctx); err != nil {
-		return false, fmt.Errorf("cluster: stage 2 flush: %w", err)
-	}
-	end := kgo.TryCommit
-	s.failMu.Lock()
-	failed := s.failed
-	s.failMu.Unlock()
-	if failed != nil {
-		s.cfg.Logger.Error("stage 2: a record of the transaction was refused; aborting it, its input is read again", "err", failed)
-		end = kgo.TryAbort
-	}
-	ok, err := s.sess.End(kgo.PreTxnCommitFnContext(ctx, s.commitOffsets), end)
-	if err != nil {
-		s.cfg.Logger.Warn("stage 2 end transaction", "err", err)
-		s.m.commitFails.WithLabelValues("2").Inc()
-	}
-	return ok && failed == nil, nil
-}
-
-func (s *stage2) produce(r *kgo.Record) {
-	s.sess.Produce(context.Background(), r, func(r *kgo.Record, err error) {
-		if err != nil {
-			s.failMu.Lock()
-			if s.failed == nil {
-				s.failed = fmt.Errorf("record to %s/%d: %w", r.Topic, r.Partition, err)
-			}
-			s.failMu.Unlock()
-		}
-	})
+	return s.txn.end(ctx, "stage 2", s.commitOffsets)
 }
 
 // commitOffsets sets the transaction's offset commit of each owned

@@ -1,0 +1,70 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// txn is what stage 1 and stage 2 share of their Kafka transactions: every
+// record produced in one is watched, and a refusal of any aborts it (its
+// input is then read again), so that nothing the transaction should carry is
+// committed without it.
+type txn struct {
+	sess *kgo.GroupTransactSession
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	failed error
+}
+
+// begin starts a transaction.
+func (t *txn) begin(stage string) error {
+	if err := t.sess.Begin(); err != nil {
+		return fmt.Errorf("cluster: %s begin transaction: %w", stage, err)
+	}
+	t.mu.Lock()
+	t.failed = nil
+	t.mu.Unlock()
+	return nil
+}
+
+// produce produces r in the transaction.
+func (t *txn) produce(r *kgo.Record) {
+	t.sess.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		if err != nil {
+			t.mu.Lock()
+			if t.failed == nil {
+				t.failed = fmt.Errorf("record to %s/%d: %w", r.Topic, r.Partition, err)
+			}
+			t.mu.Unlock()
+		}
+	})
+}
+
+// end waits for the transaction's records, then commits it with the offsets
+// commit rewrites, or aborts it when a record was refused or the group
+// rebalanced meanwhile. It reports whether it committed; its error is the
+// flush's (ctx ending), not the broker's verdict.
+func (t *txn) end(ctx context.Context, stage string, commit func(*kmsg.TxnOffsetCommitRequest) error) (bool, error) {
+	if err := t.sess.Client().Flush(ctx); err != nil {
+		return false, fmt.Errorf("cluster: %s flush: %w", stage, err)
+	}
+	t.mu.Lock()
+	failed := t.failed
+	t.mu.Unlock()
+	how := kgo.TryCommit
+	if failed != nil {
+		t.log.Error(stage+": a record of the transaction was refused; aborting it, its input is read again", "err", failed)
+		how = kgo.TryAbort
+	}
+	committed, err := t.sess.End(kgo.PreTxnCommitFnContext(ctx, commit), how)
+	if err != nil {
+		t.log.Warn(stage+" end transaction", "err", err)
+	}
+	return committed && failed == nil, nil
+}
