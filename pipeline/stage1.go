@@ -31,6 +31,7 @@ type Stage1 struct {
 	add        func(*sample.Point)
 	scratch    []byte
 	m          *stage1Metrics
+	skew       map[int32]skewPeak // Per partition: its largest skew held.
 }
 
 type spanTrace struct {
@@ -48,6 +49,7 @@ func newStage1(cfg Config, pl *plan.Plan, agg *aggregator.Aggregator) *Stage1 {
 		metricConv: map[int32]*ingest.MetricConverter{},
 		spanConv:   ingest.NewSpanConverter(cfg.SpanConvert...),
 		m:          newStage1Metrics(cfg.Reg),
+		skew:       map[int32]skewPeak{},
 	}
 	s.add = s.addPoint
 	return s
@@ -180,9 +182,32 @@ func (s *Stage1) Advance(now time.Time, partial func(key uint64, value []byte), 
 		watermark(source, aggregator.EncodeWatermark(nil, source, wm))
 	})
 	for id, p := range s.agg.Partitions() {
-		if skew := p.TakeSkew(); skew > 0 {
-			s.m.skew.WithLabelValues(sourceLabel(id)).Set(skew.Seconds())
-		}
+		s.holdSkew(id, p.TakeSkew(), now)
+	}
+}
+
+// skewHold is how long weir_ingest_clock_skew_seconds shows a partition's
+// largest skew: longer than a scrape interval, so that one skewed point
+// among correct ones is seen, not overwritten by the next poll's.
+const skewHold = time.Minute
+
+type skewPeak struct {
+	v  time.Duration
+	at time.Time
+}
+
+// holdSkew reports skew, the largest of a poll of partition id, unless a
+// larger one was seen within skewHold.
+func (s *Stage1) holdSkew(id int32, skew time.Duration, now time.Time) {
+	pk, held := s.skew[id]
+	expired := held && now.Sub(pk.at) >= skewHold
+	switch {
+	case skew > 0 && (!held || expired || skew >= pk.v):
+		s.skew[id] = skewPeak{skew, now}
+		s.m.skew.WithLabelValues(sourceLabel(id)).Set(skew.Seconds())
+	case expired:
+		delete(s.skew, id)
+		s.m.skew.DeleteLabelValues(sourceLabel(id))
 	}
 }
 
@@ -236,6 +261,7 @@ func (s *Stage1) Behind(spans bool, partition int32, behind bool) {
 func (s *Stage1) Revoked(spans bool, partition int32) {
 	id := Source(spans, partition)
 	s.agg.DropPartition(id)
+	delete(s.skew, id)
 	s.m.skew.DeleteLabelValues(sourceLabel(id))
 	if !spans {
 		delete(s.metricConv, partition)
@@ -249,6 +275,8 @@ func (s *Stage1) Reset() {
 		s.agg.DropPartition(id)
 	}
 	clear(s.metricConv)
+	clear(s.skew)
+	s.m.skew.Reset()
 }
 
 func sourceLabel(id int32) string {
@@ -274,7 +302,7 @@ func newStage1Metrics(reg prometheus.Registerer) *stage1Metrics {
 			Name: "weir_stage1_partials_total", Help: "Partial windows handed on to weir.partials.",
 		}),
 		skew: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "weir_ingest_clock_skew_seconds", Help: "How far the event times of an input partition's points ran ahead of their records' timestamps at most, over the last poll with such points (0 is not reported).",
+			Name: "weir_ingest_clock_skew_seconds", Help: "How far the event times of an input partition's points ran ahead of their records' timestamps at most, the largest over the last minute with such points (0 is not reported).",
 		}, []string{"input"}),
 		fastRecords:  decoded.WithLabelValues("fast"),
 		pdataRecords: decoded.WithLabelValues("pdata"),

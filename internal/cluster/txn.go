@@ -63,8 +63,14 @@ func (t *txn) end(ctx context.Context, stage string, commit func(*kmsg.TxnOffset
 		how = kgo.TryAbort
 	}
 	committed, err := t.sess.End(kgo.PreTxnCommitFnContext(ctx, commit), how)
-	if err != nil {
+	switch {
+	case err != nil:
 		t.log.Warn(stage+" end transaction", "err", err)
+	case !committed && failed == nil:
+		// franz-go aborts a transaction during which the group revoked or
+		// lost partitions of this member: a member joined or left, or this
+		// one missed its session timeout (a loaded machine).
+		t.log.Info(stage+": the group rebalanced during the transaction; aborted, its input is read again")
 	}
 	return committed && failed == nil, nil
 }
