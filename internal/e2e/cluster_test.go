@@ -124,6 +124,8 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 	sort.SliceStable(order, func(a, b int) bool { return times[order[a]].Before(times[order[b]]) })
 	sorted := make([]*kgo.Record, len(order))
 	for i, j := range order {
+		// Stamped as a live producer stamps them: at their event time.
+		in.records[j].Timestamp = times[j]
 		sorted[i] = in.records[j]
 	}
 	in.records = sorted

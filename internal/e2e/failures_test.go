@@ -16,7 +16,13 @@ import (
 func scenario(t *testing.T, brokers []string, prefix string, extra ...string) (dir string, rw *receiver, want map[string]string, cfg func(string) string) {
 	t.Helper()
 	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
-	in := genInput(t, spansTopic, metricsTopic, 6000, 200)
+	return scenarioOf(t, brokers, prefix, genInput(t, spansTopic, metricsTopic, 6000, 200), extra...)
+}
+
+// scenarioOf is scenario with the input given.
+func scenarioOf(t *testing.T, brokers []string, prefix string, in input, extra ...string) (dir string, rw *receiver, want map[string]string, cfg func(string) string) {
+	t.Helper()
+	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
 	produce(t, brokers, in, spansTopic, metricsTopic)
 	dir = t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(e2eRules), 0o644); err != nil {

@@ -5,17 +5,23 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/weirdev/weir/internal/testenv"
+	"github.com/weirdev/weir/rules"
 )
 
 // Fault tests at weir's shipped defaults (see writeConfig): each one's
@@ -149,4 +155,77 @@ func httpGet(ctx context.Context, url string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// TestClockSkewedPoint: one gauge point nine minutes ahead of its record's
+// timestamp (within the 10m max future), in the middle of the input. It
+// waits in its own window: every sample of the input without it is in the
+// output, the skewed window too, and weir_ingest_clock_skew_seconds shows
+// the skew.
+func TestClockSkewedPoint(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.Kafka(t, 1)
+	const prefix = "skew"
+	in := genInput(t, prefix+"_spans", prefix+"_metrics", 6000, 200)
+	plain := in
+	plain.records = slices.Clone(in.records)
+	mid := len(in.records) / 2
+	for in.records[mid].Topic != prefix+"_metrics" {
+		mid++
+	}
+	neighbour := in.records[mid]
+	md := pmetric.NewMetrics()
+	m := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName("e2e_gauge")
+	dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
+	dp.Attributes().PutStr("job", "job-3")
+	dp.Attributes().PutStr("instance", "skewed")
+	dp.SetTimestamp(pcommon.NewTimestampFromTime(neighbour.Timestamp.Add(9 * time.Minute)))
+	dp.SetDoubleValue(42)
+	b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skewed := &kgo.Record{Topic: neighbour.Topic, Partition: neighbour.Partition, Timestamp: neighbour.Timestamp, Value: b}
+	in.records = slices.Insert(in.records, mid+1, skewed)
+
+	dir, rw, want, cfg := scenarioOf(t, brokers, prefix, in)
+	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	without := reference(t, plain, set, prefix+"_spans", prefix+"_metrics")
+	for k, v := range without {
+		if want[k] != v {
+			t.Fatalf("the reference with the skewed point lost or changed %s (%q, want %q): the skewed point closed others' windows", k, want[k], v)
+		}
+	}
+	if len(want) <= len(without) {
+		t.Fatalf("the reference has no samples of the skewed point's window (%d samples, %d without it)", len(want), len(without))
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	a, b2 := startWeir(t, "a", cfg("a")), startWeir(t, "b", cfg("b"))
+	addrs := []string{a.httpAddr(ctx), b2.httpAddr(ctx)}
+	var seen float64
+	waitFor(ctx, time.Second, func() bool {
+		for _, addr := range addrs {
+			if mt, err := scrape(ctx, addr); err == nil {
+				if v, ok := mt.sum("weir_ingest_clock_skew_seconds"); ok {
+					seen = max(seen, v)
+				}
+			}
+		}
+		got, _ := rw.snapshot()
+		return len(got) >= len(want) || exited(a, b2)
+	})
+	settle(ctx, rw, len(want))
+	a.stop(t)
+	b2.stop(t)
+	got, conflicts := rw.snapshot()
+	testenv.CompareOutput(t, want, got, conflicts)
+	if seen < 9*60 {
+		t.Errorf("weir_ingest_clock_skew_seconds showed at most %v s, want at least the 540 s of the skewed point", seen)
+	}
 }
