@@ -12,7 +12,7 @@ import (
 )
 
 // scenario prepares a smaller fixed input on brokers and its reference.
-func scenario(t *testing.T, brokers []string, prefix string) (dir string, rw *receiver, want map[string]string, cfg func(string) string) {
+func scenario(t *testing.T, brokers []string, prefix string) (dir string, rw *rwReceiver, want map[string]string, cfg func(string) string) {
 	t.Helper()
 	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
 	in := genInput(t, spansTopic, metricsTopic, 6000, 200)
@@ -35,7 +35,7 @@ func scenario(t *testing.T, brokers []string, prefix string) (dir string, rw *re
 
 // settle waits until the receiver holds at least n samples and stopped
 // changing, or ctx ends.
-func settle(ctx context.Context, rw *receiver, n int) {
+func settle(ctx context.Context, rw *rwReceiver, n int) {
 	stable, last := 0, -1
 	waitFor(ctx, time.Second, func() bool {
 		got, _ := rw.snapshot()
