@@ -242,6 +242,11 @@ func TestOTLPHTTPOverloaded(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" {
 		t.Fatalf("second request: status %d Retry-After %q, want 429 and 1: %s", resp.StatusCode, resp.Header.Get("Retry-After"), b)
 	}
+	select {
+	case code := <-first:
+		t.Fatalf("the first request was answered (%d) before Kafka acknowledged its records", code)
+	default:
+	}
 	close(f.release)
 	if code := <-first; code != http.StatusOK {
 		t.Fatalf("first request: status %d", code)

@@ -17,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/exporter/otlpexporter"
 	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
@@ -165,8 +167,14 @@ func TestCollectorOTLPToWeir(t *testing.T) {
 	}
 
 	// weir's output is the same on both paths.
-	kaSamples, kaEx, _ := readRollups(t, ctx, brokers, "ka_rollups", "interop-otlp-ka", 4*len(w.windows))
-	otlpSamples, otlpEx, _ := readRollups(t, ctx, brokers, "otlp_rollups", "interop-otlp-otlp", len(kaSamples))
+	// Each span cell has count, sum, p50 and p99; each job's gauge window
+	// sum, count, max and p99.
+	want := 4*len(w.windows) + 4*len(jobs)*gaugeWindows(w.metrics)
+	kaSamples, kaEx, _ := readRollups(t, ctx, brokers, "ka_rollups", "interop-otlp-ka", want)
+	otlpSamples, otlpEx, _ := readRollups(t, ctx, brokers, "otlp_rollups", "interop-otlp-otlp", want)
+	if len(kaSamples) != want || len(otlpSamples) != want {
+		t.Errorf("output samples: %d and %d, want %d each", len(kaSamples), len(otlpSamples), want)
+	}
 	compareNamedSets(t, "output samples", "the kafkaexporter path", kaSamples, "the OTLP path", otlpSamples)
 	compareNamedSets(t, "output exemplars", "the kafkaexporter path", kaEx, "the OTLP path", otlpEx)
 	t.Logf("both paths: %d records of spans, %d data points in; %d samples and %d exemplars out",
@@ -189,7 +197,7 @@ func TestCollectorOTLPToWeir(t *testing.T) {
 
 // sendOTLP sends the workload as a collector does with the otlp exporter
 // (traces, gRPC with its default gzip) and the otlphttp exporter (metrics,
-// protobuf), both made by their factories, one queue consumer each.
+// protobuf), both made by their factories.
 func sendOTLP(t *testing.T, ctx context.Context, grpcAddr, httpAddr string, w *workload) {
 	t.Helper()
 	host := componenttest.NewNopHost()
@@ -197,15 +205,13 @@ func sendOTLP(t *testing.T, ctx context.Context, grpcAddr, httpAddr string, w *w
 	gcfg := gf.CreateDefaultConfig().(*otlpexporter.Config)
 	gcfg.ClientConfig.Endpoint = grpcAddr
 	gcfg.ClientConfig.TLS.Insecure = true
-	if q := gcfg.QueueConfig.Get(); q != nil {
-		q.NumConsumers = 1
-	}
+	// No sending queue: each Consume waits for weir's answer (in order) and
+	// returns its error, after the exporter's own retries.
+	gcfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
 	hf := otlphttpexporter.NewFactory()
 	hcfg := hf.CreateDefaultConfig().(*otlphttpexporter.Config)
 	hcfg.ClientConfig.Endpoint = "http://" + httpAddr
-	if q := hcfg.QueueConfig.Get(); q != nil {
-		q.NumConsumers = 1
-	}
+	hcfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
 	for _, c := range []interface{ Validate() error }{gcfg, hcfg} {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("exporter config: %v", err)
@@ -306,4 +312,14 @@ func dataPoints(t *testing.T, r *kgo.Record) []string {
 		}
 	}
 	return out
+}
+
+// gaugeWindows is the number of rule windows the gauge points fall in.
+func gaugeWindows(md pmetric.Metrics) int {
+	seen := map[int64]bool{}
+	dps := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		seen[dps.At(i).Timestamp().AsTime().UnixMilli()/window.Milliseconds()] = true
+	}
+	return len(seen)
 }
