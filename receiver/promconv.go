@@ -78,7 +78,7 @@ func convertV1(req *prompb.WriteRequest) rwConverted {
 	series := make([]rwSeries, 0, len(req.Timeseries))
 	for _, ts := range req.Timeseries {
 		s := rwSeries{labels: ts.ToLabels(&b, nil), typ: model.MetricTypeUnknown, histograms: len(ts.Histograms)}
-		name := s.labels.Get(labels.MetricName)
+		name := s.labels.Get(model.MetricNameLabel)
 		for _, fam := range []string{name, trimAny(name, "_total", "_bucket", "_count", "_sum")} {
 			if m, ok := meta[fam]; ok {
 				s.typ, s.unit, s.help = v1Type(m.Type), m.Unit, m.Help
@@ -183,7 +183,7 @@ func convert(series []rwSeries, errs []error) rwConverted {
 			c.invalid += len(s.samples)
 			continue
 		}
-		name := s.labels.Get(labels.MetricName)
+		name := s.labels.Get(model.MetricNameLabel)
 		if name == "" || !s.labels.IsValid(model.UTF8Validation) {
 			c.invalid += len(s.samples)
 			c.errs = append(c.errs, fmt.Errorf("series %d: invalid metric name or labels: %s", i, s.labels))
@@ -218,7 +218,7 @@ func convert(series []rwSeries, errs []error) rwConverted {
 		for _, smp := range s.samples {
 			dp := dps.AppendEmpty()
 			s.labels.Range(func(l labels.Label) {
-				if l.Name != labels.MetricName {
+				if l.Name != model.MetricNameLabel {
 					dp.Attributes().PutStr(l.Name, l.Value)
 				}
 			})
