@@ -9,6 +9,7 @@ import (
 	"math"
 
 	"github.com/weirdev/weir/internal/demo"
+	"github.com/weirdev/weir/receiver"
 	"github.com/weirdev/weir/rules"
 )
 
@@ -19,6 +20,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rulesPath := fs.String("rules", "", "rules file or directory (default: the embedded configs/demo-rules.yaml)")
 	rate := fs.Float64("trace-rate", 200, "generated traces per second")
 	seed := fs.Uint64("seed", 1, "load generator seed")
+	otlpGRPC := fs.String("otlp-grpc", receiver.DefaultGRPCEndpoint, "OTLP/gRPC receiver address (\"\" turns it off)")
+	otlpHTTP := fs.String("otlp-http", receiver.DefaultHTTPEndpoint, "OTLP/HTTP receiver address: point OTEL_EXPORTER_OTLP_ENDPOINT at it (\"\" turns it off)")
+	remoteWrite := fs.String("remote-write", "", "Prometheus remote-write receiver address, POST /api/v1/write (\"\" is off)")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -36,7 +40,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg := demo.Config{Listen: *listen, TraceRate: *rate, Seed: *seed, Logger: log}
+	cfg := demo.Config{Listen: *listen, TraceRate: *rate, Seed: *seed, Logger: log,
+		OTLPGRPC: *otlpGRPC, OTLPHTTP: *otlpHTTP, RemoteWrite: *remoteWrite}
 	if *rulesPath != "" {
 		s, err := rules.Load(*rulesPath)
 		if err != nil {
@@ -58,6 +63,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
   a linked trace:     %[1]s/api/traces/<trace_id>
   weir's own metrics: %[1]s/metrics
 `, base)
+	if a := d.OTLPHTTPAddr(); a != "" {
+		fmt.Fprintf(stdout, "  your app's traces:  OTEL_EXPORTER_OTLP_ENDPOINT=http://%s (OTLP/HTTP)\n", a)
+	}
+	if a := d.OTLPGRPCAddr(); a != "" {
+		fmt.Fprintf(stdout, "                      OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_ENDPOINT=http://%s\n", a)
+	}
+	if a := d.RemoteWriteAddr(); a != "" {
+		fmt.Fprintf(stdout, "  remote write:       http://%s%s\n", a, receiver.RemoteWritePath)
+	}
 	if err := d.Wait(); err != nil {
 		fmt.Fprintln(stderr, "weir demo:", err)
 		return 1

@@ -26,23 +26,23 @@ import (
 	"github.com/weirdev/weir/rules"
 )
 
-// receiver is a remote-write endpoint that records every sample with the M3
+// rwSink is a remote-write endpoint that records every sample with the M3
 // headers of the request that carried it.
-type receiver struct {
+type rwSink struct {
 	t   *testing.T
 	srv *httptest.Server
 	mu  sync.Mutex
 	got []string // "M3-Metrics-Type M3-Storage-Policy | series@t=v"
 }
 
-func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{t: t}
+func newReceiver(t *testing.T) *rwSink {
+	rc := &rwSink{t: t}
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
 	t.Cleanup(rc.srv.Close)
 	return rc
 }
 
-func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
+func (rc *rwSink) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	raw, err := snappy.Decode(nil, body)
 	var wr prompb.WriteRequest
@@ -74,7 +74,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (rc *receiver) samples() []string {
+func (rc *rwSink) samples() []string {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	out := slices.Clone(rc.got)
@@ -168,7 +168,7 @@ func TestRoutingByStoragePolicy(t *testing.T) {
 		}
 		return out
 	}
-	check := func(t *testing.T, rc *receiver, want []string) {
+	check := func(t *testing.T, rc *rwSink, want []string) {
 		t.Helper()
 		slices.Sort(want)
 		if got := rc.samples(); !slices.Equal(got, want) {

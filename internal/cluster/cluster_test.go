@@ -21,6 +21,7 @@ import (
 	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/pipeline/pipelinetest"
 	"github.com/weirdev/weir/plan"
+	"github.com/weirdev/weir/receiver"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/sample"
 )
@@ -117,7 +118,7 @@ func inputCluster(t *testing.T, n int) []string {
 // genInput produces n traces with event times spread over the past minutes.
 func genInput(t *testing.T, brokers []string, n int) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), loadgen.PartitionerOpt())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), receiver.PartitionerOpt())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func genInput(t *testing.T, brokers []string, n int) {
 	var recs []*kgo.Record
 	for i := range n {
 		at := base.Add(time.Duration(i) * 10 * time.Millisecond)
-		rs, err := loadgen.TraceRecords(DefaultSpansTopic, g.NextTrace(at))
+		rs, err := receiver.TraceRecords(DefaultSpansTopic, g.NextTrace(at))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +137,7 @@ func genInput(t *testing.T, brokers []string, n int) {
 		// sums, explicit and exponential histograms, gauges, a summary. One
 		// partition per batch in turn, so every partition holds some.
 		if i%100 == 99 {
-			rec, err := loadgen.MetricsRecord(DefaultMetricsTopic, g.Metrics(at))
+			rec, err := receiver.MetricsRecord(DefaultMetricsTopic, g.Metrics(at))
 			if err != nil {
 				t.Fatal(err)
 			}

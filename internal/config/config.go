@@ -48,6 +48,7 @@ type Config struct {
 	Traces       Traces        `yaml:"traces"`
 	Query        Query         `yaml:"query"`
 	Unmatched    Unmatched     `yaml:"unmatched"`
+	Receivers    Receivers     `yaml:"receivers"`
 
 	// file is the config file's path and dir its directory; relative paths
 	// resolve against dir.
@@ -173,6 +174,10 @@ func Parse(b []byte) (*Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err == nil {
+		c.Receivers.enableNullProtocols(&doc)
+	}
 	c.FillDefaults()
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -214,6 +219,7 @@ func (c *Config) FillDefaults() {
 	if a.RelativeAccuracy == 0 {
 		a.RelativeAccuracy = aggregator.DefaultRelativeAccuracy
 	}
+	c.Receivers.fillDefaults()
 	t := &c.TailSampling
 	dur(&t.DecisionWait, cluster.DefaultDecisionWait)
 	if t.BaselineRate == nil {
@@ -335,6 +341,7 @@ func (c *Config) validate() error {
 			ct, st, minCloseMargin, st+minCloseMargin))
 	}
 	errs = append(errs, c.Traces.validate()...)
+	errs = append(errs, c.validateReceivers()...)
 	if len(errs) > 0 {
 		return errors.New("config: " + strings.Join(errs, "; "))
 	}

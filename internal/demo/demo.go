@@ -31,6 +31,7 @@ import (
 	"github.com/weirdev/weir/internal/server"
 	"github.com/weirdev/weir/internal/tracestore"
 	"github.com/weirdev/weir/pipeline"
+	"github.com/weirdev/weir/receiver"
 	"github.com/weirdev/weir/rules"
 	"github.com/weirdev/weir/ui"
 )
@@ -62,17 +63,38 @@ type Config struct {
 	// beyond it the oldest traces are evicted.
 	MaxTraces int
 	Seed      uint64
-	Logger    *slog.Logger
+	// OTLPGRPC, OTLPHTTP and RemoteWrite are the receivers' listen
+	// addresses (package receiver): what an app sends there goes through
+	// the demo's Kafka like the generated load. "" leaves one off; `weir
+	// demo` listens on 127.0.0.1:4317 and 127.0.0.1:4318 by default.
+	OTLPGRPC, OTLPHTTP, RemoteWrite string
+	Logger                          *slog.Logger
 }
 
 // Demo is a running demo.
 type Demo struct {
 	addr string
+	recv *receiver.Receiver
 	done chan error
 }
 
 // Addr returns the HTTP address the demo serves on.
 func (d *Demo) Addr() string { return d.addr }
+
+// OTLPGRPCAddr, OTLPHTTPAddr and RemoteWriteAddr are the receivers'
+// addresses ("" for one that is off).
+func (d *Demo) OTLPGRPCAddr() string { return d.recvAddr((*receiver.Receiver).GRPCAddr) }
+func (d *Demo) OTLPHTTPAddr() string { return d.recvAddr((*receiver.Receiver).HTTPAddr) }
+func (d *Demo) RemoteWriteAddr() string {
+	return d.recvAddr((*receiver.Receiver).RemoteWriteAddr)
+}
+
+func (d *Demo) recvAddr(f func(*receiver.Receiver) string) string {
+	if d.recv == nil {
+		return ""
+	}
+	return f(d.recv)
+}
 
 // Wait blocks until the demo has shut down (its context ended) and returns
 // the first error of the shutdown.
@@ -137,6 +159,15 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 	c.Kafka.Brokers = brokers
 	c.Kafka.Group = "weir-demo"
 	c.TailSampling.DecisionWait = config.Duration(DecisionWait)
+	if cfg.OTLPGRPC != "" {
+		c.Receivers.OTLP.Protocols.GRPC = &config.GRPCProtocol{Endpoint: cfg.OTLPGRPC}
+	}
+	if cfg.OTLPHTTP != "" {
+		c.Receivers.OTLP.Protocols.HTTP = &config.HTTPProtocol{Endpoint: cfg.OTLPHTTP}
+	}
+	if cfg.RemoteWrite != "" {
+		c.Receivers.PrometheusRemoteWrite = &config.RemoteWriteReceiver{Endpoint: cfg.RemoteWrite}
+	}
 	c.FillDefaults()
 	n, err := node.New(c, cfg.Rules, node.Sinks{
 		Series: map[string]pipeline.SeriesSink{"": seriesFunc(store.Write)},
@@ -144,6 +175,9 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 	}, nil, log, reg)
 	if err != nil {
 		return fail(fmt.Errorf("demo: %w", err))
+	}
+	if r := n.Receiver(); r != nil {
+		closers = append(closers, func() error { r.Close(); return nil })
 	}
 
 	srv := server.New(reg, server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{DecisionWait: DecisionWait})), server.WithLogger(log))
@@ -154,14 +188,14 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 	}
 	closers = append(closers, l.Close)
 
-	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), loadgen.PartitionerOpt(), kgo.ProducerLinger(5*time.Millisecond))
+	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), receiver.PartitionerOpt(), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		return fail(fmt.Errorf("demo: producer: %w", err))
 	}
 	closers = append(closers, func() error { producer.Close(); return nil })
 	gen := loadgen.New(loadgen.WithSeed(cfg.Seed), loadgen.WithTraceRate(cfg.TraceRate), loadgen.WithLogger(log))
 
-	d := &Demo{addr: l.Addr().String(), done: make(chan error, 1)}
+	d := &Demo{addr: l.Addr().String(), recv: n.Receiver(), done: make(chan error, 1)}
 	genCtx, stopGen := context.WithCancel(context.Background())
 	weirCtx, stopWeir := context.WithCancel(context.Background())
 	srvCtx, stopSrv := context.WithCancel(context.Background())
@@ -169,7 +203,7 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 	go func() { genDone <- gen.Run(genCtx, producer, cluster.DefaultSpansTopic, cluster.DefaultMetricsTopic) }()
 	go func() { weirDone <- n.Run(weirCtx, reg) }()
 	go func() { srvDone <- srv.Serve(srvCtx, l) }()
-	log.Info("weir demo started", "listen", d.addr, "kafka", brokers)
+	log.Info("weir demo started", "listen", d.addr, "kafka", brokers, "otlp_grpc", d.OTLPGRPCAddr(), "otlp_http", d.OTLPHTTPAddr(), "prometheus_remote_write", d.RemoteWriteAddr())
 
 	go func() {
 		var errs []error

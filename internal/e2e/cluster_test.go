@@ -20,6 +20,7 @@ import (
 	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/pipeline/pipelinetest"
 	"github.com/weirdev/weir/plan"
+	"github.com/weirdev/weir/receiver"
 	"github.com/weirdev/weir/rules"
 )
 
@@ -74,7 +75,7 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 	for i := range traces {
 		td := g.NextTrace(base.Add(time.Duration(i) * 10 * time.Millisecond))
 		in.spans += td.SpanCount()
-		rs, err := loadgen.TraceRecords(spansTopic, td)
+		rs, err := receiver.TraceRecords(spansTopic, td)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +84,7 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 		// The SDK metrics of the app every simulated second: cumulative
 		// sums and histograms, whose deltas must survive replays exactly.
 		if i%100 == 99 {
-			rec, err := loadgen.MetricsRecord(metricsTopic, g.Metrics(base.Add(time.Duration(i)*10*time.Millisecond)))
+			rec, err := receiver.MetricsRecord(metricsTopic, g.Metrics(base.Add(time.Duration(i)*10*time.Millisecond)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,7 +150,7 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 	covered := map[int]bool{}
 	for len(covered) < partitions {
 		td := g.NextTrace(marker)
-		rs, err := loadgen.TraceRecords(spansTopic, td)
+		rs, err := receiver.TraceRecords(spansTopic, td)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/internal/testenv"
+	"github.com/weirdev/weir/receiver"
 )
 
 const counterRules = `
@@ -79,7 +80,7 @@ func TestCountersOnPrometheus(t *testing.T) {
 			t.Fatal(err)
 		}
 		recs = append(recs, &kgo.Record{Topic: metricsTopic, Partition: int32(i % 4), Value: b})
-		rs, err := loadgen.TraceRecords(spansTopic, g.NextTrace(at))
+		rs, err := receiver.TraceRecords(spansTopic, g.NextTrace(at))
 		if err != nil {
 			t.Fatal(err)
 		}

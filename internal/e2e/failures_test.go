@@ -13,14 +13,14 @@ import (
 )
 
 // scenario prepares a smaller fixed input on brokers and its reference.
-func scenario(t *testing.T, brokers []string, prefix string, extra ...string) (dir string, rw *receiver, want map[string]string, cfg func(string) string) {
+func scenario(t *testing.T, brokers []string, prefix string, extra ...string) (dir string, rw *rwReceiver, want map[string]string, cfg func(string) string) {
 	t.Helper()
 	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
 	return scenarioOf(t, brokers, prefix, genInput(t, spansTopic, metricsTopic, 6000, 200), extra...)
 }
 
 // scenarioOf is scenario with the input given.
-func scenarioOf(t *testing.T, brokers []string, prefix string, in input, extra ...string) (dir string, rw *receiver, want map[string]string, cfg func(string) string) {
+func scenarioOf(t *testing.T, brokers []string, prefix string, in input, extra ...string) (dir string, rw *rwReceiver, want map[string]string, cfg func(string) string) {
 	t.Helper()
 	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
 	produce(t, brokers, in, spansTopic, metricsTopic)
@@ -42,7 +42,7 @@ func scenarioOf(t *testing.T, brokers []string, prefix string, in input, extra .
 
 // settle waits until the receiver holds at least n samples and stopped
 // changing, or ctx ends.
-func settle(ctx context.Context, rw *receiver, n int) {
+func settle(ctx context.Context, rw *rwReceiver, n int) {
 	stable, last := 0, -1
 	waitFor(ctx, time.Second, func() bool {
 		got, _ := rw.snapshot()

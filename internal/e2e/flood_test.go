@@ -18,6 +18,7 @@ import (
 
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/internal/testenv"
+	"github.com/weirdev/weir/receiver"
 )
 
 // Flood scenario: a flood of spans, none decided within the test (the
@@ -51,7 +52,7 @@ func TestTailSamplingFlood(t *testing.T) {
 	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), loadgen.PartitionerOpt(),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), receiver.PartitionerOpt(),
 		kgo.ProducerLinger(5*time.Millisecond), kgo.ProducerBatchMaxBytes(1<<20))
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +112,7 @@ remote_write:
 	for range 500 {
 		td := g.NextTrace(time.Now())
 		tmplSpans += td.SpanCount()
-		rs, err := loadgen.TraceRecords(spansTopic, td)
+		rs, err := receiver.TraceRecords(spansTopic, td)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -119,10 +119,10 @@ func (p *proc) stop(t testing.TB) {
 	}
 }
 
-// receiver is a Prometheus remote-write endpoint that records every sample
+// rwReceiver is a Prometheus remote-write endpoint that records every sample
 // by (series, timestamp) and every conflicting rewrite. It can be told to
 // answer every request with an error status (failWith).
-type receiver struct {
+type rwReceiver struct {
 	*httptest.Server
 	mu        sync.Mutex
 	got       map[string]string
@@ -131,14 +131,14 @@ type receiver struct {
 	failWith  atomic.Int32 // the status every request gets while not 0
 }
 
-func newReceiver(t testing.TB) *receiver {
-	r := &receiver{got: map[string]string{}}
+func newReceiver(t testing.TB) *rwReceiver {
+	r := &rwReceiver{got: map[string]string{}}
 	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.Close)
 	return r
 }
 
-func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+func (r *rwReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.requests.Add(1)
 	if code := int(r.failWith.Load()); code != 0 {
 		http.Error(w, http.StatusText(code), code)
@@ -174,7 +174,7 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (r *receiver) snapshot() (map[string]string, []string) {
+func (r *rwReceiver) snapshot() (map[string]string, []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make(map[string]string, len(r.got))

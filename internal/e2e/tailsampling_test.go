@@ -26,6 +26,7 @@ import (
 
 	"github.com/weirdev/weir/internal/loadgen"
 	"github.com/weirdev/weir/internal/testenv"
+	"github.com/weirdev/weir/receiver"
 	"github.com/weirdev/weir/sample"
 	"github.com/weirdev/weir/tailsampling"
 )
@@ -112,7 +113,7 @@ func tailSampling(t *testing.T, brokers []string, otlpAddr, queryURL string, reb
 	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
 	t.Logf("seed %d, topics %s, %s", seed, spansTopic, metricsTopic)
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), loadgen.PartitionerOpt(), kgo.ProducerLinger(5*time.Millisecond))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), receiver.PartitionerOpt(), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +373,7 @@ func produceTailSamplingTraffic(ctx context.Context, t *testing.T, cl *kgo.Clien
 				t.Fatalf("loadgen repeated trace ID %s", id)
 			}
 			gen[id] = tr
-			rs, err := loadgen.TraceRecords(topic, td)
+			rs, err := receiver.TraceRecords(topic, td)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,8 @@ package loadgen
 import (
 	"testing"
 	"time"
+
+	"github.com/weirdev/weir/receiver"
 )
 
 func BenchmarkNextTrace(b *testing.B) {
@@ -25,7 +27,7 @@ func BenchmarkTraceRecords(b *testing.B) {
 	b.ReportAllocs()
 	bytes := 0
 	for b.Loop() {
-		recs, err := TraceRecords("otlp_spans", td)
+		recs, err := receiver.TraceRecords("otlp_spans", td)
 		if err != nil {
 			b.Fatal(err)
 		}

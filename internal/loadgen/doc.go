@@ -44,10 +44,9 @@
 //
 // # Records
 //
-// TraceRecords and MetricsRecord shape records exactly as kafkaexporter
-// v0.165.1 does: the value is ptrace/pmetric ProtoMarshaler bytes; traces are
-// split as the exporter's batchpersignal.SplitTraces splits them (one record
-// per resource, scope and trace, key = lowercase hex trace ID); metrics are
-// one record per batch with a nil key; no headers. PartitionerOpt is the
+// Run writes through package receiver's TraceRecords and MetricsRecord, which
+// shape records exactly as kafkaexporter v0.165.1 does (one record per
+// resource, scope and trace keyed by the trace ID; one record per metrics
+// batch), and expects a producer built with receiver.PartitionerOpt, the
 // exporter's default partitioner.
 package loadgen

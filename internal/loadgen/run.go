@@ -8,15 +8,17 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirdev/weir/receiver"
 )
 
 // pacePeriod is how often Run catches up with the trace rate.
 const pacePeriod = 10 * time.Millisecond
 
 // Run publishes, until ctx is done, traces at the configured rate to
-// spansTopic (TraceRecords: one record per service and trace) and a metrics
-// batch every metrics interval to metricsTopic (MetricsRecord), through cl,
-// which should be built with PartitionerOpt to partition as kafkaexporter
+// spansTopic (receiver.TraceRecords: one record per service and trace) and a metrics
+// batch every metrics interval to metricsTopic (receiver.MetricsRecord), through cl,
+// which should be built with receiver.PartitionerOpt to partition as kafkaexporter
 // does. Data is stamped with the configured clock; pacing follows the real
 // clock, and after a stall of more than a second the backlog beyond one
 // second is skipped rather than burst out.
@@ -73,7 +75,7 @@ func (g *Generator) Run(ctx context.Context, cl *kgo.Client, spansTopic, metrics
 			return nil
 
 		case <-collect.C:
-			rec, err := MetricsRecord(metricsTopic, g.Metrics(g.clock()))
+			rec, err := receiver.MetricsRecord(metricsTopic, g.Metrics(g.clock()))
 			if err != nil {
 				g.log.Warn("load generator: metrics batch dropped", "err", err)
 			} else {
@@ -94,7 +96,7 @@ func (g *Generator) Run(ctx context.Context, cl *kgo.Client, spansTopic, metrics
 			}
 			for ; paced < target && ctx.Err() == nil; paced++ {
 				traces++
-				recs, err := TraceRecords(spansTopic, g.NextTrace(g.clock()))
+				recs, err := receiver.TraceRecords(spansTopic, g.NextTrace(g.clock()))
 				if err != nil { // cannot happen with generated traces; never stop the demo for it
 					g.log.Warn("load generator: trace dropped", "err", err)
 					continue

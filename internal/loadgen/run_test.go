@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/weirdev/weir/receiver"
 )
 
 // waitRun waits for Run to return; a Run that does not return after its
@@ -35,7 +37,7 @@ func TestRunPublishesLikeKafkaexporter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), PartitionerOpt())
+	prod, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), receiver.PartitionerOpt())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +128,7 @@ func TestRunPublishesLikeKafkaexporter(t *testing.T) {
 // TestRunReturnsWhileProduceBlocks: with no reachable broker and a tiny
 // buffer Produce blocks; cancelling still returns Run at once.
 func TestRunReturnsWhileProduceBlocks(t *testing.T) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.MaxBufferedRecords(8), PartitionerOpt())
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.MaxBufferedRecords(8), receiver.PartitionerOpt())
 	if err != nil {
 		t.Fatal(err)
 	}

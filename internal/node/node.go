@@ -26,6 +26,7 @@ import (
 	"github.com/weirdev/weir/internal/config"
 	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/plan"
+	"github.com/weirdev/weir/receiver"
 	"github.com/weirdev/weir/rules"
 )
 
@@ -45,6 +46,10 @@ type Node struct {
 	workers []*pipeline.Worker
 	cc      cluster.Config
 	ready   readiness
+	// recv takes OTLP and remote write into the input topics, through its
+	// own producer recvCl (nil without receivers).
+	recv   *receiver.Receiver
+	recvCl *kgo.Client
 }
 
 // New builds a node from cfg and the rules in force. It fails when an
@@ -121,8 +126,25 @@ func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, 
 		MaxKeptTraces:      ts.MaxKeptTraces,
 		Ready:              n.ready.set,
 	}
+	if cfg.Receivers.Enabled() {
+		cl, err := n.cc.Client.New(receiver.ProducerOpts()...)
+		if err != nil {
+			return nil, fmt.Errorf("receivers: %w", err)
+		}
+		rc := cfg.ReceiverConfig()
+		rc.Logger, rc.Reg = log.With("component", "receiver"), reg
+		r, err := receiver.New(cl, rc)
+		if err != nil {
+			cl.Close()
+			return nil, err
+		}
+		n.recv, n.recvCl = r, cl
+	}
 	return n, nil
 }
+
+// Receiver returns the node's receivers, nil when none is configured.
+func (n *Node) Receiver() *receiver.Receiver { return n.recv }
 
 // SetRules puts s in force on every worker (see plan.Plan.SetRules).
 func (n *Node) SetRules(s *rules.Set) {
@@ -138,12 +160,17 @@ func (n *Node) Workers() []*pipeline.Worker { return n.workers }
 // failing, and if not, why.
 func (n *Node) Ready() (bool, string) { return n.ready.get() }
 
-// Run runs every worker until ctx ends or one of them fails, which stops
-// the others. Workers of a process with a fixed transactional ID get that
+// Run runs every worker and the receivers until ctx ends or one of them
+// fails, which stops the others; the receivers answer the requests under
+// way before their producer closes. Workers of a process with a fixed transactional ID get that
 // ID with their number appended, so that each fences its own predecessor
 // after a restart.
 func (n *Node) Run(ctx context.Context, reg prometheus.Registerer) error {
 	g, gctx := errgroup.WithContext(ctx)
+	if n.recv != nil {
+		defer n.recvCl.Close()
+		g.Go(func() error { return n.recv.Run(gctx) })
+	}
 	for i, w := range n.workers {
 		cc := n.cc
 		cc.Logger = n.log

@@ -105,18 +105,7 @@ func start(t *testing.T) components {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		if env := os.Getenv("WEIR_KAFKA_BROKERS"); env != "" {
-			c.brokers = strings.Split(env, ",")
-			return
-		}
-		vars, err := runScript(t, 5*time.Minute, "kafka/start.sh", append(owner(), "1")...)
-		if err == nil && (vars["KAFKA_BROKERS"] == "" || vars["KAFKA_DIR"] == "") {
-			err = fmt.Errorf("test/kafka/start.sh printed no KAFKA_BROKERS= or KAFKA_DIR= (got %v)", vars)
-		}
-		if errs[0] = err; err == nil {
-			c.brokers = strings.Split(vars["KAFKA_BROKERS"], ",")
-			t.Cleanup(func() { _, _ = runScript(t, time.Minute, "kafka/stop.sh", vars["KAFKA_DIR"]) })
-		}
+		c.brokers, errs[0] = startKafka(t)
 	}()
 	peer := func(i int, name string, keys ...string) map[string]string {
 		defer wg.Done()
@@ -150,6 +139,23 @@ func start(t *testing.T) components {
 		}
 	}
 	return c
+}
+
+// startKafka starts a one-node Kafka (or takes WEIR_KAFKA_BROKERS) and
+// returns its brokers.
+func startKafka(t *testing.T) ([]string, error) {
+	if env := os.Getenv("WEIR_KAFKA_BROKERS"); env != "" {
+		return strings.Split(env, ","), nil
+	}
+	vars, err := runScript(t, 5*time.Minute, "kafka/start.sh", append(owner(), "1")...)
+	if err == nil && (vars["KAFKA_BROKERS"] == "" || vars["KAFKA_DIR"] == "") {
+		err = fmt.Errorf("test/kafka/start.sh printed no KAFKA_BROKERS= or KAFKA_DIR= (got %v)", vars)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { _, _ = runScript(t, time.Minute, "kafka/stop.sh", vars["KAFKA_DIR"]) })
+	return strings.Split(vars["KAFKA_BROKERS"], ","), nil
 }
 
 // buildWeir builds cmd/weir with the main module's own go.mod (not this

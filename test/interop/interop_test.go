@@ -143,7 +143,7 @@ func TestCollectorKafkaToPrometheusAndJaeger(t *testing.T) {
 	w := generate(2026, time.Now().Add(-45*time.Second).Truncate(time.Second), 1200, 30*time.Millisecond, 100)
 	t.Logf("workload: %d traces, %d spans in %d batches, %d gauge points; %d span cells expect a p99 each",
 		len(w.spans), w.nSpans, len(w.batches), w.metrics.DataPointCount(), len(w.windows))
-	publish(t, ctx, c.brokers, w)
+	publish(t, ctx, c.brokers, w, spansTopic, metricsTopic)
 	published := time.Now()
 
 	// Prometheus: one p99 sample per cell, each with an exemplar.
@@ -200,7 +200,7 @@ func TestCollectorKafkaToPrometheusAndJaeger(t *testing.T) {
 	selector := `{__name__=~"span_duration_seconds.*|interop_queue_depth:by_job.*"}`
 	promSamples := promRange(t, ctx, c.promURL, selector)
 	promEx := queryExemplars(t, ctx, c.promURL, selector, w.from.Add(-time.Minute), time.Now().Add(time.Minute))
-	kafkaSamples, kafkaEx, scopes := readRollups(t, ctx, c.brokers, len(promSamples))
+	kafkaSamples, kafkaEx, scopes := readRollups(t, ctx, c.brokers, rollupsTopic, "interop-kafkareceiver", len(promSamples))
 	compareSets(t, "samples", promSamples, kafkaSamples)
 	var pe []string
 	for _, e := range promEx {
@@ -320,8 +320,8 @@ func waitForGroups(t *testing.T, ctx context.Context, brokers []string, n int, g
 
 // publish sends the workload through the collector's own kafkaexporter,
 // made by its factory as a collector would: traces as otlp_proto with
-// partition_traces_by_id, metrics as otlp_json.
-func publish(t *testing.T, ctx context.Context, brokers []string, w *workload) {
+// partition_traces_by_id to spans, metrics as otlp_json to metrics.
+func publish(t *testing.T, ctx context.Context, brokers []string, w *workload, spans, metrics string) {
 	t.Helper()
 	f := kafkaexporter.NewFactory()
 	newCfg := func(configure func(*kafkaexporter.Config)) *kafkaexporter.Config {
@@ -337,10 +337,10 @@ func publish(t *testing.T, ctx context.Context, brokers []string, w *workload) {
 		return cfg
 	}
 	tcfg := newCfg(func(c *kafkaexporter.Config) {
-		c.Traces.Topic, c.Traces.Encoding, c.PartitionTracesByID = spansTopic, "otlp_proto", true
+		c.Traces.Topic, c.Traces.Encoding, c.PartitionTracesByID = spans, "otlp_proto", true
 	})
 	mcfg := newCfg(func(c *kafkaexporter.Config) {
-		c.Metrics.Topic, c.Metrics.Encoding = metricsTopic, "otlp_json"
+		c.Metrics.Topic, c.Metrics.Encoding = metrics, "otlp_json"
 	})
 	set := exportertest.NewNopSettings(f.Type())
 	te, err := f.CreateTraces(ctx, set, tcfg)
@@ -375,14 +375,14 @@ func publish(t *testing.T, ctx context.Context, brokers []string, w *workload) {
 	t.Logf("kafkaexporter published %d trace batches and %d gauge points in %.1fs",
 		len(w.batches), w.metrics.DataPointCount(), time.Since(start).Seconds())
 
-	checkTraceRecords(t, ctx, brokers, w)
+	checkTraceRecords(t, ctx, brokers, w, spans)
 }
 
 // checkTraceRecords reads the spans topic back: with partition_traces_by_id
 // the exporter writes one record per trace and resource (and scope), keyed
 // by the lowercase hex trace ID, so every trace sits whole in one partition,
 // as weir's tail sampling relies on.
-func checkTraceRecords(t *testing.T, ctx context.Context, brokers []string, w *workload) {
+func checkTraceRecords(t *testing.T, ctx context.Context, brokers []string, w *workload, spansTopic string) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(nil))
 	if err != nil {
@@ -584,16 +584,17 @@ func parseValue(t *testing.T, v any) float64 {
 }
 
 // readRollups reads weir's Kafka sink topic with the collector's own
-// kafkareceiver (made by its factory, otlp_proto) until it has at least
-// want data points and nothing new arrives for a while.
-func readRollups(t *testing.T, ctx context.Context, brokers []string, want int) (samples, exemplars []string, scopes map[string]bool) {
+// kafkareceiver (made by its factory, otlp_proto, consumer group group)
+// until it has at least want data points and nothing new arrives for a
+// while.
+func readRollups(t *testing.T, ctx context.Context, brokers []string, rollupsTopic, group string, want int) (samples, exemplars []string, scopes map[string]bool) {
 	t.Helper()
 	f := kafkareceiver.NewFactory()
 	cfg := f.CreateDefaultConfig().(*kafkareceiver.Config)
 	cfg.ClientConfig.Brokers = brokers
 	cfg.Metrics.Topics = []string{rollupsTopic}
 	cfg.Metrics.Encoding = "otlp_proto"
-	cfg.ConsumerConfig.GroupID = "interop-kafkareceiver"
+	cfg.ConsumerConfig.GroupID = group
 	cfg.ConsumerConfig.InitialOffset = "earliest"
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("kafkareceiver config: %v", err)
@@ -670,6 +671,12 @@ func readRollups(t *testing.T, ctx context.Context, brokers []string, want int) 
 
 func compareSets(t *testing.T, what string, prom, kafka []string) {
 	t.Helper()
+	compareNamedSets(t, what, "Prometheus", prom, "the Kafka sink", kafka)
+}
+
+// compareNamedSets fails unless a and b hold the same strings, and some.
+func compareNamedSets(t *testing.T, what, aName string, prom []string, bName string, kafka []string) {
+	t.Helper()
 	p, k := toSet(prom), toSet(kafka)
 	var onlyP, onlyK []string
 	for s := range p {
@@ -685,8 +692,8 @@ func compareSets(t *testing.T, what string, prom, kafka []string) {
 	sort.Strings(onlyP)
 	sort.Strings(onlyK)
 	if len(onlyP)+len(onlyK) > 0 || len(p) == 0 {
-		t.Errorf("%s: Prometheus has %d, the Kafka sink %d; only in Prometheus %d %v; only in Kafka %d %v",
-			what, len(p), len(k), len(onlyP), head(onlyP), len(onlyK), head(onlyK))
+		t.Errorf("%s: %s has %d, %s %d; only in %s %d %v; only in %s %d %v",
+			what, aName, len(p), bName, len(k), aName, len(onlyP), head(onlyP), bName, len(onlyK), head(onlyK))
 	}
 }
 

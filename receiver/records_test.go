@@ -1,4 +1,4 @@
-package loadgen
+package receiver_test
 
 import (
 	"bytes"
@@ -7,10 +7,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/weirdev/weir/internal/loadgen"
+	"github.com/weirdev/weir/receiver"
 )
 
 var hexTraceID = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -83,7 +87,7 @@ func TestTraceRecords(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			recs, err := TraceRecords("otlp_spans", tc.td)
+			recs, err := receiver.TraceRecords("otlp_spans", tc.td)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
@@ -134,10 +138,10 @@ func TestTraceRecords(t *testing.T) {
 // service instance, each byte-identical to that instance's spans marshaled
 // alone, all keyed by the trace ID.
 func TestTraceRecordsOfGenerated(t *testing.T) {
-	g := New(WithSeed(8))
+	g := loadgen.New(loadgen.WithSeed(8))
 	for i := range 300 {
 		td := g.NextTrace(clockAt(i))
-		recs, err := TraceRecords("otlp_spans", td)
+		recs, err := receiver.TraceRecords("otlp_spans", td)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,55 +162,13 @@ func TestTraceRecordsOfGenerated(t *testing.T) {
 	}
 }
 
-func TestTraceRecord(t *testing.T) {
-	g := New(WithSeed(2))
-	td := g.NextTrace(t0)
-	r, err := TraceRecord("otlp_spans", td)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).TraceID()
-	if string(r.Key) != hex.EncodeToString(id[:]) || r.Topic != "otlp_spans" || len(r.Headers) != 0 {
-		t.Fatalf("record key %q topic %q headers %d", r.Key, r.Topic, len(r.Headers))
-	}
-	u := ptrace.ProtoUnmarshaler{}
-	back, err := u.UnmarshalTraces(r.Value)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(marshalTraces(t, back), marshalTraces(t, td)) || back.SpanCount() != td.SpanCount() {
-		t.Fatal("record value does not round-trip to the trace")
-	}
-
-	for _, tc := range []struct {
-		name, topic string
-		td          ptrace.Traces
-		wantErr     string
-	}{
-		{"empty topic", "", td, "empty topic"},
-		{"no spans", "t", ptrace.NewTraces(), "no spans"},
-		{"two traces", "t", mixedBatch(), `span 1 ("a2") of scope 0 of resource 0 has trace ID ab000000000000000000000000000002, the first span ab000000000000000000000000000001`},
-		{"empty trace ID", "t", func() ptrace.Traces {
-			td := mixedBatch()
-			td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetTraceID(pcommon.TraceID{})
-			return td
-		}(), `span 0 ("a1") of scope 0 of resource 0 has an empty trace ID`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, err := TraceRecord(tc.topic, tc.td); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
-			}
-		})
-	}
-}
-
 func TestMetricsRecord(t *testing.T) {
-	g := New(WithSeed(2))
+	g := loadgen.New(loadgen.WithSeed(2))
 	for i := range 50 {
 		g.NextTrace(clockAt(i))
 	}
 	md := g.Metrics(clockAt(50))
-	r, err := MetricsRecord("otlp_metrics", md)
+	r, err := receiver.MetricsRecord("otlp_metrics", md)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +183,7 @@ func TestMetricsRecord(t *testing.T) {
 	if !bytes.Equal(marshalMetrics(t, back), r.Value) || back.DataPointCount() != md.DataPointCount() {
 		t.Fatal("record value does not round-trip to the metrics")
 	}
-	if _, err := MetricsRecord("", md); err == nil {
+	if _, err := receiver.MetricsRecord("", md); err == nil {
 		t.Fatal("empty topic accepted")
 	}
 }
@@ -230,8 +192,8 @@ func TestFNV1a32(t *testing.T) {
 	for _, in := range []string{"", "a", "key1", "ключ", "0af7651916cd43dd8448eb211c80319c"} {
 		h := fnv.New32a()
 		h.Write([]byte(in))
-		if got, want := fnv1a32([]byte(in)), h.Sum32(); got != want {
-			t.Errorf("fnv1a32(%q) = %#x, hash/fnv says %#x", in, got, want)
+		if got, want := receiver.FNV1a32([]byte(in)), h.Sum32(); got != want {
+			t.Errorf("FNV1a32(%q) = %#x, hash/fnv says %#x", in, got, want)
 		}
 	}
 }
@@ -241,7 +203,7 @@ func TestFNV1a32(t *testing.T) {
 // span once.
 func FuzzTraceRecords(f *testing.F) {
 	m := ptrace.ProtoMarshaler{}
-	g := New(WithSeed(4), WithErrorRate(0.5))
+	g := loadgen.New(loadgen.WithSeed(4), loadgen.WithErrorRate(0.5))
 	for i := range 4 {
 		b, _ := m.MarshalTraces(g.NextTrace(clockAt(i)))
 		f.Add(b)
@@ -254,7 +216,7 @@ func FuzzTraceRecords(f *testing.F) {
 		if err != nil {
 			return
 		}
-		recs, err := TraceRecords("otlp_spans", td)
+		recs, err := receiver.TraceRecords("otlp_spans", td)
 		if err != nil {
 			if !strings.Contains(err.Error(), "empty trace ID") {
 				t.Fatalf("unexpected error: %v", err)
@@ -283,4 +245,36 @@ func FuzzTraceRecords(f *testing.F) {
 			t.Fatalf("records hold %d spans, the input %d", spans, td.SpanCount())
 		}
 	})
+}
+
+// t0 is an arbitrary instant; clockAt(i) is the now of the i-th trace, 5ms apart.
+var t0 = time.Unix(1_760_000_000, 123_456_789)
+
+func clockAt(i int) time.Time { return t0.Add(time.Duration(i) * 5 * time.Millisecond) }
+
+func hexID(id pcommon.TraceID) string { return hex.EncodeToString(id[:]) }
+
+func attr(m pcommon.Map, k string) string {
+	v, _ := m.Get(k)
+	return v.AsString()
+}
+
+func marshalTraces(t testing.TB, td ptrace.Traces) []byte {
+	t.Helper()
+	m := ptrace.ProtoMarshaler{}
+	b, err := m.MarshalTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func marshalMetrics(t testing.TB, md pmetric.Metrics) []byte {
+	t.Helper()
+	m := pmetric.ProtoMarshaler{}
+	b, err := m.MarshalMetrics(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

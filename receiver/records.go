@@ -1,4 +1,4 @@
-package loadgen
+package receiver
 
 import (
 	"encoding/hex"
@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-var errNoTopic = errors.New("loadgen: empty topic name")
+var errNoTopic = errors.New("receiver: empty topic name")
 
 // TraceRecords returns the records kafkaexporter (otlp_proto encoding,
 // partition_traces_by_id on) writes for td: td is split as the exporter's
@@ -26,25 +26,35 @@ var errNoTopic = errors.New("loadgen: empty topic name")
 // all-zero trace ID (which the exporter would key with an empty string), and
 // says which span.
 func TraceRecords(topic string, td ptrace.Traces) ([]*kgo.Record, error) {
+	recs, _, err := traceRecords(topic, td, &ptrace.ProtoMarshaler{}, nil)
+	return recs, err
+}
+
+// traceRecords is TraceRecords with the encoding's marshaler m. When reject
+// is set, a span with the all-zero trace ID is left out and handed to reject
+// instead of failing the whole batch. spans[i] is the span count of recs[i].
+func traceRecords(topic string, td ptrace.Traces, m ptrace.Marshaler, reject func(resource, scope, span int, sp ptrace.Span)) (recs []*kgo.Record, spans []int, err error) {
 	if topic == "" {
-		return nil, errNoTopic
+		return nil, nil, errNoTopic
 	}
-	var recs []*kgo.Record
-	m := ptrace.ProtoMarshaler{}
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		for j := 0; j < rs.ScopeSpans().Len(); j++ {
 			ss := rs.ScopeSpans().At(j)
-			spans := ss.Spans()
+			ssp := ss.Spans()
 			var ids []pcommon.TraceID
 			var parts []ptrace.SpanSlice
 			var whole []ptrace.Traces
-			for k := 0; k < spans.Len(); k++ {
-				sp := spans.At(k)
+			for k := 0; k < ssp.Len(); k++ {
+				sp := ssp.At(k)
 				id := sp.TraceID()
 				if id.IsEmpty() {
-					return nil, fmt.Errorf("loadgen: span %d (%q) of scope %d of resource %d has an empty trace ID", k, sp.Name(), j, i)
+					if reject != nil {
+						reject(i, j, k, sp)
+						continue
+					}
+					return nil, nil, fmt.Errorf("receiver: span %d (%q) of scope %d of resource %d has an empty trace ID", k, sp.Name(), j, i)
 				}
 				p := 0
 				for p < len(ids) && ids[p] != id {
@@ -65,57 +75,14 @@ func TraceRecords(topic string, td ptrace.Traces) ([]*kgo.Record, error) {
 			for p, one := range whole {
 				value, err := m.MarshalTraces(one)
 				if err != nil {
-					return nil, fmt.Errorf("loadgen: marshaling trace %s of scope %d of resource %d: %w", hexID(ids[p]), j, i, err)
+					return nil, nil, fmt.Errorf("receiver: marshaling trace %s of scope %d of resource %d: %w", hexID(ids[p]), j, i, err)
 				}
 				recs = append(recs, &kgo.Record{Topic: topic, Key: hexKey(ids[p]), Value: value})
+				spans = append(spans, parts[p].Len())
 			}
 		}
 	}
-	return recs, nil
-}
-
-// TraceRecord returns td as one record: value = ptrace.ProtoMarshaler bytes
-// of td as it is, key = its trace ID in lowercase hex. This is exactly
-// kafkaexporter's record when td is what one SDK exports for one trace (one
-// resource, one scope); for a trace of several services the exporter writes
-// several records, which TraceRecords returns.
-//
-// It fails if topic is empty, td holds no span, a span has the all-zero trace
-// ID, or the spans do not all share one trace ID; the error names the span.
-func TraceRecord(topic string, td ptrace.Traces) (*kgo.Record, error) {
-	if topic == "" {
-		return nil, errNoTopic
-	}
-	var first pcommon.TraceID
-	seen := false
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				id := spans.At(k).TraceID()
-				switch {
-				case id.IsEmpty():
-					return nil, fmt.Errorf("loadgen: span %d (%q) of scope %d of resource %d has an empty trace ID", k, spans.At(k).Name(), j, i)
-				case !seen:
-					first, seen = id, true
-				case id != first:
-					return nil, fmt.Errorf("loadgen: span %d (%q) of scope %d of resource %d has trace ID %s, the first span %s: a record holds one trace",
-						k, spans.At(k).Name(), j, i, hexID(id), hexID(first))
-				}
-			}
-		}
-	}
-	if !seen {
-		return nil, errors.New("loadgen: trace record of no spans")
-	}
-	m := ptrace.ProtoMarshaler{}
-	value, err := m.MarshalTraces(td)
-	if err != nil {
-		return nil, fmt.Errorf("loadgen: marshaling trace %s: %w", hexID(first), err)
-	}
-	return &kgo.Record{Topic: topic, Key: hexKey(first), Value: value}, nil
+	return recs, spans, nil
 }
 
 // MetricsRecord returns md as kafkaexporter (otlp_proto encoding) writes a
@@ -123,13 +90,16 @@ func TraceRecord(topic string, td ptrace.Traces) (*kgo.Record, error) {
 // (so the partitioner picks a sticky partition), no headers. It fails only
 // if topic is empty.
 func MetricsRecord(topic string, md pmetric.Metrics) (*kgo.Record, error) {
+	return metricsRecord(topic, md, &pmetric.ProtoMarshaler{})
+}
+
+func metricsRecord(topic string, md pmetric.Metrics, m pmetric.Marshaler) (*kgo.Record, error) {
 	if topic == "" {
 		return nil, errNoTopic
 	}
-	m := pmetric.ProtoMarshaler{}
 	value, err := m.MarshalMetrics(md)
 	if err != nil {
-		return nil, fmt.Errorf("loadgen: marshaling %d metric data points: %w", md.DataPointCount(), err)
+		return nil, fmt.Errorf("receiver: marshaling %d metric data points: %w", md.DataPointCount(), err)
 	}
 	return &kgo.Record{Topic: topic, Value: value}, nil
 }
