@@ -11,9 +11,9 @@ import (
 
 // Agg names one aggregation of a window. It is the one vocabulary of
 // aggregations: rules files name them (ParseAggregation), targets carry them
-// (Spec), windows compute them. Each has a file of its own (agg_*.go)
-// holding its output: the name rules use, the suffix of the series it
-// writes, the state it needs and how it emits.
+// (Spec), windows compute them. Each has an entry in the registry
+// (entryOf: its name, series suffix and the window state it reads) and a
+// file of its own (agg_*.go) holding how it emits.
 type Agg uint8
 
 // The aggregations, in the canonical order in which a rule's aggregations
@@ -41,24 +41,20 @@ const (
 	numAggs
 )
 
-// output is what an aggregation does with a window. Its methods read only
-// the window's shared state (see window) and, where it keeps one, the
-// aggregation's own extra state.
+// output is what an aggregation does with a window: it reads only the
+// window's shared state (see window) and, where it keeps one (extraKeeper),
+// the aggregation's own extra state.
 type output interface {
-	// name is how rules files write the aggregation ("sum"); Quantile's is
-	// "quantile", written pNN by Aggregation.String.
-	name() string
-	// suffix is appended to an output's base name for the series it writes.
-	suffix() string
-	// needs is the shared window state the output reads.
-	needs() needs
-	// newExtra returns a zero state of the output's own, or nil when it
-	// reads the shared state only.
-	newExtra() extra
 	// emit writes the output's samples of Spec s of a closed window of t,
 	// none when the window's points do not define it (the min of a
 	// histogram, a quantile of an empty sketch).
 	emit(w *window, t *Target, s *Spec, out *emitter)
+}
+
+// extraKeeper is an output that keeps state of its own in every window.
+type extraKeeper interface {
+	// newExtra returns a zero state.
+	newExtra() extra
 }
 
 // extra is window state an output keeps beyond the shared state: it takes
@@ -72,36 +68,57 @@ type extra interface {
 	read(d *decoder)
 }
 
-// outputOf returns the output of a. It is the registry of aggregations:
-// adding one is a constant above, a case here and its agg_*.go file.
-func outputOf(a Agg) output {
+// entry is an aggregation in the registry: how rules files write it
+// ("quantile" for Quantile, written pNN by Aggregation.String), the suffix
+// of the series it writes, the shared window state its output reads, and
+// the output.
+type entry struct {
+	name, suffix string
+	needs        needs
+	out          output
+}
+
+// entryOf returns a's entry; ok is false for no aggregation. It is the
+// registry of aggregations: adding one is a constant above, a case here and
+// its agg_*.go file.
+func entryOf(a Agg) (e entry, ok bool) {
 	switch a {
 	case Sum:
-		return sumOutput{}
+		return entry{"sum", "_sum", needs{}, sumOutput{}}, true
 	case Count:
-		return countOutput{}
+		return entry{"count", "_count", needs{}, countOutput{}}, true
 	case Min:
-		return minOutput{}
+		return entry{"min", "_min", needs{scalar: true}, minOutput{}}, true
 	case Max:
-		return maxOutput{}
+		return entry{"max", "_max", needs{scalar: true}, maxOutput{}}, true
 	case Last:
-		return lastOutput{}
+		return entry{"last", "_last", needs{scalar: true}, lastOutput{}}, true
 	case Mean:
-		return meanOutput{}
+		return entry{"mean", "_mean", needs{}, meanOutput{}}, true
 	case Rate:
-		return rateOutput{}
+		return entry{"rate", "_rate", needs{}, rateOutput{}}, true
 	case Increase:
-		return increaseOutput{}
+		return entry{"increase", "_increase", needs{}, increaseOutput{}}, true
 	case Quantile:
-		return quantileOutput{}
+		return entry{"quantile", "", needs{dist: true}, quantileOutput{}}, true
 	case Buckets:
-		return bucketsOutput{}
+		return entry{"buckets", "_bucket", needs{buckets: true}, bucketsOutput{}}, true
 	case Stddev:
-		return stddevOutput{}
+		return entry{"stddev", "_stddev", needs{}, stddevOutput{}}, true
 	case Total:
-		return totalOutput{}
+		return entry{"total", "_total", needs{}, totalOutput{}}, true
 	case Histogram:
-		return histogramOutput{}
+		return entry{"histogram", "_bucket", needs{buckets: true}, histogramOutput{}}, true
+	}
+	return entry{}, false
+}
+
+// newExtra returns a zero extra state of a, nil when a keeps none.
+func newExtra(a Agg) extra {
+	if e, ok := entryOf(a); ok {
+		if k, ok := e.out.(extraKeeper); ok {
+			return k.newExtra()
+		}
 	}
 	return nil
 }
@@ -109,8 +126,8 @@ func outputOf(a Agg) output {
 // String returns the aggregation's name in rules files ("quantile" for
 // Quantile, whose Aggregation prints as "p99").
 func (a Agg) String() string {
-	if o := outputOf(a); o != nil {
-		return o.name()
+	if e, ok := entryOf(a); ok {
+		return e.name
 	}
 	return "Agg(" + strconv.Itoa(int(a)) + ")"
 }

@@ -74,10 +74,6 @@ func (b *bucketHist) merge(o *bucketHist) error {
 // observations landed in it in the window.
 type bucketsOutput struct{}
 
-func (bucketsOutput) name() string    { return "buckets" }
-func (bucketsOutput) suffix() string  { return "_bucket" }
-func (bucketsOutput) needs() needs    { return needs{buckets: true} }
-func (bucketsOutput) newExtra() extra { return nil }
 func (bucketsOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	h := w.hist
 	if h == nil || h.counts == nil {

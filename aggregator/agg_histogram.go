@@ -5,10 +5,6 @@ package aggregator
 // bucket's running total (its _sum and _count too, as Cumulative Specs).
 type histogramOutput struct{}
 
-func (histogramOutput) name() string    { return "histogram" }
-func (histogramOutput) suffix() string  { return "_bucket" }
-func (histogramOutput) needs() needs    { return needs{buckets: true} }
-func (histogramOutput) newExtra() extra { return nil }
 func (histogramOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	bucketsOutput{}.emit(w, t, s, out)
 }

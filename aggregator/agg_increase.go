@@ -6,10 +6,6 @@ import "github.com/weirdev/weir/sample"
 // else the number of observations (a span's calls, a histogram's count).
 type increaseOutput struct{}
 
-func (increaseOutput) name() string    { return "increase" }
-func (increaseOutput) suffix() string  { return "_increase" }
-func (increaseOutput) needs() needs    { return needs{} }
-func (increaseOutput) newExtra() extra { return nil }
 func (increaseOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	out.put(t.SeriesLabels(s), w.increase(), sample.Exemplar{})
 }

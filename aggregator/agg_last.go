@@ -6,10 +6,6 @@ import "github.com/weirdev/weir/sample"
 // value on a tie, so that arrival order does not matter).
 type lastOutput struct{}
 
-func (lastOutput) name() string    { return "last" }
-func (lastOutput) suffix() string  { return "_last" }
-func (lastOutput) needs() needs    { return needs{scalar: true} }
-func (lastOutput) newExtra() extra { return nil }
 func (lastOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	if !w.scalar {
 		return

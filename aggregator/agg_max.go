@@ -7,10 +7,6 @@ import "github.com/weirdev/weir/sample"
 // candidate).
 type maxOutput struct{}
 
-func (maxOutput) name() string    { return "max" }
-func (maxOutput) suffix() string  { return "_max" }
-func (maxOutput) needs() needs    { return needs{scalar: true} }
-func (maxOutput) newExtra() extra { return nil }
 func (maxOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	if !w.scalar {
 		return

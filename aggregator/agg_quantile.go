@@ -6,10 +6,6 @@ package aggregator
 // tolerance (see ExemplarTolerance).
 type quantileOutput struct{}
 
-func (quantileOutput) name() string    { return "quantile" }
-func (quantileOutput) suffix() string  { return "" }
-func (quantileOutput) needs() needs    { return needs{dist: true} }
-func (quantileOutput) newExtra() extra { return nil }
 func (quantileOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	if w.sk == nil {
 		return

@@ -12,10 +12,8 @@ import (
 // result does not depend on how the points were partitioned or merged.
 type stddevOutput struct{}
 
-func (stddevOutput) name() string    { return "stddev" }
-func (stddevOutput) suffix() string  { return "_stddev" }
-func (stddevOutput) needs() needs    { return needs{} }
 func (stddevOutput) newExtra() extra { return &moments{} }
+
 func (stddevOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	m, _ := w.extraOf(t, Stddev).(*moments)
 	if m == nil || m.n == 0 {

@@ -6,10 +6,6 @@ import "github.com/weirdev/weir/sample"
 // by their count, histograms by their sum).
 type sumOutput struct{}
 
-func (sumOutput) name() string    { return "sum" }
-func (sumOutput) suffix() string  { return "_sum" }
-func (sumOutput) needs() needs    { return needs{} }
-func (sumOutput) newExtra() extra { return nil }
 func (sumOutput) emit(w *window, t *Target, s *Spec, out *emitter) {
 	out.put(t.SeriesLabels(s), w.sum.value(), sample.Exemplar{})
 }

@@ -333,7 +333,7 @@ func (a *Aggregator) decodeWindow(d *decoder, t *Target, start int64) *window {
 				d.fail("extra state of %v where %v's is due", a, t.needs.extra[i])
 				break
 			}
-			e := outputOf(t.needs.extra[i]).newExtra()
+			e := newExtra(t.needs.extra[i])
 			e.read(d)
 			w.ext = append(w.ext, e)
 		}

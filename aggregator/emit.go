@@ -63,9 +63,9 @@ func (w *window) emit(t *Target, tol float64, fn func(Series)) {
 	out := &emitter{w: w, t: t, tol: tol, fn: fn}
 	for i := range t.Specs {
 		s := &t.Specs[i]
-		if o := outputOf(s.Agg); o != nil {
+		if e, ok := entryOf(s.Agg); ok {
 			out.cumulative = s.Cumulative
-			o.emit(w, t, s, out)
+			e.out.emit(w, t, s, out)
 		}
 	}
 }

@@ -31,8 +31,8 @@ func FormatQuantile(q float64) string {
 // "_total"). A rollup that keeps the input's name writes base itself (see
 // KeptName).
 func (a Aggregation) SeriesName(base string) string {
-	if o := outputOf(a.Agg); o != nil {
-		return base + o.suffix()
+	if e, ok := entryOf(a.Agg); ok {
+		return base + e.suffix
 	}
 	return base + "_" + a.Agg.String()
 }

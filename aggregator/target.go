@@ -127,12 +127,12 @@ type needs struct {
 func (t *Target) Init() {
 	t.needs = needs{}
 	for _, s := range t.Specs {
-		if o := outputOf(s.Agg); o != nil {
-			n := o.needs()
+		if e, ok := entryOf(s.Agg); ok {
+			n := e.needs
 			t.needs.dist = t.needs.dist || n.dist
 			t.needs.buckets = t.needs.buckets || n.buckets
 			t.needs.scalar = t.needs.scalar || n.scalar
-			if o.newExtra() != nil && !slices.Contains(t.needs.extra, s.Agg) {
+			if newExtra(s.Agg) != nil && !slices.Contains(t.needs.extra, s.Agg) {
 				t.needs.extra = append(t.needs.extra, s.Agg)
 			}
 		}

@@ -64,7 +64,7 @@ func newExtras(t *Target) []extra {
 	}
 	ext := make([]extra, len(t.needs.extra))
 	for i, a := range t.needs.extra {
-		ext[i] = outputOf(a).newExtra()
+		ext[i] = newExtra(a)
 	}
 	return ext
 }
