@@ -112,6 +112,10 @@ func PartitionerOpt() kgo.Opt {
 	return kgo.RecordPartitioner(kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(fnv1a32)))
 }
 
+// KeyPartition returns the partition, of n, that PartitionerOpt's
+// partitioner gives a record keyed key.
+func KeyPartition(key []byte, n int) int { return kgo.SaramaCompatHasher(fnv1a32)(key, n) }
+
 // fnv1a32 is 32-bit FNV-1a (hash/fnv's New32a), without its allocation.
 func fnv1a32(b []byte) uint32 {
 	h := uint32(2166136261)

@@ -153,6 +153,10 @@ func Run(ctx context.Context, cfg Config, w *pipeline.Worker) error {
 	}
 	topo, err := ensureTopics(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			cfg.Logger.Info("stopped while waiting for Kafka", "err", err)
+			return nil
+		}
 		return err
 	}
 	cfg.Logger.Info("cluster topology", "metrics_partitions", topo.metricsParts, "spans_partitions", topo.spansParts,

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -63,8 +62,7 @@ type stage1 struct {
 	dec    *decisions
 	second *secondPass
 	m      *metrics
-	sess   *kgo.GroupTransactSession
-	txn    txn
+	txn    *txn
 	// mu keeps rebalance callbacks (on the client's goroutine) and the
 	// poll loop apart.
 	mu      sync.Mutex
@@ -78,25 +76,12 @@ type stage1 struct {
 func stage1Session(ctx context.Context, cfg Config, topo topology, s1 *pipeline.Stage1, dec *decisions, second *secondPass, m *metrics) error {
 	s := &stage1{cfg: cfg, topo: topo, s1: s1, dec: dec, second: second, m: m, owned: map[string]map[int32]bool{},
 		behind: map[tp]*catchUp{}, sentWM: map[int32][]byte{}}
-	opts := cfg.Client.opts(
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.MetricsTopic, cfg.SpansTopic),
-		kgo.TransactionalID(cfg.TransactionalID),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.TransactionTimeout(transactionTimeout),
-		batchBytes(cfg.DeadLetterTopic, topo.dlqMaxBytes),
-		kgo.OnPartitionsAssigned(s.assigned),
-		kgo.OnPartitionsRevoked(s.gone),
-		kgo.OnPartitionsLost(s.gone),
-	)
-	sess, err := kgo.NewGroupTransactSession(opts...)
+	t, err := openTxn(cfg, topo, "stage 1", cfg.Group, cfg.TransactionalID, s.assigned, s.gone, cfg.MetricsTopic, cfg.SpansTopic)
 	if err != nil {
-		return fmt.Errorf("cluster: stage 1 client for %v: %w", cfg.Client.Brokers, err)
+		return err
 	}
-	s.sess = sess
-	s.txn = txn{sess: sess, log: cfg.Logger}
+	s.txn = t
+	sess := t.sess
 	defer sess.Close()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, cfg.PollInterval)
@@ -139,11 +124,7 @@ func (s *stage1) transaction(ctx context.Context, fs kgo.Fetches) (bool, error) 
 	}
 	s.mu.Lock()
 	now := time.Now()
-	fs.EachError(func(topic string, part int32, err error) {
-		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-			s.cfg.Logger.Warn("stage 1 fetch", "topic", topic, "partition", part, "err", err)
-		}
-	})
+	s.txn.logFetchErrors("stage 1", fs)
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		// A poll that ends by its timeout carries an error entry with no
 		// topic and partition -1: it is no input partition.

@@ -31,8 +31,7 @@ type stage2 struct {
 	s2   *pipeline.Stage2
 	dec  *decisions
 	m    *metrics
-	sess *kgo.GroupTransactSession
-	txn  txn
+	txn  *txn
 	// mu keeps rebalance callbacks and the poll loop apart.
 	mu      sync.Mutex
 	owned   map[string]map[int32]bool
@@ -58,24 +57,12 @@ func runStage2(ctx context.Context, cfg Config, topo topology, s2 *pipeline.Stag
 
 func stage2Session(ctx context.Context, cfg Config, topo topology, s2 *pipeline.Stage2, dec *decisions, m *metrics) error {
 	s := &stage2{cfg: cfg, topo: topo, s2: s2, dec: dec, m: m, owned: map[string]map[int32]bool{}, next: map[int32]int64{}}
-	sess, err := kgo.NewGroupTransactSession(cfg.Client.opts(
-		kgo.ConsumerGroup(cfg.Group+".partials"),
-		kgo.ConsumeTopics(cfg.PartialsTopic),
-		kgo.TransactionalID(cfg.TransactionalID+".2"),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.TransactionTimeout(transactionTimeout),
-		batchBytes(cfg.DeadLetterTopic, topo.dlqMaxBytes),
-		kgo.OnPartitionsAssigned(s.assigned),
-		kgo.OnPartitionsRevoked(s.gone),
-		kgo.OnPartitionsLost(s.gone),
-	)...)
+	t, err := openTxn(cfg, topo, "stage 2", cfg.Group+".partials", cfg.TransactionalID+".2", s.assigned, s.gone, cfg.PartialsTopic)
 	if err != nil {
-		return fmt.Errorf("cluster: stage 2 client for %v: %w", cfg.Client.Brokers, err)
+		return err
 	}
-	s.sess = sess
-	s.txn = txn{sess: sess, log: cfg.Logger}
+	s.txn = t
+	sess := t.sess
 	defer sess.Close()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, cfg.PollInterval)
@@ -90,11 +77,7 @@ func stage2Session(ctx context.Context, cfg Config, topo topology, s2 *pipeline.
 			return errRestart
 		}
 		now := time.Now()
-		fs.EachError(func(topic string, part int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-				s.cfg.Logger.Warn("stage 2 fetch", "topic", topic, "partition", part, "err", err)
-			}
-		})
+		s.txn.logFetchErrors("stage 2", fs)
 		fs.EachRecord(func(r *kgo.Record) {
 			if !s.s2.Owns(r.Partition) {
 				return

@@ -42,13 +42,12 @@ func ensureTopics(ctx context.Context, cfg Config) (topology, error) {
 			break
 		}
 		cfg.Ready("kafka", false, why)
-		if ctx.Err() != nil {
-			return topology{}, fmt.Errorf("cluster: %s", why)
-		}
 		wait := backoff(attempt, 30*time.Second)
-		cfg.Logger.Warn("waiting for Kafka", "why", why, "retry_in", wait)
-		if !sleep(ctx, wait) {
-			return topology{}, fmt.Errorf("cluster: %s", why)
+		if ctx.Err() == nil {
+			cfg.Logger.Warn("waiting for Kafka", "why", why, "retry_in", wait)
+		}
+		if ctx.Err() != nil || !sleep(ctx, wait) {
+			return topology{}, fmt.Errorf("cluster: stopped before the cluster was ready (%s): %w", why, context.Cause(ctx))
 		}
 	}
 	topo := topology{metricsParts: partitions(md, cfg.MetricsTopic), spansParts: partitions(md, cfg.SpansTopic)}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -20,6 +21,38 @@ type txn struct {
 
 	mu     sync.Mutex
 	failed error
+}
+
+// openTxn opens the transactional session of a stage: group consumes
+// topics read-committed, transactions under id, the partitions' comings and
+// goings reported to assigned and gone.
+func openTxn(cfg Config, topo topology, stage, group, id string, assigned, gone func(context.Context, *kgo.Client, map[string][]int32), topics ...string) (*txn, error) {
+	sess, err := kgo.NewGroupTransactSession(cfg.Client.opts(
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topics...),
+		kgo.TransactionalID(id),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionTimeout(transactionTimeout),
+		batchBytes(cfg.DeadLetterTopic, topo.dlqMaxBytes),
+		kgo.OnPartitionsAssigned(assigned),
+		kgo.OnPartitionsRevoked(gone),
+		kgo.OnPartitionsLost(gone),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %s client for %v: %w", stage, cfg.Client.Brokers, err)
+	}
+	return &txn{sess: sess, log: cfg.Logger}, nil
+}
+
+// logFetchErrors logs the errors of a poll but the end of its timeout.
+func (t *txn) logFetchErrors(stage string, fs kgo.Fetches) {
+	fs.EachError(func(topic string, part int32, err error) {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			t.log.Warn(stage+" fetch", "topic", topic, "partition", part, "err", err)
+		}
+	})
 }
 
 // begin starts a transaction.
@@ -70,7 +103,7 @@ func (t *txn) end(ctx context.Context, stage string, commit func(*kmsg.TxnOffset
 		// franz-go aborts a transaction during which the group revoked or
 		// lost partitions of this member: a member joined or left, or this
 		// one missed its session timeout (a loaded machine).
-		t.log.Info(stage+": the group rebalanced during the transaction; aborted, its input is read again")
+		t.log.Info(stage + ": the group rebalanced during the transaction; aborted, its input is read again")
 	}
 	return committed && failed == nil, nil
 }

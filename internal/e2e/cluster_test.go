@@ -154,7 +154,7 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p := fnv32aPartition(rs[0].Key); !covered[p] {
+		if p := keyPartition(rs[0].Key); !covered[p] {
 			covered[p] = true
 			in.spans += td.SpanCount()
 			in.records = append(in.records, rs...)
@@ -165,14 +165,7 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 
 func produce(t testing.TB, brokers []string, in input, spansTopic, metricsTopic string) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(
-		kgo.BasicConsistentPartitioner(func(topic string) func(*kgo.Record, int) int {
-			if topic == metricsTopic {
-				return func(r *kgo.Record, _ int) int { return int(r.Partition) }
-			}
-			h := kgo.SaramaCompatHasher(fnv32a)
-			return func(r *kgo.Record, n int) int { return h(r.Key, n) }
-		})), kgo.ProducerBatchMaxBytes(4<<20))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), inputPartitioner(metricsTopic), kgo.ProducerBatchMaxBytes(4<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,13 +180,15 @@ func produce(t testing.TB, brokers []string, in input, spansTopic, metricsTopic 
 	}
 }
 
-func fnv32a(b []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range b {
-		h ^= uint32(c)
-		h *= 16777619
-	}
-	return h
+// inputPartitioner partitions spans records as kafkaexporter does (by
+// their key) and metrics records where the test put them.
+func inputPartitioner(metricsTopic string) kgo.Opt {
+	return kgo.RecordPartitioner(kgo.BasicConsistentPartitioner(func(topic string) func(*kgo.Record, int) int {
+		if topic == metricsTopic {
+			return func(r *kgo.Record, _ int) int { return int(r.Partition) }
+		}
+		return func(r *kgo.Record, n int) int { return receiver.KeyPartition(r.Key, n) }
+	}))
 }
 
 // reference is the single in-process computation of the same input
@@ -215,7 +210,7 @@ func reference(t testing.TB, in input, set *rules.Set, spansTopic, metricsTopic 
 	for _, rec := range in.records {
 		k := tp{rec.Topic == spansTopic, rec.Partition}
 		if k.spans {
-			k.part = int32(fnv32aPartition(rec.Key))
+			k.part = int32(keyPartition(rec.Key))
 		}
 		byPart[k] = append(byPart[k], rec)
 	}
@@ -232,9 +227,7 @@ func reference(t testing.TB, in input, set *rules.Set, spansTopic, metricsTopic 
 	return r.got
 }
 
-func fnv32aPartition(key []byte) int {
-	return kgo.SaramaCompatHasher(fnv32a)(key, partitions)
-}
+func keyPartition(key []byte) int { return receiver.KeyPartition(key, partitions) }
 
 // writeConfig writes the config of process name; workers is its
 // kafka.workers (0: the default, 1). Every timeout and bound is weir's

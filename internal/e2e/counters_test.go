@@ -86,13 +86,7 @@ func TestCountersOnPrometheus(t *testing.T) {
 		}
 		recs = append(recs, rs...)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.BasicConsistentPartitioner(func(topic string) func(*kgo.Record, int) int {
-		if topic == metricsTopic {
-			return func(r *kgo.Record, _ int) int { return int(r.Partition) }
-		}
-		h := kgo.SaramaCompatHasher(fnv32a)
-		return func(r *kgo.Record, n int) int { return h(r.Key, n) }
-	})), kgo.ProducerBatchMaxBytes(4<<20))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), inputPartitioner(metricsTopic), kgo.ProducerBatchMaxBytes(4<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
