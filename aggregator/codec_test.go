@@ -88,10 +88,10 @@ func TestCodecErrors(t *testing.T) {
 	}
 }
 
-// An encoder writes each sketch candidate in its value's bucket and the top
-// candidate as the max exemplar; records that do otherwise are refused
-// (decoded, they re-encoded to other records: FuzzDecode found one, kept in
-// testdata/fuzz/FuzzDecode).
+// An encoder writes each sketch candidate in its value's bucket, the top
+// candidate as the max exemplar, and only exemplars with a trace; records
+// that do otherwise are refused (decoded, they emitted or re-encoded
+// differently: FuzzDecode found them, kept in testdata/fuzz/FuzzDecode).
 func TestCodecRefusesMisplacedExemplars(t *testing.T) {
 	withCandidates := func() Partial {
 		for _, p := range partials(t, newAgg(t)) {
@@ -130,6 +130,13 @@ func TestCodecRefusesMisplacedExemplars(t *testing.T) {
 	other[len(other)-len(max)+1] ^= 0xff // the trace ID's first byte
 	if _, err := a.Decode(other); err == nil || !strings.Contains(err.Error(), "not the top candidate") {
 		t.Errorf("a max exemplar that is no candidate: error %v", err)
+	}
+
+	// Present, but without a trace: emitted with its other fields, it
+	// re-encoded as absent (FuzzDecode found it in a histogram bucket).
+	copy(other[len(other)-len(max)+1:], make([]byte, 16))
+	if _, err := a.Decode(other); err == nil || !strings.Contains(err.Error(), "exemplar without a trace ID") {
+		t.Errorf("an exemplar without a trace ID: error %v", err)
 	}
 }
 
