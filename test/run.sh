@@ -33,8 +33,8 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 step "go test"
 go test -count=1 -timeout 30m ./...
 
-step "fuzz: every Fuzz target for 3s (test/fuzz.sh)"
-bash test/fuzz.sh -budget 3s -minimize 1s
+step "fuzz: every Fuzz target for 3s from its seeds (test/fuzz.sh)"
+bash test/fuzz.sh -budget 3s -minimize 1s -fresh
 
 for extra in test/interop/run.sh deploy/test.sh bench/run.sh; do
   if [ -f "$extra" ]; then
