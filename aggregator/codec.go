@@ -38,8 +38,10 @@ import (
 //
 // A decoder refuses unknown versions and types, truncated input, trailing
 // bytes, and values no encoder writes (negative counts, NaN bounds, indexes
-// outside the sketch's range), so a corrupt record is an error, never a
-// panic or a huge allocation.
+// outside the sketch's range, an exemplar candidate outside its value's
+// bucket, a max exemplar other than the top candidate), so a corrupt record
+// is an error, never a panic, a huge allocation or a window that re-encodes
+// to another record.
 const codecVersion = 1
 
 const (
@@ -279,20 +281,27 @@ func (a *Aggregator) decodeWindow(d *decoder, t *Target, start int64) *window {
 		}
 		n := d.count(34)
 		for i := 0; i < n && d.err == nil; i++ {
-			k, err := sketchKey(Key(d.varint()))
+			key := Key(d.varint())
+			k, err := sketchKey(key)
 			ex := d.exemplar()
 			if err != nil {
 				d.fail("%v", err)
+				break
+			}
+			// A candidate sits in its value's bucket, where a merge and a
+			// quantile's exemplar look for it.
+			if vk, err := w.sk.key(ex.Value); d.err == nil && (err != nil || vk != k) {
+				d.fail("exemplar of value %v in bucket %d", ex.Value, int64(key))
 				break
 			}
 			if ex.Valid() && d.err == nil {
 				w.sk.propose(w.sk.entry(k), ex)
 			}
 		}
-		// The max exemplar is one of the candidates; an encoder writes it
-		// for readers that keep it apart.
-		if ex := d.optExemplar(); ex.Valid() && d.err == nil {
-			w.sk.offer(ex)
+		// The max exemplar is the top candidate; an encoder writes it for
+		// readers that keep it apart.
+		if ex := d.optExemplar(); d.err == nil && ex != w.sk.maxExemplar() {
+			d.fail("max exemplar of value %v is not the top candidate", ex.Value)
 		}
 	} else if t.needs.dist {
 		w.sk = newSketch(a.mapping)

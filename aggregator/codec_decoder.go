@@ -128,6 +128,11 @@ func (d *decoder) exemplar() sample.Exemplar {
 	e.Value = d.f64()
 	e.T = d.varint()
 	e.Partition = d.int32()
+	if d.err == nil && !e.Valid() {
+		// Encoders write only exemplars with a trace; one without would
+		// be emitted with the rest of its fields and re-encoded as absent.
+		d.fail("exemplar without a trace ID")
+	}
 	return e
 }
 

@@ -1,7 +1,10 @@
 package aggregator
 
 import (
+	"bytes"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -85,6 +88,62 @@ func TestCodecErrors(t *testing.T) {
 	}
 }
 
+// An encoder writes each sketch candidate in its value's bucket, the top
+// candidate as the max exemplar, and only exemplars with a trace; records
+// that do otherwise are refused (decoded, they emitted or re-encoded
+// differently: FuzzDecode found them, kept in testdata/fuzz/FuzzDecode).
+func TestCodecRefusesMisplacedExemplars(t *testing.T) {
+	withCandidates := func() Partial {
+		for _, p := range partials(t, newAgg(t)) {
+			if p.w.sk != nil && p.w.sk.candidates() >= 2 && (p.w.hist == nil || p.w.hist.counts == nil) {
+				return p
+			}
+		}
+		t.Fatal("no partial with two candidates and no histogram")
+		return Partial{}
+	}
+	a := newAgg(t)
+	p := withCandidates()
+	good := EncodePartial(nil, p)
+	if _, err := a.Decode(good); err != nil {
+		t.Fatalf("the unaltered record: %v", err)
+	}
+
+	sk := p.w.sk
+	var valid []int
+	for i := range sk.cands {
+		if !sk.cands[i].traceID.IsZero() {
+			valid = append(valid, i)
+		}
+	}
+	i, j := valid[0], valid[len(valid)-1]
+	sk.cands[i], sk.cands[j] = sk.cands[j], sk.cands[i]
+	if _, err := a.Decode(EncodePartial(nil, p)); err == nil || !strings.Contains(err.Error(), "bad exemplar of value") {
+		t.Errorf("candidates in each other's bucket: error %v", err)
+	}
+
+	max := appendOptExemplar(nil, withCandidates().w.sk.maxExemplar())
+	if !bytes.HasSuffix(good, max) {
+		t.Fatal("the record does not end with its max exemplar")
+	}
+	other := append([]byte(nil), good...)
+	other[len(other)-len(max)+1] ^= 0xff // the trace ID's first byte
+	if _, err := a.Decode(other); err == nil || !strings.Contains(err.Error(), "not the top candidate") {
+		t.Errorf("a max exemplar that is no candidate: error %v", err)
+	}
+
+	// Present, but without a trace: emitted with its other fields, it
+	// re-encoded as absent (FuzzDecode found it in a histogram bucket).
+	copy(other[len(other)-len(max)+1:], make([]byte, 16))
+	if _, err := a.Decode(other); err == nil || !strings.Contains(err.Error(), "exemplar without a trace ID") {
+		t.Errorf("an exemplar without a trace ID: error %v", err)
+	}
+}
+
+// FuzzDecode: what decodes is a fixed point of the codec (re-encoded, it
+// decodes to a window that emits the same series and encodes to the same
+// bytes), and merges with a copy of itself into a window that still
+// encodes to a record that decodes.
 func FuzzDecode(f *testing.F) {
 	a := newAgg(f)
 	for _, p := range partials(f, a) {
@@ -96,11 +155,30 @@ func FuzzDecode(f *testing.F) {
 		if err != nil || rec.Partial == nil {
 			return
 		}
-		// Whatever decodes must merge and emit without panicking, and
-		// re-encode to the same bytes.
-		rec.Partial.w.emit(rec.Partial.Target, a.cfg.tolerance, func(Series) {})
-		if again := EncodePartial(nil, *rec.Partial); len(again) == 0 {
-			t.Fatal("re-encoding produced nothing")
+		enc := EncodePartial(nil, *rec.Partial)
+		again, err := a.Decode(enc)
+		if err != nil || again.Partial == nil {
+			t.Fatalf("re-encoded record does not decode: %v\n%x", err, enc)
+		}
+		if enc2 := EncodePartial(nil, *again.Partial); !bytes.Equal(enc2, enc) {
+			t.Fatalf("re-encoding differs:\n%x\nwant\n%x", enc2, enc)
+		}
+		if got, want := emitted(a, again.Partial), emitted(a, rec.Partial); got != want {
+			t.Fatalf("after a round trip the window emits\n%s\nwant\n%s", got, want)
+		}
+		if err := rec.Partial.w.merge(again.Partial.w); err != nil {
+			return
+		}
+		emitted(a, rec.Partial)
+		if _, err := a.Decode(EncodePartial(nil, *rec.Partial)); err != nil {
+			t.Fatalf("a window merged with itself encodes to a record that does not decode: %v", err)
 		}
 	})
+}
+
+// emitted renders what a partial's window emits (NaN equal to NaN).
+func emitted(a *Aggregator, p *Partial) string {
+	var out []Series
+	p.w.emit(p.Target, a.cfg.tolerance, func(s Series) { out = append(out, s) })
+	return fmt.Sprintf("%+v", out)
 }

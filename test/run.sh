@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, vet, staticcheck, unit, integration and
-# end-to-end tests, and one short round of the benchmark harness.
+# end-to-end tests, a few seconds of every fuzz target, and one short round of
+# the benchmark harness.
 #
 # test/setup.sh first installs or builds what the integration tests need (the
 # Kafka broker's classpath from Maven Central, Jaeger and Prometheus built from
@@ -31,6 +32,9 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 step "go test"
 go test -count=1 -timeout 30m ./...
+
+step "fuzz: every Fuzz target for 3s from its seeds (test/fuzz.sh)"
+bash test/fuzz.sh -budget 3s -minimize 1s -fresh
 
 for extra in test/interop/run.sh deploy/test.sh bench/run.sh; do
   if [ -f "$extra" ]; then

@@ -25,15 +25,22 @@ import (
 // Duration is a time.Duration written as "10s", "1m30s" in YAML.
 type Duration time.Duration
 
-// UnmarshalYAML parses a Go duration string.
+// UnmarshalYAML parses a Go duration string. A negative one is refused:
+// none of weir's durations has a meaning below zero (0 takes the default).
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: bad duration %q: %w", n.Line, n.Value, err)
 	}
+	if v < 0 {
+		return fmt.Errorf("line %d: negative duration %q", n.Line, n.Value)
+	}
 	*d = Duration(v)
 	return nil
 }
+
+// MarshalYAML writes the duration as UnmarshalYAML reads it.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
 // Config is the whole file.
 type Config struct {
@@ -174,6 +181,13 @@ func Parse(b []byte) (*Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	// A later document would be ignored, as would be a typo in it.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fmt.Errorf("config: line %d: a config file holds one YAML document", extra.Line)
+	} else if !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err == nil {
 		c.Receivers.enableNullProtocols(&doc)
@@ -249,6 +263,9 @@ func (c *Config) validate() error {
 		c.Kafka.Workers = 1
 	case w < 0 || w > MaxWorkers:
 		errs = append(errs, fmt.Sprintf("kafka.workers: %d is not between 1 and %d", w, MaxWorkers))
+	}
+	if p := c.Kafka.PartialsPartitions; p < 0 {
+		errs = append(errs, fmt.Sprintf("kafka.partials_partitions: %d is negative", p))
 	}
 	for _, enc := range []struct{ field, v string }{
 		{"kafka.metrics_encoding", c.Kafka.MetricsEncoding}, {"kafka.traces_encoding", c.Kafka.TracesEncoding},
@@ -329,7 +346,7 @@ func (c *Config) validate() error {
 	if r := c.Aggregation.ExemplarTolerance; r != nil && !(*r >= 0 && *r < 1) {
 		errs = append(errs, fmt.Sprintf("aggregation.exemplar_tolerance: %v is not in [0, 1)", *r))
 	}
-	if r := c.TailSampling.BaselineRate; r != nil && (*r < 0 || *r > 1) {
+	if r := c.TailSampling.BaselineRate; r != nil && !(*r >= 0 && *r <= 1) { // NaN too
 		errs = append(errs, fmt.Sprintf("tail_sampling.baseline_rate: %v is not in [0, 1]", *r))
 	}
 	if c.TailSampling.MaxKeptTraces < 0 {

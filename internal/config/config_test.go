@@ -36,6 +36,10 @@ aggregation:
 		{"too many workers", "kafka: {brokers: [a], workers: 65}\nremote_write: [{url: 'http://x/'}]\n", "kafka.workers: 65 is not between 1 and 64"},
 		{"bad rate", "kafka: {brokers: [a]}\nremote_write: [{url: 'http://x/'}]\ntail_sampling: {baseline_rate: 2}\n", "baseline_rate: 2 is not in [0, 1]"},
 		{"bad tolerance", "kafka: {brokers: [a]}\nremote_write: [{url: 'http://x/'}]\naggregation: {exemplar_tolerance: -0.1}\n", "aggregation.exemplar_tolerance: -0.1 is not in [0, 1)"},
+		{"NaN rate", "kafka: {brokers: [a]}\nremote_write: [{url: 'http://x/'}]\ntail_sampling: {baseline_rate: .nan}\n", "baseline_rate: NaN is not in [0, 1]"},
+		{"two documents", "kafka: {brokers: [a]}\nremote_write: [{url: 'http://x/'}]\n---\nkafka: {brokers: [b]}\n", "line 3: a config file holds one YAML document"},
+		{"negative duration", "aggregation:\n  allowed_lateness: -5s\n", `line 2: negative duration "-5s"`},
+		{"negative partitions", "kafka: {brokers: [a], partials_partitions: -1}\nremote_write: [{url: 'http://x/'}]\n", "kafka.partials_partitions: -1 is negative"},
 	}
 	for _, tc := range bad {
 		_, err := Parse([]byte(tc.in))

@@ -97,7 +97,7 @@ func TestSinkSettingsValidation(t *testing.T) {
 		{"min shards above max", "queue_config: {min_shards: 4, max_shards: 2}", "remote_write[0].queue_config.min_shards: 4 is more than max_shards 2"},
 		{"backoffs reversed", "queue_config: {min_backoff: 1s, max_backoff: 10ms}", "remote_write[0].queue_config.max_backoff: less than min_backoff"},
 		{"unknown queue field", "queue_config: {retry_on_http_429: true}", "field retry_on_http_429 not found"},
-		{"negative timeout", "timeout: -1s", "remote_write[0].timeout: negative"},
+		{"negative timeout", "timeout: -1s", `line 4: negative duration "-1s"`},
 	} {
 		in := "kafka: {brokers: [a]}\nremote_write:\n  - url: http://prom/api/v1/write\n    " + tc.rw + "\n"
 		_, err := Parse([]byte(in))
