@@ -37,6 +37,33 @@ func Jaeger(t testing.TB) (otlpGRPC, queryURL string) {
 	return vars["JAEGER_OTLP_GRPC"], vars["JAEGER_QUERY"]
 }
 
+// JaegerSPM starts a Jaeger of the test's own whose Monitor tab (SPM)
+// reads span metrics from the Prometheus at promURL, named as the collector's
+// spanmetrics connector names them (traces_span_metrics_calls_total,
+// traces_span_metrics_duration_seconds_bucket; see test/peers/jaeger.sh), and
+// returns its query base URL: GET {queryURL}/api/metrics/calls?service=...
+// answers from Prometheus. It is stopped when the test ends.
+func JaegerSPM(t testing.TB, promURL string) (queryURL string) {
+	t.Helper()
+	if err := buildPeer(t, "jaeger"); err != nil {
+		t.Fatalf("testenv: Jaeger could not be built: %v", err)
+	}
+	const name = "test/peers/jaeger.sh"
+	vars, err := script(t, peerStartTimeout, name, append([]string{"start", "--prometheus", promURL}, ownerArgs()...)...)
+	if err == nil {
+		err = need(vars, name, "JAEGER_QUERY", "JAEGER_DIR")
+	}
+	if err != nil {
+		t.Fatalf("testenv: Jaeger with SPM could not be started: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := script(t, time.Minute, name, "stop", vars["JAEGER_DIR"]); err != nil {
+			t.Errorf("testenv: stopping Jaeger: %v", err)
+		}
+	})
+	return vars["JAEGER_QUERY"]
+}
+
 // Prometheus returns the base URL ("http://127.0.0.1:PORT") of a Prometheus
 // that accepts remote write 1.0 on /api/v1/write and stores exemplars (read
 // them with /api/v1/query_exemplars). It scrapes nothing, is shared by every

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: test/peers/jaeger.sh start [--owner PID]
+# Usage: test/peers/jaeger.sh start [--owner PID] [--prometheus URL]
 #        test/peers/jaeger.sh stop [JAEGER_DIR... | --all]
 #
 # start runs Jaeger v2 (built by build.sh into .cache/bin/jaeger, building it
@@ -13,7 +13,12 @@
 #   JAEGER_QUERY_GRPC=127.0.0.1:PORT
 #   JAEGER_DIR=/abs/path/of/the/instance
 #
-# With --owner PID the instance is also stopped once process PID exits.
+# With --owner PID the instance is also stopped once process PID exits. With
+# --prometheus URL its Monitor tab (SPM) reads span metrics from that
+# Prometheus as the spanmetrics connector names them (metric_namespace
+# traces_span_metrics, normalized: traces_span_metrics_calls_total and
+# traces_span_metrics_duration_seconds_bucket); GET /api/metrics/calls,
+# /api/metrics/latencies and /api/metrics/errors answer from it.
 # stop stops the given instances and removes their directories. Without
 # arguments: $JAEGER_DIR if set, else only the instances whose --owner process
 # has exited (others may belong to another developer's running tests);
@@ -28,8 +33,27 @@ stop_one() { stop_pid "$1/pid" "$1/config.yaml" 5; }
 stop_all() { stop_instances "$base" "${JAEGER_DIR:-}" config.yaml stop_one "$@"; }
 
 start() {
-	local owner
-	owner="$(owner_of "$@")"
+	local owner="" prom="" metrics="" backends=""
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--owner) owner="$2"; shift 2 ;;
+		--prometheus) prom="$2"; shift 2 ;;
+		*) die "unknown argument $1" ;;
+		esac
+	done
+	if [ -n "$prom" ]; then
+		metrics="
+      metrics: promstore"
+		backends="
+    metric_backends:
+      promstore:
+        prometheus:
+          endpoint: $prom
+          metric_namespace: traces_span_metrics
+          latency_unit: s
+          normalize_calls: true
+          normalize_duration: true"
+	fi
 	local bin dir grpc http query qgrpc health t0
 	bin="$("$root/test/peers/build.sh" jaeger)"
 	mkdir -p "$base"
@@ -55,10 +79,10 @@ extensions:
     backends:
       memstore:
         memory:
-          max_traces: 100000
+          max_traces: 100000$backends
   jaeger_query:
     storage:
-      traces: memstore
+      traces: memstore$metrics
     enable_tracing: false
     http:
       endpoint: 127.0.0.1:$query
@@ -102,5 +126,5 @@ YAML
 case "${1:-}" in
 start) shift; with_port_retries start "$@" ;;
 stop) shift; stop_all "$@" ;;
-*) die "usage: $0 start [--owner PID] | stop [JAEGER_DIR... | --all]" ;;
+*) die "usage: $0 start [--owner PID] [--prometheus URL] | stop [JAEGER_DIR... | --all]" ;;
 esac
