@@ -104,7 +104,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		return err
 	}
 
-	series, queues, err := seriesSinks(cfg, log, reg)
+	series, queues, err := seriesSinks(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}

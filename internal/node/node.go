@@ -48,7 +48,8 @@ type Node struct {
 }
 
 // New builds a node from cfg and the rules in force. It fails when an
-// option is invalid (the messages name the setting).
+// option is invalid or a file of kafka's tls or auth cannot be read (the
+// messages name the setting).
 func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, log *slog.Logger, reg prometheus.Registerer) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -104,8 +105,12 @@ func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, 
 	if k.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(time.Duration(k.SessionTimeout)))
 	}
+	clients, err := cluster.NewClients(k.Brokers, k.Security, log, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka.%w", err)
+	}
 	n.cc = cluster.Config{
-		Client:             &cluster.Clients{Brokers: k.Brokers, Opts: opts, Logger: log},
+		Client:             clients,
 		Group:              k.Group,
 		MetricsTopic:       k.MetricsTopic,
 		SpansTopic:         k.SpansTopic,
