@@ -153,6 +153,9 @@ func Run(ctx context.Context, cfg Config, w *pipeline.Worker) error {
 	}
 	topo, err := ensureTopics(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for the brokers (logged)
+		}
 		return err
 	}
 	cfg.Logger.Info("cluster topology", "metrics_partitions", topo.metricsParts, "spans_partitions", topo.spansParts,
