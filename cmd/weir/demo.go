@@ -9,8 +9,13 @@ import (
 	"math"
 
 	"github.com/weirdev/weir/internal/demo"
+	"github.com/weirdev/weir/internal/server"
 	"github.com/weirdev/weir/rules"
 )
+
+// maxDemoTraceRate bounds -trace-rate: one process generates, consumes and
+// stores them all.
+const maxDemoTraceRate = 100_000
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("weir demo", flag.ContinueOnError)
@@ -20,6 +25,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rate := fs.Float64("trace-rate", 200, "generated traces per second")
 	seed := fs.Uint64("seed", 1, "load generator seed")
 	verbose := fs.Bool("v", false, "debug logging")
+	profiles := fs.Bool("pprof", false, "serve Go's profiles under /debug/pprof/")
+	webConfig := fs.String("web.config.file", "", "Prometheus web configuration file: TLS and basic auth on the HTTP port")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -31,12 +38,26 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "weir demo: -trace-rate %v: want a positive number of traces per second\n", *rate)
 		return 2
 	}
+	if *rate > maxDemoTraceRate {
+		fmt.Fprintf(stderr, "weir demo: -trace-rate %v: at most %d traces per second (one process generates, consumes and stores them all)\n", *rate, maxDemoTraceRate)
+		return 2
+	}
+	if *listen == "" {
+		fmt.Fprintln(stderr, "weir demo: -listen: empty")
+		return 2
+	}
+	if *webConfig != "" {
+		if err := server.ValidateWebConfig(*webConfig); err != nil {
+			fmt.Fprintln(stderr, "weir demo:", err)
+			return 2
+		}
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg := demo.Config{Listen: *listen, TraceRate: *rate, Seed: *seed, Logger: log}
+	cfg := demo.Config{Listen: *listen, TraceRate: *rate, Seed: *seed, Logger: log, Profiles: *profiles, WebConfig: *webConfig}
 	if *rulesPath != "" {
 		s, err := rules.Load(*rulesPath)
 		if err != nil {

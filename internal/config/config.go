@@ -40,7 +40,14 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // Config is the whole file.
 type Config struct {
 	// Listen is the HTTP address for /metrics, health, the query API and the UI.
-	Listen       string        `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// WebConfigFile is a Prometheus web configuration file (TLS and basic
+	// auth on Listen and DebugListen), as Prometheus' --web.config.file.
+	WebConfigFile string `yaml:"web_config_file"`
+	// DebugListen, when set, serves Go's profiles (/debug/pprof/) on an
+	// address of its own; they are off otherwise (weir run -pprof serves
+	// them on Listen).
+	DebugListen  string        `yaml:"debug_listen"`
 	Kafka        Kafka         `yaml:"kafka"`
 	Rules        []string      `yaml:"rules"`
 	Aggregation  Aggregation   `yaml:"aggregation"`
@@ -271,6 +278,9 @@ const minCloseMargin = 15 * time.Second
 
 func (c *Config) validate() error {
 	var errs []string
+	if c.DebugListen != "" && c.DebugListen == c.Listen {
+		errs = append(errs, "debug_listen: the same address as listen (weir run -pprof serves the profiles there)")
+	}
 	if len(c.Kafka.Brokers) == 0 {
 		errs = append(errs, "kafka.brokers: at least one broker is required")
 	}

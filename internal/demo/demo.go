@@ -63,6 +63,11 @@ type Config struct {
 	MaxTraces int
 	Seed      uint64
 	Logger    *slog.Logger
+	// Profiles serves Go's profiles under /debug/pprof/.
+	Profiles bool
+	// WebConfig is a Prometheus web configuration file for the HTTP port
+	// (TLS, basic auth); "" for none.
+	WebConfig string
 }
 
 // Demo is a running demo.
@@ -146,7 +151,15 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		return fail(fmt.Errorf("demo: %w", err))
 	}
 
-	srv := server.New(reg, server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{DecisionWait: DecisionWait})), server.WithLogger(log))
+	srvOpts := []server.Opt{server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{DecisionWait: DecisionWait})), server.WithLogger(log)}
+	if cfg.Profiles {
+		srvOpts = append(srvOpts, server.Profiles())
+	}
+	if cfg.WebConfig != "" {
+		srvOpts = append(srvOpts, server.WebConfig(cfg.WebConfig))
+	}
+	srv := server.New(reg, srvOpts...)
+	srv.SetHealth(n.Healthy)
 	srv.SetReadiness(n.Ready)
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +46,9 @@ type Node struct {
 	workers []*pipeline.Worker
 	cc      cluster.Config
 	ready   readiness
+	// stopped is why the node is not healthy: a worker whose passes ended
+	// ("" while every worker runs).
+	stopped atomic.Pointer[string]
 }
 
 // New builds a node from cfg and the rules in force. It fails when an
@@ -143,6 +147,16 @@ func (n *Node) Workers() []*pipeline.Worker { return n.workers }
 // failing, and if not, why.
 func (n *Node) Ready() (bool, string) { return n.ready.get() }
 
+// Healthy reports whether every worker is running: false, and why, once a
+// worker's passes ended (it failed, or Run returned), so that /-/healthy
+// says the process is going down while its sinks flush.
+func (n *Node) Healthy() (bool, string) {
+	if why := n.stopped.Load(); why != nil {
+		return false, *why
+	}
+	return true, ""
+}
+
 // Run runs every worker until ctx ends or one of them fails, which stops
 // the others. Workers of a process with a fixed transactional ID get that
 // ID with their number appended, so that each fences its own predecessor
@@ -166,10 +180,14 @@ func (n *Node) Run(ctx context.Context, reg prometheus.Registerer) error {
 		ready(part+" stage2", false, "joining group "+cc.Group+".partials")
 		cc.Ready = func(what string, ok bool, why string) { ready(part+" "+what, ok, why) }
 		g.Go(func() error {
-			if err := cluster.Run(gctx, cc, w); err != nil {
-				return fmt.Errorf("%s: %w", part, err)
+			err := cluster.Run(gctx, cc, w)
+			why := part + " stopped"
+			if err != nil {
+				err = fmt.Errorf("%s: %w", part, err)
+				why = err.Error()
 			}
-			return nil
+			n.stopped.CompareAndSwap(nil, &why)
+			return err
 		})
 	}
 	return g.Wait()
