@@ -43,7 +43,9 @@ func TestDemoProfiles(t *testing.T) {
 	out := &testenv.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"demo", "-pprof", "-listen", "127.0.0.1:0", "-trace-rate", "1"}, out, out) }()
+	go func() {
+		done <- run(ctx, []string{"demo", "-pprof", "-listen", "127.0.0.1:0", "-trace-rate", "1"}, out, out)
+	}()
 	defer func() {
 		cancel()
 		if code := <-done; code != 0 {
