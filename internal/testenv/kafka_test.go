@@ -25,9 +25,9 @@ func uniqueName(t *testing.T, what string) string {
 	return fmt.Sprintf("%s.%s.%s", name, what, hex.EncodeToString(b))
 }
 
-func createTopic(t *testing.T, ctx context.Context, brokers []string, topic string, partitions int32, rf int16) {
+func createTopic(t *testing.T, ctx context.Context, brokers []string, topic string, partitions int32, rf int16, opts ...kgo.Opt) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
