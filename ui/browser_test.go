@@ -294,7 +294,11 @@ func checkWaterfall(t *testing.T, b *browser, traceID, exemplarSpanID string, wa
 // the APIs proxied to the demo, and opens a trace from the address alone.
 func checkJaegerLink(t *testing.T, b *browser, demoBase, traceID string, spans int) {
 	const jaegerUI = "http://127.0.0.1:16686/jaeger/"
-	apis, err := server.Proxy(demoBase)
+	prom, err := server.PrometheusProxy(demoBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jaeger, err := server.JaegerProxy(demoBase)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,8 +306,11 @@ func checkJaegerLink(t *testing.T, b *browser, demoBase, traceID string, spans i
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The read-only proxies of weir run: the UI needs nothing else (and
+	// weir's own /metrics).
 	mux := http.NewServeMux()
-	mux.Handle("/api/", apis)
+	mux.Handle("/api/v1/", prom)
+	mux.Handle("/api/", jaeger)
 	mux.Handle("/metrics", httputil.NewSingleHostReverseProxy(demoURL))
 	mux.Handle("/", ui.Handler(ui.Config{JaegerUIURL: jaegerUI}))
 	srv := httptest.NewServer(mux)

@@ -9,9 +9,14 @@ import (
 	"math"
 
 	"github.com/weirdev/weir/internal/demo"
+	"github.com/weirdev/weir/internal/server"
 	"github.com/weirdev/weir/receiver"
 	"github.com/weirdev/weir/rules"
 )
+
+// maxDemoTraceRate bounds -trace-rate: one process generates, consumes and
+// stores them all.
+const maxDemoTraceRate = 100_000
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("weir demo", flag.ContinueOnError)
@@ -24,6 +29,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	otlpHTTP := fs.String("otlp-http", receiver.DefaultHTTPEndpoint, "OTLP/HTTP receiver address: point OTEL_EXPORTER_OTLP_ENDPOINT at it (\"\" turns it off)")
 	remoteWrite := fs.String("remote-write", "", "Prometheus remote-write receiver address, POST /api/v1/write (\"\" is off)")
 	verbose := fs.Bool("v", false, "debug logging")
+	profiles := fs.Bool("pprof", false, "serve Go's profiles under /debug/pprof/")
+	webConfig := fs.String("web.config.file", "", "Prometheus web configuration file: TLS and basic auth on the HTTP port")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -35,13 +42,27 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "weir demo: -trace-rate %v: want a positive number of traces per second\n", *rate)
 		return 2
 	}
+	if *rate > maxDemoTraceRate {
+		fmt.Fprintf(stderr, "weir demo: -trace-rate %v: at most %d traces per second (one process generates, consumes and stores them all)\n", *rate, maxDemoTraceRate)
+		return 2
+	}
+	if *listen == "" {
+		fmt.Fprintln(stderr, "weir demo: -listen: empty")
+		return 2
+	}
+	if *webConfig != "" {
+		if err := server.ValidateWebConfig(*webConfig); err != nil {
+			fmt.Fprintln(stderr, "weir demo:", err)
+			return 2
+		}
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := demo.Config{Listen: *listen, TraceRate: *rate, Seed: *seed, Logger: log,
-		OTLPGRPC: *otlpGRPC, OTLPHTTP: *otlpHTTP, RemoteWrite: *remoteWrite}
+		OTLPGRPC: *otlpGRPC, OTLPHTTP: *otlpHTTP, RemoteWrite: *remoteWrite, Profiles: *profiles, WebConfig: *webConfig}
 	if *rulesPath != "" {
 		s, err := rules.Load(*rulesPath)
 		if err != nil {

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/prompb"
 
+	"github.com/weirdev/weir/internal/cluster"
 	"github.com/weirdev/weir/internal/config"
 	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/sinks/kafkaotlp"
@@ -27,12 +30,19 @@ type closer interface {
 // any, and to each Kafka sink that takes them. The route "" (every policy
 // without a route of its own) gets the Kafka sinks without policies. The
 // sinks are returned for closing, on error too (the ones built so far).
-func kafkaSinks(cfg *config.Config, series map[string]pipeline.SeriesSink, log *slog.Logger, reg prometheus.Registerer) ([]closer, error) {
+func kafkaSinks(ctx context.Context, cfg *config.Config, series map[string]pipeline.SeriesSink, log *slog.Logger, reg prometheus.Registerer) ([]closer, error) {
 	var sinks []*kafkaotlp.Sink
 	var out []closer
 	for i, ks := range cfg.KafkaSinks {
+		clients, err := cluster.NewClients(ks.Brokers, ks.Security, log)
+		if err != nil {
+			return out, fmt.Errorf("kafka_sinks[%d].%w", i, err)
+		}
+		if err := checkKafkaSink(ctx, clients); err != nil {
+			return out, fmt.Errorf("kafka_sinks[%d]: %w", i, err)
+		}
 		s, err := kafkaotlp.New(ks.Brokers, ks.Topic, kafkaotlp.WithName(fmt.Sprintf("kafka_sinks[%d]", i)),
-			kafkaotlp.WithLogger(log), kafkaotlp.WithRegisterer(reg))
+			kafkaotlp.WithNewClient(clients.New), kafkaotlp.WithLogger(log), kafkaotlp.WithRegisterer(reg))
 		if err != nil {
 			return out, fmt.Errorf("kafka_sinks[%d]: %w", i, err)
 		}
@@ -70,6 +80,27 @@ func kafkaSinks(cfg *config.Config, series map[string]pipeline.SeriesSink, log *
 		}
 	}
 	return out, nil
+}
+
+// kafkaSinkCheckTimeout bounds the connection check of a Kafka sink at
+// start.
+const kafkaSinkCheckTimeout = 30 * time.Second
+
+// checkKafkaSink connects to a sink's brokers once, so that a broker
+// refusing its TLS or SASL settings stops weir at start
+// (cluster.SecurityError). Brokers that do not answer are no error: the
+// sink's records wait for them, and stage 2 commits nothing meanwhile.
+func checkKafkaSink(ctx context.Context, c *cluster.Clients) error {
+	ctx, cancel := context.WithTimeout(ctx, kafkaSinkCheckTimeout)
+	defer cancel()
+	err := c.Check(ctx)
+	if _, ok := errors.AsType[*cluster.SecurityError](err); ok {
+		return err
+	}
+	if err != nil && c.Logger != nil {
+		c.Logger.Warn("a Kafka sink's brokers do not answer yet; its records wait for them", "brokers", c.Brokers, "err", err)
+	}
+	return nil
 }
 
 // fanout hands each batch to several sinks in turn; it flushes those that

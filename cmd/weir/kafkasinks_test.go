@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/weirdev/weir/ingest"
@@ -23,10 +24,10 @@ import (
 // readBack reads topic until it has n samples, turning records into samples
 // the way another weir's ingest does, printed as the receiver prints them;
 // then it reads on briefly to catch more than n.
-func readBack(t *testing.T, brokers []string, topic string, n int) []string {
+func readBack(t *testing.T, brokers []string, topic string, n int, opts ...kgo.Opt) []string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +130,34 @@ kafka_sinks:
 	}
 	if got := short.samples(); len(got) != 6 {
 		t.Errorf("10s destination got %d samples, want 6", len(got))
+	}
+}
+
+// TestKafkaSinkTakesKafkasSecurity: a Kafka sink without brokers of its
+// own writes with kafka's SASL settings to a cluster that refuses every
+// client that does not authenticate.
+func TestKafkaSinkTakesKafkasSecurity(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "long"), kfake.EnableSASL(),
+		kfake.Superuser("SCRAM-SHA-512", "weir", "sink-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pw := writeTemp(t, "password", "sink-secret\n")
+	prom := newReceiver(t)
+	feed(t, fmt.Sprintf(`remote_write:
+  - {url: '%s', policies: [10s:2d]}
+kafka_sinks:
+  - {topic: long, policies: [1m:40d]}
+`, prom.srv.URL), fmt.Sprintf(`kafka:
+  brokers: [%s]
+  auth:
+    sasl: {mechanism: SCRAM-SHA-512, username: weir, password_file: %s}
+`, c.ListenAddrs()[0], pw))
+	oneMin := []string{` | lat:svc_sum{svc="cart"}@60=60`}
+	scram := kgo.SASL(scram.Auth{User: "weir", Pass: "sink-secret"}.AsSha512Mechanism())
+	if got := readBack(t, c.ListenAddrs(), "long", len(oneMin), scram); !slices.Equal(got, oneMin) {
+		t.Errorf("topic long got %v, want %v", got, oneMin)
 	}
 }
 

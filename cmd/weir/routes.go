@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -23,7 +24,7 @@ import (
 // policies. The Kafka sinks of cfg join the routes of the policies they take
 // (see kafkaSinks). The queues and sinks are returned for closing, on error
 // too (the ones built so far).
-func seriesSinks(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (map[string]pipeline.SeriesSink, []closer, error) {
+func seriesSinks(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (map[string]pipeline.SeriesSink, []closer, error) {
 	series := map[string]pipeline.SeriesSink{}
 	var queues []closer
 	for i, rw := range cfg.RemoteWrite {
@@ -67,7 +68,7 @@ func seriesSinks(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer
 			series[p] = q
 		}
 	}
-	kafka, err := kafkaSinks(cfg, series, log, reg)
+	kafka, err := kafkaSinks(ctx, cfg, series, log, reg)
 	queues = append(queues, kafka...)
 	if err != nil {
 		return nil, queues, err

@@ -99,11 +99,14 @@ rollup:
 
 // feed runs a minute of lat points (one per second, value 1) through a
 // pipeline writing to the remote-write destinations of cfgText, and closes
-// the queues.
-func feed(t *testing.T, cfgText string) {
+// the queues. kafka replaces the kafka block (default: broker "a").
+func feed(t *testing.T, cfgText string, kafka ...string) {
 	t.Helper()
 	rulesFile := writeTemp(t, "rules.yaml", routedRules)
-	cfg, err := config.Parse([]byte("kafka: {brokers: [a]}\nrules: [" + rulesFile + "]\n" + cfgText))
+	if kafka == nil {
+		kafka = []string{"kafka: {brokers: [a]}\n"}
+	}
+	cfg, err := config.Parse([]byte(strings.Join(kafka, "") + "rules: [" + rulesFile + "]\n" + cfgText))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +118,7 @@ func feed(t *testing.T, cfgText string) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	series, queues, err := seriesSinks(cfg, log, prometheus.NewRegistry())
+	series, queues, err := seriesSinks(context.Background(), cfg, log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

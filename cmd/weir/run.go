@@ -29,6 +29,7 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "configs/weir.yaml", "configuration file")
 	verbose := fs.Bool("v", false, "debug logging")
+	profiles := fs.Bool("pprof", false, "serve Go's profiles under /debug/pprof/ on the listen address (or set debug_listen in the config)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -46,7 +47,7 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	if err := runPipeline(ctx, cfg, log); err != nil {
+	if err := runPipeline(ctx, cfg, *profiles, log); err != nil {
 		if errs := (rules.Errors{}); errors.As(err, &errs) {
 			// Bad rules, or rules the destinations cannot take: one
 			// FILE:LINE:COL: message per line, as weir rules check prints them.
@@ -82,7 +83,7 @@ func traceExporterOpts(cfg *config.Config, log *slog.Logger, reg prometheus.Regi
 	return opts
 }
 
-func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+func runPipeline(ctx context.Context, cfg *config.Config, profiles bool, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -104,7 +105,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		return err
 	}
 
-	series, queues, err := seriesSinks(cfg, log, reg)
+	series, queues, err := seriesSinks(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -133,29 +134,51 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		return err
 	}
 	srvOpts := []server.Opt{server.WithLogger(log)}
-	if u := cfg.Query.PrometheusURL; u != "" {
-		h, err := server.Proxy(u)
-		if err != nil {
+	webConfig := cfg.Path(cfg.WebConfigFile)
+	if webConfig != "" {
+		if err := server.ValidateWebConfig(webConfig); err != nil {
 			return err
+		}
+		srvOpts = append(srvOpts, server.WebConfig(webConfig))
+	}
+	if profiles {
+		srvOpts = append(srvOpts, server.Profiles())
+	}
+	if u := cfg.Query.PrometheusURL; u != "" {
+		h, err := server.PrometheusProxy(u)
+		if err != nil {
+			return fmt.Errorf("query.prometheus_url: %w", err)
 		}
 		srvOpts = append(srvOpts, server.Query(h))
 	}
 	if u := cfg.Query.JaegerURL; u != "" {
-		h, err := server.Proxy(u)
+		h, err := server.JaegerProxy(u)
 		if err != nil {
-			return err
+			return fmt.Errorf("query.jaeger_url: %w", err)
 		}
 		srvOpts = append(srvOpts, server.Traces(h))
 	}
 	srvOpts = append(srvOpts, server.UI(ui.Handler(ui.Config{JaegerUIURL: cfg.Query.JaegerUIURL, DecisionWait: time.Duration(cfg.TailSampling.DecisionWait)})))
 	srv := server.New(reg, srvOpts...)
+	srv.SetHealth(n.Healthy)
 	l, err := server.Listen(cfg.Listen)
 	if err != nil {
 		return err
 	}
 	srvCtx, stopSrv := context.WithCancel(context.Background())
-	srvDone := make(chan error, 1)
+	srvDone := make(chan error, 2)
 	go func() { srvDone <- srv.Serve(srvCtx, l) }()
+	servers := 1
+	if cfg.DebugListen != "" {
+		dl, err := server.Listen(cfg.DebugListen)
+		if err != nil {
+			stopSrv()
+			return errors.Join(err, <-srvDone)
+		}
+		log.Info("serving Go's profiles", "debug_listen", dl.Addr().String())
+		go func() { srvDone <- server.ServeHandler(srvCtx, dl, server.ProfilesHandler(), webConfig, log) }()
+		servers++
+	}
 
 	// Rules: reloaded on SIGHUP and on file change; a bad file is refused and
 	// the running rules stay.
@@ -204,6 +227,8 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 		errs = append(errs, exporter.Close(fctx))
 	}
 	stopSrv()
-	errs = append(errs, <-srvDone)
+	for range servers {
+		errs = append(errs, <-srvDone)
+	}
 	return errors.Join(errs...)
 }

@@ -19,6 +19,17 @@ type Clients struct {
 	Logger *slog.Logger
 }
 
+// NewClients returns the clients of the cluster at brokers, protected by
+// sec (see Security.Opts: its errors name the setting), with extra given
+// to every client after the security options.
+func NewClients(brokers []string, sec Security, log *slog.Logger, extra ...kgo.Opt) (*Clients, error) {
+	opts, err := sec.Opts()
+	if err != nil {
+		return nil, err
+	}
+	return &Clients{Brokers: brokers, Opts: append(opts, extra...), Logger: log}, nil
+}
+
 // New returns a client with the shared settings and extra. Its error names
 // the brokers.
 func (c *Clients) New(extra ...kgo.Opt) (*kgo.Client, error) {

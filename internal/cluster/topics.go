@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // defaultMaxMessageBytes is Kafka's default message.max.bytes, for a topic
@@ -19,9 +20,11 @@ const defaultMaxMessageBytes = 1048588
 // ensureTopics waits for the brokers and the input topics, creates weir's
 // own topics when missing and learns the partition counts. It retries with
 // backoff, logging what it waits for, until ctx ends; a topic it cannot
-// create is an error that names it.
+// create is an error that names it. A broker that refuses the TLS or SASL
+// settings is an error at once (a *SecurityError naming the broker).
 func ensureTopics(ctx context.Context, cfg Config) (topology, error) {
-	cl, err := cfg.Client.New()
+	var faults connFaults
+	cl, err := cfg.Client.New(kgo.WithHooks(&faults))
 	if err != nil {
 		return topology{}, err
 	}
@@ -32,6 +35,12 @@ func ensureTopics(ctx context.Context, cfg Config) (topology, error) {
 		md, err = adm.ListTopics(ctx, cfg.MetricsTopic, cfg.SpansTopic, cfg.PartialsTopic, cfg.DecisionsTopic, cfg.DeadLetterTopic, cfg.StateTopic)
 		why := ""
 		switch {
+		case err != nil && faults.check(err, cfg.Client.Brokers) != nil:
+			// Credentials refused, a certificate weir does not trust:
+			// waiting does not mend these.
+			serr := faults.check(err, cfg.Client.Brokers)
+			cfg.Ready("kafka", false, serr.Error())
+			return topology{}, fmt.Errorf("cluster: %w", serr)
 		case err != nil:
 			why = fmt.Sprintf("Kafka at %v does not answer: %v", cfg.Client.Brokers, err)
 		case partitions(md, cfg.MetricsTopic) == 0 || partitions(md, cfg.SpansTopic) == 0:
@@ -50,6 +59,7 @@ func ensureTopics(ctx context.Context, cfg Config) (topology, error) {
 			return topology{}, fmt.Errorf("cluster: stopped before the cluster was ready (%s): %w", why, context.Cause(ctx))
 		}
 	}
+	cfg.Ready("kafka", true, "")
 	topo := topology{metricsParts: partitions(md, cfg.MetricsTopic), spansParts: partitions(md, cfg.SpansTopic)}
 	partials := partitions(md, cfg.PartialsTopic)
 	if partials == 0 {

@@ -1,7 +1,9 @@
 // Package config reads weir's YAML configuration file (`weir run -config`).
 //
 // Unknown fields, bad durations and missing required settings are refused
-// with the file name and line of the offending field.
+// with the file name and line of the offending field. Values may name
+// environment variables as the OpenTelemetry Collector's do
+// (${env:NAME}, ${env:NAME:-default}; see expandEnv).
 package config
 
 import (
@@ -45,7 +47,14 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // Config is the whole file.
 type Config struct {
 	// Listen is the HTTP address for /metrics, health, the query API and the UI.
-	Listen       string        `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// WebConfigFile is a Prometheus web configuration file (TLS and basic
+	// auth on Listen and DebugListen), as Prometheus' --web.config.file.
+	WebConfigFile string `yaml:"web_config_file"`
+	// DebugListen, when set, serves Go's profiles (/debug/pprof/) on an
+	// address of its own; they are off otherwise (weir run -pprof serves
+	// them on Listen).
+	DebugListen  string        `yaml:"debug_listen"`
 	Kafka        Kafka         `yaml:"kafka"`
 	Rules        []string      `yaml:"rules"`
 	Aggregation  Aggregation   `yaml:"aggregation"`
@@ -110,6 +119,9 @@ type Kafka struct {
 	TenantAttribute string   `yaml:"tenant_attribute"`
 	// PromoteResourceAttributes become labels of metric points.
 	PromoteResourceAttributes []string `yaml:"promote_resource_attributes"`
+	// Security is `tls` and `auth.sasl`, in the collector's shape, for
+	// every Kafka client weir makes (see cluster.Security).
+	cluster.Security `yaml:",inline"`
 }
 
 // Aggregation tunes windows and sketches.
@@ -147,6 +159,9 @@ type KafkaSink struct {
 	// Policies written here ("10s:2d"); empty takes every policy.
 	// Validation rewrites them as for remote_write.
 	Policies []string `yaml:"policies"`
+	// Security is the sink's `tls` and `auth`. A sink without brokers of
+	// its own, and without tls and auth of its own, takes kafka's.
+	cluster.Security `yaml:",inline"`
 }
 
 // Query says where the UI reads from under `weir run`.
@@ -162,24 +177,52 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := Parse(b)
+	c, err := parse(b, filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	c.file, c.dir = path, filepath.Dir(path)
-	for i := range c.RemoteWrite {
-		c.RemoteWrite[i].HTTPClientConfig.SetDirectory(c.dir)
-	}
+	c.file = path
 	return c, nil
 }
 
 // Parse decodes and validates a config. Defaults are filled in.
-func Parse(b []byte) (*Config, error) {
-	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
+func Parse(b []byte) (*Config, error) { return parse(b, "") }
+
+// parse decodes b, resolves the file names in it against dir (when not
+// empty) and validates.
+func parse(b []byte, dir string) (*Config, error) {
+	c := Config{dir: dir}
+	var tree yaml.Node
+	if err := yaml.Unmarshal(b, &tree); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	changed, err := expandEnv(&tree, os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	src, lines := b, map[int]int(nil)
+	if changed {
+		// Decoded again from the expanded tree's encoding, so that unknown
+		// fields are still refused (yaml.Node.Decode does not); the
+		// errors' lines are the file's.
+		if src, err = yaml.Marshal(&tree); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		lines = lineMap(&tree, src)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w", remapLines(err, lines))
+	}
+	if dir != "" {
+		for i := range c.RemoteWrite {
+			c.RemoteWrite[i].HTTPClientConfig.SetDirectory(dir)
+		}
+		c.Kafka.SetDirectory(dir)
+		for i := range c.KafkaSinks {
+			c.KafkaSinks[i].SetDirectory(dir)
+		}
 	}
 	// A later document would be ignored, as would be a typo in it.
 	var extra yaml.Node
@@ -255,6 +298,9 @@ const minCloseMargin = 15 * time.Second
 
 func (c *Config) validate() error {
 	var errs []string
+	if c.DebugListen != "" && c.DebugListen == c.Listen {
+		errs = append(errs, "debug_listen: the same address as listen (weir run -pprof serves the profiles there)")
+	}
 	if len(c.Kafka.Brokers) == 0 {
 		errs = append(errs, "kafka.brokers: at least one broker is required")
 	}
@@ -277,11 +323,16 @@ func (c *Config) validate() error {
 	if len(c.RemoteWrite) == 0 && len(c.KafkaSinks) == 0 {
 		errs = append(errs, "remote_write: at least one destination is required (or a kafka_sinks entry)")
 	}
+	errs = append(errs, fieldErrors("kafka", c.Kafka.Security.Validate())...)
 	for i := range c.KafkaSinks {
 		ks := &c.KafkaSinks[i]
 		if len(ks.Brokers) == 0 {
 			ks.Brokers = c.Kafka.Brokers
+			if ks.TLS == nil && ks.Auth.SASL == nil {
+				ks.Security = c.Kafka.Security
+			}
 		}
+		errs = append(errs, fieldErrors(fmt.Sprintf("kafka_sinks[%d]", i), ks.Security.Validate())...)
 		if ks.Topic == "" {
 			errs = append(errs, fmt.Sprintf("kafka_sinks[%d].topic: required", i))
 		}
@@ -363,6 +414,21 @@ func (c *Config) validate() error {
 		return errors.New("config: " + strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// fieldErrors prefixes each of err's joined errors with at.
+func fieldErrors(at string, err error) []string {
+	if err == nil {
+		return nil
+	}
+	var out []string
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			out = append(out, at+"."+e.Error())
+		}
+		return out
+	}
+	return []string{at + "." + err.Error()}
 }
 
 // Path resolves a path named in the config relative to the config's folder.

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -69,7 +71,22 @@ type Config struct {
 	// demo` listens on 127.0.0.1:4317 and 127.0.0.1:4318 by default.
 	OTLPGRPC, OTLPHTTP, RemoteWrite string
 	Logger                          *slog.Logger
+	// Profiles serves Go's profiles under /debug/pprof/.
+	Profiles bool
+	// WebConfig is a Prometheus web configuration file for the HTTP port
+	// (TLS, basic auth); "" for none.
+	WebConfig string
+	// MemoryLimit is the process' soft memory limit
+	// (runtime/debug.SetMemoryLimit) while the demo runs: 0 takes
+	// DefaultMemoryLimit, unless GOMEMLIMIT is set; negative leaves the
+	// runtime's.
+	MemoryLimit int64
 }
+
+// DefaultMemoryLimit is the demo's soft memory limit: the garbage of its
+// queries (a 3.6M-point query makes ~900 MB of it) is collected before the
+// heap doubles.
+const DefaultMemoryLimit = 768 << 20
 
 // Demo is a running demo.
 type Demo struct {
@@ -104,6 +121,12 @@ func (d *Demo) Wait() error { return <-d.done }
 // generator, weir (a last transaction and commit, the sinks flushed), HTTP
 // server, stores, Kafka.
 func Start(ctx context.Context, cfg Config) (*Demo, error) {
+	if cfg.MemoryLimit == 0 && os.Getenv("GOMEMLIMIT") == "" {
+		cfg.MemoryLimit = DefaultMemoryLimit
+	}
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -180,7 +203,15 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		closers = append(closers, func() error { r.Close(); return nil })
 	}
 
-	srv := server.New(reg, server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{DecisionWait: DecisionWait})), server.WithLogger(log))
+	srvOpts := []server.Opt{server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{DecisionWait: DecisionWait})), server.WithLogger(log)}
+	if cfg.Profiles {
+		srvOpts = append(srvOpts, server.Profiles())
+	}
+	if cfg.WebConfig != "" {
+		srvOpts = append(srvOpts, server.WebConfig(cfg.WebConfig))
+	}
+	srv := server.New(reg, srvOpts...)
+	srv.SetHealth(n.Healthy)
 	srv.SetReadiness(n.Ready)
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -62,7 +62,7 @@ func startWeir(t testing.TB, name, config string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(weirBinary(t), "run", "-config", config)
+	cmd := exec.Command(weirBinary(t), "run", "-pprof", "-config", config)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,10 +51,14 @@ type Node struct {
 	// own producer recvCl (nil without receivers).
 	recv   *receiver.Receiver
 	recvCl *kgo.Client
+	// stopped is why the node is not healthy: a worker whose passes ended
+	// ("" while every worker runs).
+	stopped atomic.Pointer[string]
 }
 
 // New builds a node from cfg and the rules in force. It fails when an
-// option is invalid (the messages name the setting).
+// option is invalid or a file of kafka's tls or auth cannot be read (the
+// messages name the setting).
 func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, log *slog.Logger, reg prometheus.Registerer) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -109,8 +114,12 @@ func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, 
 	if k.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(time.Duration(k.SessionTimeout)))
 	}
+	clients, err := cluster.NewClients(k.Brokers, k.Security, log, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka.%w", err)
+	}
 	n.cc = cluster.Config{
-		Client:             &cluster.Clients{Brokers: k.Brokers, Opts: opts, Logger: log},
+		Client:             clients,
 		Group:              k.Group,
 		MetricsTopic:       k.MetricsTopic,
 		SpansTopic:         k.SpansTopic,
@@ -160,6 +169,16 @@ func (n *Node) Workers() []*pipeline.Worker { return n.workers }
 // failing, and if not, why.
 func (n *Node) Ready() (bool, string) { return n.ready.get() }
 
+// Healthy reports whether every worker is running: false, and why, once a
+// worker's passes ended (it failed, or Run returned), so that /-/healthy
+// says the process is going down while its sinks flush.
+func (n *Node) Healthy() (bool, string) {
+	if why := n.stopped.Load(); why != nil {
+		return false, *why
+	}
+	return true, ""
+}
+
 // Run runs every worker and the receivers until ctx ends or one of them
 // fails, which stops the others; the receivers answer the requests under
 // way before their producer closes. Workers of a process with a fixed transactional ID get that
@@ -188,10 +207,14 @@ func (n *Node) Run(ctx context.Context, reg prometheus.Registerer) error {
 		ready(part+" stage2", false, "joining group "+cc.Group+".partials")
 		cc.Ready = func(what string, ok bool, why string) { ready(part+" "+what, ok, why) }
 		g.Go(func() error {
-			if err := cluster.Run(gctx, cc, w); err != nil {
-				return fmt.Errorf("%s: %w", part, err)
+			err := cluster.Run(gctx, cc, w)
+			why := part + " stopped"
+			if err != nil {
+				err = fmt.Errorf("%s: %w", part, err)
+				why = err.Error()
 			}
-			return nil
+			n.stopped.CompareAndSwap(nil, &why)
+			return err
 		})
 	}
 	return g.Wait()

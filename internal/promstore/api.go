@@ -36,7 +36,10 @@ const maxPointsPerSeries = 11000
 // duration ("15s", "1m") or seconds. Answers are Prometheus' JSON envelope,
 // {"status":"success","data":...}; a bad parameter answers 400 with
 // {"status":"error","errorType":"bad_data","error":"..."}, a query that fails
-// to evaluate 422 ("execution"), one that times out 503 ("timeout").
+// to evaluate 422 ("execution"), one that times out 503 ("timeout"), one
+// that would hold more than DefaultMaxSamples 422 ("cost_limit"). A query
+// longer than MaxQueryLength or nested deeper than MaxQueryDepth, and a
+// form beyond MaxRequestBody, answer 400 before any parsing.
 func (s *Store) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for path, h := range map[string]func(*http.Request) result{
@@ -47,7 +50,17 @@ func (s *Store) Handler() http.Handler {
 		"/api/v1/labels":              s.labelNames,
 		"/api/v1/label/{name}/values": s.labelValues,
 	} {
-		serve := func(w http.ResponseWriter, r *http.Request) { s.respond(w, r, h(r)) }
+		serve := func(w http.ResponseWriter, r *http.Request) {
+			if err := limitedForm(w, r); err != nil {
+				s.respond(w, r, badData(err))
+				return
+			}
+			if err := checkQuery(r.Form.Get("query")); err != nil {
+				s.respond(w, r, invalidParam(err, "query"))
+				return
+			}
+			s.respond(w, r, h(r))
+		}
 		mux.HandleFunc("GET "+path, serve)
 		mux.HandleFunc("POST "+path, serve)
 	}
@@ -93,6 +106,9 @@ func (s *Store) query(r *http.Request) result {
 		return invalidParam(err, "time")
 	}
 	qs := r.FormValue("query")
+	if err := s.checkCost(qs, 0); err != nil {
+		return invalidParam(err, "query")
+	}
 	qry, err := s.engine.NewInstantQuery(r.Context(), s.db, nil, qs, ts)
 	if err != nil {
 		return constructionError(err)
@@ -123,11 +139,25 @@ func (s *Store) queryRange(r *http.Request) result {
 		return badData(errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"))
 	}
 	qs := r.FormValue("query")
+	if err := s.checkCost(qs, end.Sub(start)); err != nil {
+		return invalidParam(err, "query")
+	}
 	qry, err := s.engine.NewRangeQuery(r.Context(), s.db, nil, qs, start, end, step)
 	if err != nil {
 		return constructionError(err)
 	}
 	return s.exec(r.Context(), qry, qs)
+}
+
+// checkCost refuses a query whose subqueries evaluate too many steps (see
+// MaxSubqueryPoints). A query that does not parse is left to the engine,
+// which says why.
+func (s *Store) checkCost(qs string, span time.Duration) error {
+	expr, err := s.parser.ParseExpr(qs)
+	if err != nil {
+		return nil
+	}
+	return checkSubqueries(expr, span)
 }
 
 // exec runs a built query. The result refers to the query's pooled memory,

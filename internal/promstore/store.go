@@ -159,12 +159,13 @@ func Open(dir string, opts ...Opt) (*Store, error) {
 	s.engine = promql.NewEngine(promql.EngineOpts{
 		Logger:               cfg.logger,
 		Reg:                  cfg.reg,
-		MaxSamples:           50_000_000, // Prometheus' --query.max-samples default.
-		Timeout:              2 * time.Minute,
+		MaxSamples:           DefaultMaxSamples,
+		Timeout:              DefaultQueryTimeout,
+		ActiveQueryTracker:   make(slots, DefaultMaxConcurrentQueries),
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
 		// Subqueries without a step use Prometheus' default evaluation interval.
-		NoStepSubqueryIntervalFn: func(int64) int64 { return time.Minute.Milliseconds() },
+		NoStepSubqueryIntervalFn: func(int64) int64 { return defaultSubqueryStep.Milliseconds() },
 		Parser:                   s.parser,
 	})
 	return s, nil

@@ -69,13 +69,26 @@ type KafkaCluster struct {
 func StartKafka(t testing.TB, n int, props ...string) *KafkaCluster {
 	t.Helper()
 	checkNodes(t, n)
-	args := ownerArgs()
+	return startCluster(t, n, append(ownerArgs(), setArgs(t, props)...))
+}
+
+// setArgs turns "key=value" broker settings into start.sh's --set arguments.
+func setArgs(t testing.TB, props []string) []string {
+	t.Helper()
+	var args []string
 	for _, p := range props {
 		if !strings.Contains(p, "=") {
 			t.Fatalf("testenv: Kafka setting %q is not key=value", p)
 		}
 		args = append(args, "--set", p)
 	}
+	return args
+}
+
+// startCluster runs test/kafka/start.sh with args for the calling test and
+// makes t.Cleanup stop the cluster, keeping its logs if the test failed.
+func startCluster(t testing.TB, n int, args []string) *KafkaCluster {
+	t.Helper()
 	vars, err := script(t, kafkaStartTimeout, "test/kafka/start.sh", append(args, strconv.Itoa(n))...)
 	if err == nil {
 		err = need(vars, "test/kafka/start.sh", "KAFKA_BROKERS", "KAFKA_DIR")
@@ -97,6 +110,11 @@ func StartKafka(t testing.TB, n int, props ...string) *KafkaCluster {
 
 // Brokers returns the cluster's bootstrap addresses, node 1 first.
 func (c *KafkaCluster) Brokers() []string { return append([]string(nil), c.brokers...) }
+
+// Dir returns the directory that holds the cluster's configuration, data and
+// logs (node N logs to Dir()/node-N/logs/server.log). It is removed when the
+// test ends.
+func (c *KafkaCluster) Dir() string { return c.dir }
 
 // Restart stops node (1..n) and starts it again with its data, waiting until
 // it is registered and unfenced. kill=false is a controlled shutdown

@@ -25,9 +25,9 @@ func uniqueName(t *testing.T, what string) string {
 	return fmt.Sprintf("%s.%s.%s", name, what, hex.EncodeToString(b))
 }
 
-func createTopic(t *testing.T, ctx context.Context, brokers []string, topic string, partitions int32, rf int16) {
+func createTopic(t *testing.T, ctx context.Context, brokers []string, topic string, partitions int32, rf int16, opts ...kgo.Opt) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,9 +66,9 @@ func consumeAll(t *testing.T, ctx context.Context, brokers []string, topic strin
 }
 
 func TestKafkaProduceConsume(t *testing.T) {
+	brokers := testenv.Kafka(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	brokers := testenv.Kafka(t, 1)
 	if len(brokers) != 1 || !strings.HasPrefix(brokers[0], "127.0.0.1:") {
 		t.Fatalf("brokers = %v, want one on 127.0.0.1", brokers)
 	}
@@ -95,9 +95,9 @@ func TestKafkaProduceConsume(t *testing.T) {
 // read_committed consumer must see every record once, and an aborted
 // transaction's records never.
 func TestKafkaGroupTransactSession(t *testing.T) {
+	brokers := testenv.Kafka(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	brokers := testenv.Kafka(t, 1)
 	in, out, group := uniqueName(t, "in"), uniqueName(t, "out"), uniqueName(t, "g")
 	createTopic(t, ctx, brokers, in, 4, 1)
 	createTopic(t, ctx, brokers, out, 4, 1)
@@ -209,9 +209,9 @@ func TestKafkaGroupTransactSession(t *testing.T) {
 // writes and transactions still commit (internal topics have min ISR 2), the
 // node rejoins, and a node killed with -9 and restarted comes back too.
 func TestKafkaThreeNodes(t *testing.T) {
+	c := testenv.StartKafka(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	c := testenv.StartKafka(t, 3)
 	brokers := c.Brokers()
 	if len(brokers) != 3 {
 		t.Fatalf("brokers = %v, want 3", brokers)

@@ -67,9 +67,9 @@ func getJSON(ctx context.Context, u string, into any) (status int, err error) {
 // TestJaeger sends a span over OTLP gRPC and reads its trace back from the
 // query API, as weir's trace sink and its end-to-end tests do.
 func TestJaeger(t *testing.T) {
+	otlp, query := testenv.Jaeger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	otlp, query := testenv.Jaeger(t)
 	if !strings.HasPrefix(otlp, "127.0.0.1:") || !strings.HasPrefix(query, "http://127.0.0.1:") {
 		t.Fatalf("Jaeger at %s / %s, want 127.0.0.1", otlp, query)
 	}
@@ -125,9 +125,9 @@ func TestJaeger(t *testing.T) {
 // TestPrometheus remote-writes a sample with an exemplar and reads both
 // back, as weir's remote-write sink and its end-to-end tests do.
 func TestPrometheus(t *testing.T) {
+	base := testenv.Prometheus(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	base := testenv.Prometheus(t)
 	if !strings.HasPrefix(base, "http://127.0.0.1:") {
 		t.Fatalf("Prometheus at %s, want 127.0.0.1", base)
 	}
@@ -195,9 +195,9 @@ func TestPrometheus(t *testing.T) {
 
 // TestChromium renders a page headless and reads its DOM back.
 func TestChromium(t *testing.T) {
+	bin := testenv.Chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	bin := testenv.Chromium(t)
 	page := filepath.Join(t.TempDir(), "p.html")
 	if err := os.WriteFile(page, []byte(`<html><body><p id="x"></p><script>document.getElementById("x").textContent = "weir-" + (20+22)</script></body></html>`), 0o644); err != nil {
 		t.Fatal(err)

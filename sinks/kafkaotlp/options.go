@@ -17,6 +17,7 @@ type config struct {
 	maxBytes   int
 	resource   map[string]string
 	clientOpts []kgo.Opt
+	newClient  func(...kgo.Opt) (*kgo.Client, error)
 	logger     *slog.Logger
 	registerer prometheus.Registerer
 	name       string
@@ -27,6 +28,7 @@ func defaultConfig() config {
 		maxPoints: 2000,
 		maxBytes:  900_000,
 		logger:    slog.New(slog.DiscardHandler),
+		newClient: kgo.NewClient,
 	}
 }
 
@@ -56,6 +58,14 @@ func WithClientOpts(opts ...kgo.Opt) Opt {
 	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
 }
 
+// WithNewClient makes the sink's client with fn (default kgo.NewClient),
+// given the sink's options: `weir run` passes cluster.Clients.New, so that
+// the sink connects with the TLS, SASL and logging of every other Kafka
+// client weir makes.
+func WithNewClient(fn func(...kgo.Opt) (*kgo.Client, error)) Opt {
+	return func(c *config) { c.newClient = fn }
+}
+
 // WithLogger sets the logger for dropped series and failed records (default:
 // discard).
 func WithLogger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
@@ -78,6 +88,9 @@ func (c *config) validate() error {
 	}
 	if c.logger == nil {
 		return fmt.Errorf("logger is nil")
+	}
+	if c.newClient == nil {
+		return fmt.Errorf("client constructor is nil")
 	}
 	return nil
 }

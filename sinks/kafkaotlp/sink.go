@@ -104,7 +104,7 @@ func New(brokers []string, topic string, opts ...Opt) (*Sink, error) {
 		// Room for one record of maxBytes plus its batch and record headers.
 		kgo.ProducerBatchMaxBytes(int32(max(1_000_012, cfg.maxBytes+4096))),
 	}, cfg.clientOpts...)
-	cl, err := kgo.NewClient(kopts...)
+	cl, err := cfg.newClient(kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafkaotlp: topic %q: client: %w", topic, err)
 	}

@@ -83,12 +83,11 @@ kafka_start_node() {
 	fi
 	# The server.properties path is unique to this node: pid_is matches on it.
 	# shellcheck disable=SC2086 # word splitting of the options is intended
-	nohup "$java" ${WEIR_KAFKA_JVM_OPTS:-$kafka_jvm_opts} -Djava.awt.headless=true \
+	spawn "$node/logs/stdout.log" "$node/pid" "$node/server.properties" \
+		"$java" ${WEIR_KAFKA_JVM_OPTS:-$kafka_jvm_opts} -Djava.awt.headless=true \
 		-Dlog4j2.configurationFile="$kafka_here/log4j2.xml" \
 		-Dkafka.logs.dir="$node/logs" \
-		-cp "$cp" kafka.Kafka "$node/server.properties" \
-		</dev/null >"$node/logs/stdout.log" 2>&1 &
-	echo $! >"$node/pid"
+		-cp "$cp" kafka.Kafka "$node/server.properties"
 }
 
 # kafka_wait_node DIR ID SECONDS waits until node ID logged that it started
@@ -101,7 +100,7 @@ kafka_wait_node() {
 		if grep -q "Kafka Server started" "$node/logs/server.log" 2>/dev/null && port_open "$port"; then
 			return 0
 		fi
-		if ! pid_is "$node/pid" "$node/server.properties"; then
+		if ! running "$node/pid"; then
 			if grep -qs "Address already in use" "$node/logs/server.log" "$node/logs/stdout.log"; then
 				log "Kafka node $id: its port was taken by another process"
 				exit 75

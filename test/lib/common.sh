@@ -44,13 +44,59 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # pid_is PIDFILE PATTERN succeeds when the process named by PIDFILE is alive
 # and its command line contains PATTERN; it guards every kill against a pid
-# that was reused by an unrelated process.
+# that was reused by an unrelated process. It is false while a process is
+# being started (see spawn): use it on processes spawn has returned for.
 pid_is() {
-	local pid
+	local pid="" args IFS=' '
 	[ -f "$1" ] || return 1
-	pid="$(cat "$1")"
-	[ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2"
+	read -r pid 2>/dev/null <"$1" || true
+	[ -n "$pid" ] || return 1
+	# Read in the shell: no pipeline that pipefail could fail on SIGPIPE.
+	mapfile -d '' args 2>/dev/null <"/proc/$pid/cmdline" || return 1
+	[[ " ${args[*]} " == *"$2"* ]]
+}
+
+# proc_alive PID succeeds when process PID exists and is not a zombie.
+proc_alive() {
+	local stat
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	stat="${stat##*) }"
+	[ "${stat%% *}" != Z ]
+}
+
+# running PIDFILE succeeds while the process of PIDFILE, a child this shell
+# spawned, has not exited. Readiness loops use it rather than pid_is: whether
+# a process we just started died needs no guard against pid reuse, and its
+# command line may still change (see spawn).
+running() {
+	local pid=""
+	read -r pid 2>/dev/null <"$1" || true
+	[ -n "$pid" ] && proc_alive "$pid"
+}
+
+# spawn LOG PIDFILE PATTERN COMMAND... starts COMMAND in the background,
+# immune to hangups as with nohup, stdin /dev/null, stdout and stderr to LOG;
+# records its pid in PIDFILE and returns once the process runs COMMAND (its
+# command line contains PATTERN) or has exited. Until then pid_is is false
+# for a live process: /proc/PID/cmdline is this script's until the forked
+# shell calls execve, and empty for a moment inside execve. On a busy machine
+# both last long (measured at a load of 17: up to 0.4 s before the execve,
+# up to 166 ms inside it for the 121 MB Jaeger binary). Hence a single
+# execve (nohup would add a second one), and the wait.
+spawn() {
+	local log="$1" pf="$2" pat="$3" pid
+	shift 3
+	(
+		trap '' HUP
+		exec "$@"
+	) </dev/null >"$log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$pf"
+	for _ in $(seq 1 3000); do
+		if pid_is "$pf" "$pat" || ! proc_alive "$pid"; then return 0; fi
+		sleep 0.02
+	done
+	log "process $pid had not exec'd $1 after 3000 checks (60 s or more)"
 }
 
 # stop_pid PIDFILE PATTERN GRACE_SECONDS sends SIGTERM to the process of
@@ -89,9 +135,9 @@ start_watchdog() {
 	[ -n "$owner" ] || return 0
 	kill -0 "$owner" 2>/dev/null || die "owner process $owner is not running"
 	echo "$owner" >"$dir/owner.pid"
-	nohup bash -c 'owner=$1; shift; while kill -0 "$owner" 2>/dev/null; do sleep 1; done; exec "$@"' \
-		weir-watchdog "$owner" "$@" </dev/null >>"$dir/watchdog.log" 2>&1 &
-	echo $! >"$dir/watchdog.pid"
+	spawn "$dir/watchdog.log" "$dir/watchdog.pid" weir-watchdog \
+		bash -c 'owner=$1; shift; while kill -0 "$owner" 2>/dev/null; do sleep 1; done; exec "$@"' \
+		weir-watchdog "$owner" "$@"
 }
 
 # stop_watchdog DIR ends the watchdog of DIR, unless it is the caller itself
@@ -105,15 +151,15 @@ stop_watchdog() {
 	rm -f "$f"
 }
 
-# wait_http URL SECONDS PIDFILE PATTERN waits until URL answers 2xx, failing
-# early when the process of PIDFILE has died.
+# wait_http URL SECONDS PIDFILE waits until URL answers 2xx, failing early
+# when the process of PIDFILE has died.
 wait_http() {
-	local url="$1" secs="$2" pf="$3" pat="$4"
+	local url="$1" secs="$2" pf="$3"
 	for _ in $(seq 1 $((secs * 10))); do
 		if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
 			return 0
 		fi
-		pid_is "$pf" "$pat" || return 1
+		running "$pf" || return 1
 		sleep 0.1
 	done
 	return 1
@@ -153,8 +199,9 @@ pick_dirs() {
 # stop_instances BASE DEFAULT MARKER STOP ARGS... stops the instances that
 # pick_dirs chooses under BASE from ARGS (DEFAULT, the caller's $X_DIR, when
 # ARGS is empty) and removes their directories. Each must hold the file
-# MARKER; the function STOP, called with the directory after its watchdog
-# is gone, stops its processes.
+# MARKER; the function STOP, called with the directory, stops its processes.
+# The watchdog goes last: a stop cut short (testenv kills it at the test
+# binary's deadline) leaves the watchdog to finish once the owner is gone.
 stop_instances() {
 	local base="$1" default="$2" marker="$3" stop="$4" dirs d
 	shift 4
@@ -164,8 +211,8 @@ stop_instances() {
 		d="${d%/}"
 		[ -d "$d" ] || continue
 		[ -f "$d/$marker" ] || die "$d is not an instance directory made by ${0##*/}"
-		stop_watchdog "$d"
 		"$stop" "$d"
+		stop_watchdog "$d"
 		rm -rf "$d"
 		log "stopped and removed $d"
 	done

@@ -106,10 +106,9 @@ exporters:
     trace_storage: memstore
 YAML
 	t0=$(now_ms)
-	nohup "$bin" --config "$dir/config.yaml" </dev/null >"$dir/jaeger.log" 2>&1 &
-	echo $! >"$dir/pid"
+	spawn "$dir/jaeger.log" "$dir/pid" "$dir/config.yaml" "$bin" --config "$dir/config.yaml"
 	start_watchdog "$dir" "$owner" "$root/test/peers/jaeger.sh" stop "$dir"
-	if ! wait_http "http://127.0.0.1:$health/status" 60 "$dir/pid" "$dir/config.yaml" ||
+	if ! wait_http "http://127.0.0.1:$health/status" 60 "$dir/pid" ||
 		! port_open "$grpc" || ! port_open "$query"; then
 		if grep -qi "address already in use" "$dir/jaeger.log"; then exit 75; fi
 		tail -n 30 "$dir/jaeger.log" >&2

@@ -42,16 +42,15 @@ global:
 scrape_configs: []
 YAML
 	t0=$(now_ms)
-	nohup "$bin" --config.file="$dir/prometheus.yml" \
+	spawn "$dir/prometheus.log" "$dir/pid" "$dir/prometheus.yml" \
+		"$bin" --config.file="$dir/prometheus.yml" \
 		--web.listen-address="127.0.0.1:$port" \
 		--storage.tsdb.path="$dir/data" \
 		--web.enable-remote-write-receiver \
 		--enable-feature=exemplar-storage \
-		--log.level=info \
-		</dev/null >"$dir/prometheus.log" 2>&1 &
-	echo $! >"$dir/pid"
+		--log.level=info
 	start_watchdog "$dir" "$owner" "$root/test/peers/prometheus.sh" stop "$dir"
-	if ! wait_http "http://127.0.0.1:$port/-/ready" 60 "$dir/pid" "$dir/prometheus.yml"; then
+	if ! wait_http "http://127.0.0.1:$port/-/ready" 60 "$dir/pid"; then
 		if grep -qi "address already in use" "$dir/prometheus.log"; then exit 75; fi
 		tail -n 30 "$dir/prometheus.log" >&2
 		die "Prometheus did not become ready (log: $dir/prometheus.log)"
