@@ -1,9 +1,9 @@
 package cardinality
 
 import (
-	"slices"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"

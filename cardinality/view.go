@@ -202,7 +202,9 @@ func (v *View) TSDB(tenant string, all bool, limit int) TSDBStatus {
 		st.SeriesCountByLabelValuePair = append(st.SeriesCountByLabelValuePair, NameValue{p, n})
 	}
 	for _, l := range []*[]NameValue{&st.SeriesCountByMetricName, &st.LabelValueCountByLabelName, &st.MemoryInBytesByLabelName, &st.SeriesCountByLabelValuePair} {
-		slices.SortFunc(*l, func(a, b NameValue) int { return cmp.Or(cmp.Compare(b.Value, a.Value), strings.Compare(a.Name, b.Name)) })
+		slices.SortFunc(*l, func(a, b NameValue) int {
+			return cmp.Or(cmp.Compare(b.Value, a.Value), strings.Compare(a.Name, b.Name))
+		})
 		if limit > 0 && len(*l) > limit {
 			*l = (*l)[:limit]
 		}
