@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weirdev/weir/aggregator"
+	"github.com/weirdev/weir/cardinality"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/plan"
 	"github.com/weirdev/weir/sample"
@@ -30,6 +31,7 @@ type Stage1 struct {
 	part       *aggregator.Partition
 	add        func(*sample.Point)
 	scratch    []byte
+	prof       *cardinality.Profiler // nil: off
 	m          *stage1Metrics
 }
 
@@ -48,6 +50,13 @@ func newStage1(cfg Config, pl *plan.Plan, agg *aggregator.Aggregator) *Stage1 {
 		metricConv: map[int32]*ingest.MetricConverter{},
 		spanConv:   ingest.NewSpanConverter(cfg.SpanConvert...),
 		m:          newStage1Metrics(cfg.Reg),
+	}
+	if cfg.Profile != nil {
+		pc := *cfg.Profile
+		if pc.Reg == nil {
+			pc.Reg = cfg.Reg
+		}
+		s.prof = cardinality.New(pc)
 	}
 	s.add = s.addPoint
 	return s
@@ -73,10 +82,26 @@ func (s *Stage1) Handle(r Record, keep func(tailsampling.Decision)) error {
 }
 
 func (s *Stage1) addPoint(pt *sample.Point) {
-	for _, t := range s.plan.Route(pt, s.now) {
+	ts := s.plan.Route(pt, s.now)
+	for _, t := range ts {
 		if s.part.Add(pt, t, s.now) == "" {
 			s.plan.Taken(pt.T)
 		}
+	}
+	if s.prof != nil {
+		s.prof.Observe(s.part.ID(), pt, ts, s.now)
+	}
+}
+
+// Profiled reports whether the worker profiles its input.
+func (s *Stage1) Profiled() bool { return s.prof != nil }
+
+// Profile hands the profiles of the worker's partitions as of now to emit,
+// as records of the profile topic (see cardinality.Profiler.Records); it
+// does nothing when the profiler is off.
+func (s *Stage1) Profile(now time.Time, emit func(key, value []byte)) {
+	if s.prof != nil {
+		s.prof.Records(now, emit)
 	}
 }
 
@@ -179,6 +204,9 @@ func (s *Stage1) Advance(now time.Time, partial func(key uint64, value []byte), 
 	}, func(source int32, wm int64) {
 		watermark(source, aggregator.EncodeWatermark(nil, source, wm))
 	})
+	if s.prof != nil {
+		s.prof.Tick(now)
+	}
 	for id, p := range s.agg.Partitions() {
 		if skew := p.TakeSkew(); skew > 0 {
 			s.m.skew.WithLabelValues(sourceLabel(id)).Set(skew.Seconds())
@@ -236,6 +264,9 @@ func (s *Stage1) Behind(spans bool, partition int32, behind bool) {
 func (s *Stage1) Revoked(spans bool, partition int32) {
 	id := Source(spans, partition)
 	s.agg.DropPartition(id)
+	if s.prof != nil {
+		s.prof.Drop(id)
+	}
 	s.m.skew.DeleteLabelValues(sourceLabel(id))
 	if !spans {
 		delete(s.metricConv, partition)
@@ -247,6 +278,9 @@ func (s *Stage1) Revoked(spans bool, partition int32) {
 func (s *Stage1) Reset() {
 	for id := range s.agg.Partitions() {
 		s.agg.DropPartition(id)
+		if s.prof != nil {
+			s.prof.Drop(id)
+		}
 	}
 	clear(s.metricConv)
 }
