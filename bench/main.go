@@ -22,21 +22,25 @@
 //     past its decision wait, deciding every trace. The rounds' buffers share
 //     one tailsampling.SlabPool, as a long-running buffer copies chunks into the
 //     slabs its decided traces freed: the first round allocates them.
+//
 //   - otelcol spans: per record, pdata decode, the spanmetrics connector
 //     (delta, exponential histogram, exemplars) and the tail sampling
 //     processor (keep errors, 1% baseline, 30s decision wait); then the tail
 //     sampler's Shutdown, which drains its queue and decides every trace it
 //     holds. Decisions are not driven by its 1s ticker: the run is shorter
 //     than the decision wait. spanmetrics' periodic flush is not timed.
+//
 //   - weir points and vmstreamaggr: VictoriaMetrics' BenchmarkAggregatorsPush
 //     batch (10,000 series, 12 labels, 100 jobs) pushed -point-loops times,
 //     aggregated by job into sum, count, max and three quantiles, then closed
 //     (weir's Flush; streamaggr's flush on shutdown).
+//
 //   - decode floor: pdata unmarshal of the same span records alone (pdata=),
 //     and ConvertProto with points discarded (fast=): the fast decoder
 //     cannot decode without making points, so its floor includes the label
 //     cache. weir_share_of_floor is weir spans against the fast floor, the
 //     decoder weir's path uses.
+//
 //   - stage breakdown: weir's span path without the tail-sampling buffer
 //     (weir-spans-nobuf). Against the fast floor and the whole path it gives
 //     what each stage adds per span, in one run: decoding and labels, rules

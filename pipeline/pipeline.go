@@ -95,7 +95,7 @@ type Config struct {
 	// package cardinality); nil turns the profiler off.
 	Profile *cardinality.Config
 	Logger  *slog.Logger
-	Reg    prometheus.Registerer
+	Reg     prometheus.Registerer
 }
 
 // Worker is the record handling of one worker: one member of weir's
