@@ -97,7 +97,7 @@ func profilerBytesPerMetric(metrics, series int) (heap, accounted float64, err e
 				"instance", "bar", "pod", "pod-123232312", "namespace", "kube-foo-bar", "node", "node-123-3434-443",
 				"some_other_label", "foo-bar-baz", "environment", "prod", "label1", "value1", "label2", "value2", "label3", "value3")
 			pt.Hash = 0
-			p.Observe(0, pt, nil, baseTime)
+			p.Observe(pt, nil, baseTime)
 		}
 	}
 	after := liveHeap()

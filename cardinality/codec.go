@@ -45,12 +45,12 @@ func (m *Metric) SamplesPerSecond() float64 {
 // prefixed; the sketches are hyperloglog's binary encoding.
 const recordVersion = 1
 
-// Key returns the record key of a profile: partition, tenant and metric.
-// Each input partition has one owner at a time, and its next owner
-// publishes under the same key, so the topic (compacted) holds one profile
-// per partition and metric.
-func Key(partition int32, tenant, metric string) []byte {
-	b := binary.BigEndian.AppendUint32([]byte{recordVersion}, uint32(partition))
+// Key returns the record key of a profile: the worker that profiled
+// (unique in the group), the tenant and the metric. The topic (compacted)
+// keeps the latest profile of each; a worker that has gone leaves records
+// that readers let go stale.
+func Key(worker, tenant, metric string) []byte {
+	b := appendStr([]byte{recordVersion}, worker)
 	b = appendStr(b, tenant)
 	return appendStr(b, metric)
 }

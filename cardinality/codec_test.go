@@ -14,10 +14,10 @@ import (
 func sampleRecord(t testing.TB) []byte {
 	p := New(Config{})
 	for i := range 50 {
-		p.Observe(3, &sample.Point{Tenant: "t", Labels: labels.FromStrings("__name__", "m", "a", fmt.Sprint(i%7), "b", "x")}, nil, t0)
+		p.Observe(&sample.Point{Tenant: "t", Labels: labels.FromStrings("__name__", "m", "a", fmt.Sprint(i%7), "b", "x")}, nil, t0)
 	}
 	var rec []byte
-	p.Records(t0, func(_, v []byte) { rec = v })
+	p.Records(t0, func(_, _ string, v []byte) { rec = v })
 	return rec
 }
 

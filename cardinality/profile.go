@@ -79,16 +79,11 @@ func (c *Config) defaults() {
 // Profiler profiles the input of a worker's partitions. It is not safe for
 // concurrent use: the worker's stage-1 goroutine drives it.
 type Profiler struct {
-	cfg   Config
-	parts map[int32]*partition
-	bytes int64 // held by every generation alive
-	start time.Time
-	m     *metrics
-}
-
-type partition struct {
-	id      int32
+	cfg     Config
 	metrics map[metricKey]*metricProfile
+	bytes   int64 // held by every generation alive
+	start   time.Time
+	m       *metrics
 }
 
 type metricKey struct{ tenant, name string }
@@ -98,9 +93,8 @@ type metricProfile struct {
 	cur, prev *generation
 }
 
-// generation is what one period saw of a metric in one partition.
+// generation is what one period saw of a metric.
 type generation struct {
-	part            int32
 	start           time.Time
 	retired         bool
 	samples         uint64
@@ -127,34 +121,28 @@ const (
 // New returns a profiler.
 func New(cfg Config) *Profiler {
 	cfg.defaults()
-	return &Profiler{cfg: cfg, parts: map[int32]*partition{}, m: newMetrics(cfg.Reg)}
+	return &Profiler{cfg: cfg, metrics: map[metricKey]*metricProfile{}, m: newMetrics(cfg.Reg)}
 }
 
 // Period returns the profiles' period.
 func (p *Profiler) Period() time.Duration { return p.cfg.Period }
 
-// Observe counts a point of input partition part that feeds targets (none
-// when dropped or shed). The first point of a series in a period describes
+// Observe counts a point that feeds targets (none when dropped or shed). The first point of a series in a period describes
 // it: its hash joins the metric's series sketch, its targets' output series
 // the output sketch, and each label value the label's sketch and top values.
-func (p *Profiler) Observe(part int32, pt *sample.Point, targets []*aggregator.Target, now time.Time) {
+func (p *Profiler) Observe(pt *sample.Point, targets []*aggregator.Target, now time.Time) {
 	if s := pt.Series; s != nil {
-		if g, ok := s.Profile.(*generation); ok && g.part == part && !g.retired && g.owner == p {
+		if g, ok := s.Profile.(*generation); ok && !g.retired && g.owner == p {
 			g.samples++
 			return
 		}
 	}
-	p.describe(part, pt, targets, now)
+	p.describe(pt, targets, now)
 }
 
-func (p *Profiler) describe(part int32, pt *sample.Point, targets []*aggregator.Target, now time.Time) {
-	pp := p.parts[part]
-	if pp == nil {
-		pp = &partition{id: part, metrics: map[metricKey]*metricProfile{}}
-		p.parts[part] = pp
-	}
+func (p *Profiler) describe(pt *sample.Point, targets []*aggregator.Target, now time.Time) {
 	k := metricKey{pt.Tenant, pt.Labels.Get(model.MetricNameLabel)}
-	mp := pp.metrics[k]
+	mp := p.metrics[k]
 	if mp == nil {
 		if p.bytes >= p.cfg.MaxBytes {
 			p.m.untracked.Inc()
@@ -162,11 +150,11 @@ func (p *Profiler) describe(part int32, pt *sample.Point, targets []*aggregator.
 		}
 		k = metricKey{strings.Clone(k.tenant), strings.Clone(k.name)}
 		mp = &metricProfile{key: k}
-		pp.metrics[k] = mp
+		p.metrics[k] = mp
 	}
 	g := mp.cur
 	if g == nil {
-		g = p.newGeneration(part, now)
+		g = p.newGeneration(now)
 		mp.cur = g
 	}
 	g.samples++
@@ -238,8 +226,8 @@ func newSketch(prec uint8) *hyperloglog.Sketch {
 	return s
 }
 
-func (p *Profiler) newGeneration(part int32, now time.Time) *generation {
-	g := &generation{part: part, start: now, owner: p, series: newSketch(seriesPrecision), outputs: newSketch(seriesPrecision),
+func (p *Profiler) newGeneration(now time.Time) *generation {
+	g := &generation{start: now, owner: p, series: newSketch(seriesPrecision), outputs: newSketch(seriesPrecision),
 		labels: map[string]*labelProfile{}, bytes: genOverhead + 2*hllOverhead}
 	p.bytes += g.bytes
 	return g
@@ -268,58 +256,30 @@ func (p *Profiler) Tick(now time.Time) {
 		return
 	}
 	p.start = now
-	for _, pp := range p.parts {
-		for k, mp := range pp.metrics {
-			p.release(mp.prev)
-			mp.prev, mp.cur = mp.cur, nil
-			if mp.prev != nil {
-				mp.prev.retired = true
-			} else {
-				delete(pp.metrics, k)
-			}
+	for k, mp := range p.metrics {
+		p.release(mp.prev)
+		mp.prev, mp.cur = mp.cur, nil
+		if mp.prev != nil {
+			mp.prev.retired = true
+		} else {
+			delete(p.metrics, k)
 		}
 	}
-	p.m.bytes.Set(float64(p.bytes))
-}
-
-// Drop forgets partition part's profiles (it was revoked: its next owner
-// profiles it).
-func (p *Profiler) Drop(part int32) {
-	pp := p.parts[part]
-	if pp == nil {
-		return
-	}
-	for _, mp := range pp.metrics {
-		p.release(mp.prev)
-		p.release(mp.cur)
-	}
-	delete(p.parts, part)
 	p.m.bytes.Set(float64(p.bytes))
 }
 
 // Bytes returns the memory the profiles hold, as the profiler accounts it.
 func (p *Profiler) Bytes() int64 { return p.bytes }
 
-// Tracked returns the number of (partition, tenant, metric) profiles.
-func (p *Profiler) Tracked() int {
-	n := 0
-	for _, pp := range p.parts {
-		n += len(pp.metrics)
-	}
-	return n
-}
+// Tracked returns the number of (tenant, metric) profiles.
+func (p *Profiler) Tracked() int { return len(p.metrics) }
 
-// Records encodes every profile as of now, for publication: key names the
-// partition, tenant and metric (see Key), value is the profile merged over
-// the previous and the current period.
-func (p *Profiler) Records(now time.Time, emit func(key, value []byte)) {
-	for _, pp := range p.parts {
-		for _, mp := range pp.metrics {
-			m := mp.snapshot(now)
-			if m == nil {
-				continue
-			}
-			emit(Key(pp.id, mp.key.tenant, mp.key.name), AppendMetric(nil, m))
+// Records encodes every profile as of now, for publication under Key: the
+// profile merged over the previous and the current period.
+func (p *Profiler) Records(now time.Time, emit func(tenant, metric string, value []byte)) {
+	for _, mp := range p.metrics {
+		if m := mp.snapshot(now); m != nil {
+			emit(mp.key.tenant, mp.key.name, AppendMetric(nil, m))
 		}
 	}
 }

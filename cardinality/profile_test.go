@@ -25,7 +25,7 @@ func TestDistinctCountAccuracy(t *testing.T) {
 	for i := range n {
 		pt.Labels = labels.FromStrings("__name__", "requests_total", "job", "api", "user_id", fmt.Sprint("u", i))
 		pt.Hash = 0
-		p.Observe(0, pt, nil, t0)
+		p.Observe(pt, nil, t0)
 	}
 	v := publish(t, p, t0.Add(time.Second))
 	m := v.Metric("a", "requests_total")
@@ -55,10 +55,10 @@ func TestDistinctCountAccuracy(t *testing.T) {
 func publish(t testing.TB, p *Profiler, now time.Time) *View {
 	t.Helper()
 	v := NewView()
-	p.Records(now, func(key, value []byte) {
+	p.Records(now, func(tenant, metric string, value []byte) {
 		m, err := ParseMetric(value)
 		if err != nil {
-			t.Fatalf("record of %q: %v", key, err)
+			t.Fatalf("record of %s/%s: %v", tenant, metric, err)
 		}
 		v.Add(m)
 	})
@@ -85,7 +85,7 @@ func TestProfilerSeriesOnceAndTop(t *testing.T) {
 	for round := range 5 {
 		for i, s := range series {
 			pt := &sample.Point{Tenant: "t", Labels: labels.FromStrings("__name__", "m", "pod", pod(i), "i", fmt.Sprint(i)), Series: s}
-			p.Observe(int32(i%2), pt, []*aggregator.Target{tgt}, t0.Add(time.Duration(round)*time.Second))
+			p.Observe(pt, []*aggregator.Target{tgt}, t0.Add(time.Duration(round)*time.Second))
 		}
 	}
 	v := publish(t, p, t0.Add(10*time.Second))
@@ -110,8 +110,8 @@ func TestProfilerSeriesOnceAndTop(t *testing.T) {
 	// metric is forgotten.
 	p.Tick(t0)
 	p.Tick(t0.Add(time.Minute))
-	if p.Tracked() != 2 {
-		t.Fatalf("tracked %d after one period, want 2 (the previous period stays)", p.Tracked())
+	if p.Tracked() != 1 {
+		t.Fatalf("tracked %d after one period, want 1 (the previous period stays)", p.Tracked())
 	}
 	p.Tick(t0.Add(2 * time.Minute))
 	if p.Tracked() != 0 || p.Bytes() != 0 {
@@ -125,7 +125,7 @@ func TestProfilerMemoryBound(t *testing.T) {
 	p := New(Config{MaxBytes: 1 << 20})
 	for i := range 200_000 {
 		pt := &sample.Point{Labels: labels.FromStrings("__name__", fmt.Sprint("m", i%5000), "id", fmt.Sprint(i))}
-		p.Observe(0, pt, nil, t0)
+		p.Observe(pt, nil, t0)
 	}
 	if p.Bytes() > 1<<20+64<<10 {
 		t.Errorf("profiles hold %d bytes, limit %d", p.Bytes(), 1<<20)

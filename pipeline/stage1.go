@@ -89,17 +89,17 @@ func (s *Stage1) addPoint(pt *sample.Point) {
 		}
 	}
 	if s.prof != nil {
-		s.prof.Observe(s.part.ID(), pt, ts, s.now)
+		s.prof.Observe(pt, ts, s.now)
 	}
 }
 
 // Profiled reports whether the worker profiles its input.
 func (s *Stage1) Profiled() bool { return s.prof != nil }
 
-// Profile hands the profiles of the worker's partitions as of now to emit,
-// as records of the profile topic (see cardinality.Profiler.Records); it
-// does nothing when the profiler is off.
-func (s *Stage1) Profile(now time.Time, emit func(key, value []byte)) {
+// Profile hands the profiles of the worker's input as of now to emit, as
+// values of the profile topic (see cardinality.Profiler.Records); it does
+// nothing when the profiler is off.
+func (s *Stage1) Profile(now time.Time, emit func(tenant, metric string, value []byte)) {
 	if s.prof != nil {
 		s.prof.Records(now, emit)
 	}
@@ -264,9 +264,7 @@ func (s *Stage1) Behind(spans bool, partition int32, behind bool) {
 func (s *Stage1) Revoked(spans bool, partition int32) {
 	id := Source(spans, partition)
 	s.agg.DropPartition(id)
-	if s.prof != nil {
-		s.prof.Drop(id)
-	}
+
 	s.m.skew.DeleteLabelValues(sourceLabel(id))
 	if !spans {
 		delete(s.metricConv, partition)
@@ -278,9 +276,6 @@ func (s *Stage1) Revoked(spans bool, partition int32) {
 func (s *Stage1) Reset() {
 	for id := range s.agg.Partitions() {
 		s.agg.DropPartition(id)
-		if s.prof != nil {
-			s.prof.Drop(id)
-		}
 	}
 	clear(s.metricConv)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdev/weir/cardinality"
 	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/tailsampling"
 )
@@ -72,6 +73,8 @@ type stage1 struct {
 	sentWM  map[int32][]byte
 	metaErr error // set by assigned when committed times could not be read
 	lastWM  time.Time
+	// lastProfile is when the profiles were last published.
+	lastProfile time.Time
 	// failed is the first produce of the transaction that failed: the
 	// transaction aborts, and its records are read again.
 	failMu sync.Mutex
@@ -162,6 +165,7 @@ func (s *stage1) transaction(ctx context.Context, fs kgo.Fetches) (bool, error) 
 		}
 	}
 	s.advance(now)
+	s.publishProfiles(now)
 	s.mu.Unlock()
 	end := kgo.TryCommit
 	if err := s.sess.Client().Flush(ctx); err != nil {
@@ -365,4 +369,18 @@ func (s *stage1) bounds(ctx context.Context, cl *kgo.Client, topic string) (ends
 		})
 	}
 	return ends, starts
+}
+
+// publishProfiles produces the profiles of the worker's partitions to the
+// profile topic every profile interval, in the transaction: a reader that
+// reads committed records sees the profiles of the input the transaction
+// committed.
+func (s *stage1) publishProfiles(now time.Time) {
+	if !s.s1.Profiled() || now.Sub(s.lastProfile) < s.cfg.ProfileInterval {
+		return
+	}
+	s.lastProfile = now
+	s.s1.Profile(now, func(tenant, metric string, value []byte) {
+		s.produce(&kgo.Record{Topic: s.cfg.ProfileTopic, Partition: 0, Key: cardinality.Key(s.cfg.TransactionalID, tenant, metric), Value: value})
+	})
 }

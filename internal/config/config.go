@@ -48,6 +48,7 @@ type Config struct {
 	Traces       Traces        `yaml:"traces"`
 	Query        Query         `yaml:"query"`
 	Unmatched    Unmatched     `yaml:"unmatched"`
+	Profiler     Profiler      `yaml:"profiler"`
 
 	// file is the config file's path and dir its directory; relative paths
 	// resolve against dir.
@@ -214,6 +215,7 @@ func (c *Config) FillDefaults() {
 	if a.RelativeAccuracy == 0 {
 		a.RelativeAccuracy = aggregator.DefaultRelativeAccuracy
 	}
+	c.Profiler.fillDefaults()
 	t := &c.TailSampling
 	dur(&t.DecisionWait, cluster.DefaultDecisionWait)
 	if t.BaselineRate == nil {
@@ -335,6 +337,7 @@ func (c *Config) validate() error {
 			ct, st, minCloseMargin, st+minCloseMargin))
 	}
 	errs = append(errs, c.Traces.validate()...)
+	errs = append(errs, c.Profiler.validate()...)
 	if len(errs) > 0 {
 		return errors.New("config: " + strings.Join(errs, "; "))
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/weirdev/weir/cardinality"
 	"github.com/weirdev/weir/configs"
 	"github.com/weirdev/weir/internal/cluster"
 	"github.com/weirdev/weir/internal/config"
@@ -146,7 +147,14 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		return fail(fmt.Errorf("demo: %w", err))
 	}
 
-	srv := server.New(reg, server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{DecisionWait: DecisionWait})), server.WithLogger(log))
+	profCtx, stopProf := context.WithCancel(context.Background())
+	closers = append(closers, func() error { stopProf(); return nil })
+	prof, err := n.ProfileHandler(profCtx)
+	if err != nil {
+		return fail(fmt.Errorf("demo: %w", err))
+	}
+	srv := server.New(reg, server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{DecisionWait: DecisionWait})),
+		server.Handle(cardinality.TSDBPath, prof), server.Handle(cardinality.CardinalityPath, prof), server.WithLogger(log))
 	srv.SetReadiness(n.Ready)
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -183,6 +191,7 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		errs = append(errs, <-genDone)
 		stopWeir()
 		errs = append(errs, <-weirDone)
+		stopProf()
 		stopSrv()
 		errs = append(errs, <-srvDone)
 		producer.Close()
