@@ -22,26 +22,34 @@
 //     past its decision wait, deciding every trace. The rounds' buffers share
 //     one tailsampling.SlabPool, as a long-running buffer copies chunks into the
 //     slabs its decided traces freed: the first round allocates them.
+//
 //   - otelcol spans: per record, pdata decode, the spanmetrics connector
 //     (delta, exponential histogram, exemplars) and the tail sampling
 //     processor (keep errors, 1% baseline, 30s decision wait); then the tail
 //     sampler's Shutdown, which drains its queue and decides every trace it
 //     holds. Decisions are not driven by its 1s ticker: the run is shorter
 //     than the decision wait. spanmetrics' periodic flush is not timed.
+//
 //   - weir points and vmstreamaggr: VictoriaMetrics' BenchmarkAggregatorsPush
 //     batch (10,000 series, 12 labels, 100 jobs) pushed -point-loops times,
 //     aggregated by job into sum, count, max and three quantiles, then closed
 //     (weir's Flush; streamaggr's flush on shutdown).
+//
 //   - decode floor: pdata unmarshal of the same span records alone (pdata=),
 //     and ConvertProto with points discarded (fast=): the fast decoder
 //     cannot decode without making points, so its floor includes the label
 //     cache. weir_share_of_floor is weir spans against the fast floor, the
 //     decoder weir's path uses.
+//
 //   - stage breakdown: weir's span path without the tail-sampling buffer
 //     (weir-spans-nobuf). Against the fast floor and the whole path it gives
 //     what each stage adds per span, in one run: decoding and labels, rules
 //     and aggregation, buffering. Marginal costs, not profile shares: they
 //     include what a stage costs the others (cache, GC).
+//
+//   - the cardinality profiler: weir spans and weir points again with the
+//     profiler on (weir-spans-prof, weir-points-prof); the
+//     profiler_throughput_ratio line gives on/off per kind, same run.
 //
 // Memory is measured first, while the heap holds little but the input:
 // bytes_per_series_window is the live heap that weir's rules and aggregator
@@ -49,6 +57,8 @@
 // (one series of one window: span-red writes six per window, _count, _sum
 // and four quantiles, all fed by the window's one sketch; the line above
 // gives the bytes per window too);
+// profiler_bytes_per_metric is the live heap of a profiler per tracked
+// metric (100 metrics of 2,000 series, 12 labels), and its own account of it;
 // bytes_per_buffered_span is what tailsampling.Buffer charges for the traces it
 // buffers (Stats().Bytes, its own account of its memory, checked against the
 // real heap on the line above) per span, against their wire bytes.
@@ -74,6 +84,13 @@ import (
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/sample"
+)
+
+// The profiler's memory is measured on profMetrics metrics of profSeries
+// series each.
+const (
+	profMetrics = 100
+	profSeries  = 2000
 )
 
 type options struct {
@@ -158,6 +175,10 @@ func run(out io.Writer, o options) error {
 	if err != nil {
 		return err
 	}
+	profHeap, profAcc, err := profilerBytesPerMetric(profMetrics, profSeries)
+	if err != nil {
+		return err
+	}
 
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -189,13 +210,17 @@ func run(out io.Writer, o options) error {
 			}
 			add("decode-fast", m)
 		}
-		m, err := timed(in.spans, func() error { return weirSpansRun(in, true) })
+		m, err := timed(in.spans, func() error { return weirSpansRun(in, true, false) })
 		if err != nil {
 			return err
 		}
 		add("weir-spans", m)
+		if m, err = timed(in.spans, func() error { return weirSpansRun(in, true, true) }); err != nil {
+			return err
+		}
+		add("weir-spans-prof", m)
 		if o.peers {
-			m, err := timed(in.spans, func() error { return weirSpansRun(in, false) })
+			m, err := timed(in.spans, func() error { return weirSpansRun(in, false, false) })
 			if err != nil {
 				return err
 			}
@@ -205,11 +230,15 @@ func run(out io.Writer, o options) error {
 			}
 			add("otelcol-spans", m)
 		}
-		m, err = timed(pointSeries*o.pointLoops, func() error { return weirPointsRun(pts, o.pointLoops) })
+		m, err = timed(pointSeries*o.pointLoops, func() error { return weirPointsRun(pts, o.pointLoops, false) })
 		if err != nil {
 			return err
 		}
 		add("weir-points", m)
+		if m, err = timed(pointSeries*o.pointLoops, func() error { return weirPointsRun(pts, o.pointLoops, true) }); err != nil {
+			return err
+		}
+		add("weir-points-prof", m)
 		if o.peers {
 			m, err := timed(pointSeries*o.pointLoops, func() error { return vmPointsRun(pts, o.pointLoops) })
 			if err != nil {
@@ -263,6 +292,12 @@ func run(out io.Writer, o options) error {
 		fmt.Fprintf(out, "# weir spans, CPU ns per span: decode and labels %.0f, + rules and aggregation %.0f, + the second pass (tail sampling) %.0f = %.0f\n",
 			ns(fast), ns(noBuf)-ns(fast), ns(ws)-ns(noBuf), ns(ws))
 	}
+	wsp, _ := med("weir-spans-prof")
+	wpp, _ := med("weir-points-prof")
+	fmt.Fprintf(out, "# profiler: %d metrics of %d series, 12 labels: %.0f bytes of live heap per tracked metric, %.0f by its own account\n",
+		profMetrics, profSeries, profHeap, profAcc)
+	fmt.Fprintf(out, "profiler_throughput_ratio spans=%.2f points=%.2f\n", ratio(wsp, ws), ratio(wpp, wp))
+	fmt.Fprintf(out, "profiler_bytes_per_metric heap=%.0f accounted=%.0f\n", profHeap, profAcc)
 	fmt.Fprintf(out, "decode_floor_spans_per_sec_per_core pdata=%.0f fast=%.0f weir_share_of_floor=%.2f\n", dec, fast, ratio(ws, fast))
 	fmt.Fprintf(out, "spans_per_sec_per_core weir=%.0f otelcol=%.0f ratio=%.2f\n", ws, os_, ratio(ws, os_))
 	fmt.Fprintf(out, "points_per_sec_per_core weir=%.0f vmstreamaggr=%.0f ratio=%.2f\n", wp, vp, ratio(wp, vp))
@@ -314,8 +349,8 @@ func decodeFastAll(in *spanInput) error {
 // weirSpansRun runs weir's span path over the input (weirSpans) and checks
 // that every span was counted once in the RED series and, with the second
 // pass, that every failing trace was exported.
-func weirSpansRun(in *spanInput, secondPass bool) error {
-	series, exported, err := weirSpans(in, secondPass)
+func weirSpansRun(in *spanInput, secondPass, profile bool) error {
+	series, exported, err := weirSpans(in, secondPass, profile)
 	switch {
 	case err != nil:
 		return err
@@ -352,13 +387,13 @@ func otelcolRun(ctx context.Context, in *spanInput) error {
 
 // weirPointsRun hands the batch's records loops times to weir's stage 1
 // (the fast decoder, the rules, the windows) and closes the window.
-func weirPointsRun(in *pointInput, loops int) error {
+func weirPointsRun(in *pointInput, loops int, profile bool) error {
 	rs, err := parseRules(weirPointRules)
 	if err != nil {
 		return err
 	}
 	series := &countSink{}
-	l, err := newWorker(rs, series, nil)
+	l, err := newWorker(rs, series, nil, profile)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func TestRunReportsTheFourLines(t *testing.T) {
 		regexp.MustCompile(`^spans_per_sec_per_core weir=` + n + ` otelcol=` + n + ` ratio=` + r + `$`),
 		regexp.MustCompile(`^points_per_sec_per_core weir=` + n + ` vmstreamaggr=` + n + ` ratio=` + r + `$`),
 		regexp.MustCompile(`^bytes_per_series_window weir=` + n + `$`),
-		regexp.MustCompile(`^bytes_per_buffered_span weir=` + n + ` wire=` + n + ` ratio=` + r + `$`),
+		regexp.MustCompile(`^bytes_per_kept_trace weir=` + n + `$`),
 	}
 	for i, re := range want {
 		if got := lines[len(lines)-4+i]; !re.MatchString(got) {
@@ -35,9 +35,18 @@ func TestRunReportsTheFourLines(t *testing.T) {
 	// The stage breakdown: marginal costs can come out negative on a run
 	// this short, the decoding floor cannot.
 	stages := regexp.MustCompile(`(?m)^# weir spans, CPU ns per span: decode and labels ` + n +
-		`, \+ rules and aggregation -?[0-9]+, \+ tail-sampling buffer -?[0-9]+ = ` + n + `$`)
+		`, \+ rules and aggregation -?[0-9]+, \+ the second pass \(tail sampling\) -?[0-9]+ = ` + n + `$`)
 	if !stages.MatchString(out.String()) {
 		t.Errorf("no stage breakdown matching %s in:\n%s", stages, out.String())
+	}
+	// The profiler's cost, on vs off in the same run, and its memory.
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^profiler_throughput_ratio spans=` + r + ` points=` + r + `$`),
+		regexp.MustCompile(`(?m)^profiler_bytes_per_metric heap=` + n + ` accounted=` + n + `$`),
+	} {
+		if !re.MatchString(out.String()) {
+			t.Errorf("no line matching %s in:\n%s", re, out.String())
+		}
 	}
 }
 

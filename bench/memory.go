@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/weirdev/weir/cardinality"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/rules"
+	"github.com/weirdev/weir/sample"
 	"github.com/weirdev/weir/tailsampling"
 )
 
@@ -39,7 +42,7 @@ func liveHeap() uint64 {
 func bytesPerSeriesWindow(in *spanInput) (perSeries float64, series, windows int, err error) {
 	before := liveHeap()
 	out := &countSink{}
-	l, err := newWorker(rules.Default(), out, nil)
+	l, err := newWorker(rules.Default(), out, nil, false)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -76,4 +79,32 @@ func bytesPerKeptTrace() (float64, error) {
 	}
 	runtime.KeepAlive(set)
 	return float64(after-before) / n, nil
+}
+
+// profilerBytesPerMetric is what the cardinality profiler holds per tracked
+// metric: the live heap of a profiler fed metrics metrics of series series
+// each, with the labels of the points scenario (12, one of them distinct per
+// series), divided by the metrics; accounted is the profiler's own account
+// (Bytes, what its byte limit bounds).
+func profilerBytesPerMetric(metrics, series int) (heap, accounted float64, err error) {
+	before := liveHeap()
+	p := cardinality.New(cardinality.Config{MaxBytes: 1 << 40})
+	pt := &sample.Point{T: baseTime.UnixMilli()}
+	for m := range metrics {
+		name := fmt.Sprintf("metric_%d_total", m)
+		for j := range series {
+			pt.Labels = labels.FromStrings("__name__", name, "path", fmt.Sprintf("/foo/%d", j), "job", fmt.Sprintf("foo_%d", j%pointJobs),
+				"instance", "bar", "pod", "pod-123232312", "namespace", "kube-foo-bar", "node", "node-123-3434-443",
+				"some_other_label", "foo-bar-baz", "environment", "prod", "label1", "value1", "label2", "value2", "label3", "value3")
+			pt.Hash = 0
+			p.Observe(pt, nil, baseTime)
+		}
+	}
+	after := liveHeap()
+	if p.Tracked() != metrics {
+		return 0, 0, fmt.Errorf("profiler: %d metrics tracked, want %d", p.Tracked(), metrics)
+	}
+	acc := float64(p.Bytes()) / float64(metrics)
+	runtime.KeepAlive(p)
+	return float64(after-before) / float64(metrics), acc, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/weirdev/weir/cardinality"
 	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/pipeline/pipelinetest"
 	"github.com/weirdev/weir/plan"
@@ -46,12 +47,17 @@ func (s *spanCount) Enqueue(_ context.Context, td ptrace.Traces) error {
 // newWorker returns a worker of rs, run in one process as `weir run` runs it
 // over Kafka (pipelinetest.Local: stage 1 per record, the windows handed on
 // and merged through their weir.partials records, stage 2 closing them).
-func newWorker(rs *rules.Set, series *countSink, traces pipeline.TraceSink) (*pipelinetest.Local, error) {
-	return pipelinetest.New(pipeline.Config{
+// With profile, its stage 1 runs the cardinality profiler at its defaults.
+func newWorker(rs *rules.Set, series *countSink, traces pipeline.TraceSink, profile bool) (*pipelinetest.Local, error) {
+	cfg := pipeline.Config{
 		Plan:   plan.Config{Rules: rs},
 		Series: map[string]pipeline.SeriesSink{"": series},
 		Traces: traces,
-	})
+	}
+	if profile {
+		cfg.Profile = &cardinality.Config{}
+	}
+	return pipelinetest.New(cfg)
 }
 
 // weirSpans runs weir's span path over the input: every record through
@@ -59,10 +65,10 @@ func newWorker(rs *rules.Set, series *countSink, traces pipeline.TraceSink) (*pi
 // windows closed, and, with secondPass, every record read again as the
 // second pass over the spans topic does, the kept traces (errors, exemplars,
 // the 1% baseline) decoded for export.
-func weirSpans(in *spanInput, secondPass bool) (*countSink, int64, error) {
+func weirSpans(in *spanInput, secondPass, profile bool) (*countSink, int64, error) {
 	ctx := context.Background()
 	series, traces := &countSink{}, &spanCount{}
-	l, err := newWorker(rules.Default(), series, traces)
+	l, err := newWorker(rules.Default(), series, traces, profile)
 	if err != nil {
 		return nil, 0, err
 	}

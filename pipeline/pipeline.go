@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/weirdev/weir/aggregator"
+	"github.com/weirdev/weir/cardinality"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/plan"
 )
@@ -90,8 +91,11 @@ type Config struct {
 	Series map[string]SeriesSink
 	// Traces receives kept traces; nil drops them (counted).
 	Traces TraceSink
-	Logger *slog.Logger
-	Reg    prometheus.Registerer
+	// Profile, when set, profiles the input's cardinality on stage 1 (see
+	// package cardinality); nil turns the profiler off.
+	Profile *cardinality.Config
+	Logger  *slog.Logger
+	Reg     prometheus.Registerer
 }
 
 // Worker is the record handling of one worker: one member of weir's

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weirdev/weir/aggregator"
+	"github.com/weirdev/weir/cardinality"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/plan"
 	"github.com/weirdev/weir/sample"
@@ -30,6 +31,7 @@ type Stage1 struct {
 	part       *aggregator.Partition
 	add        func(*sample.Point)
 	scratch    []byte
+	prof       *cardinality.Profiler // nil: off
 	m          *stage1Metrics
 	skew       map[int32]skewPeak // Per partition: its largest skew held.
 }
@@ -50,6 +52,13 @@ func newStage1(cfg Config, pl *plan.Plan, agg *aggregator.Aggregator) *Stage1 {
 		spanConv:   ingest.NewSpanConverter(cfg.SpanConvert...),
 		m:          newStage1Metrics(cfg.Reg),
 		skew:       map[int32]skewPeak{},
+	}
+	if cfg.Profile != nil {
+		pc := *cfg.Profile
+		if pc.Reg == nil {
+			pc.Reg = cfg.Reg
+		}
+		s.prof = cardinality.New(pc)
 	}
 	s.add = s.addPoint
 	return s
@@ -75,10 +84,26 @@ func (s *Stage1) Handle(r Record, keep func(tailsampling.Decision)) error {
 }
 
 func (s *Stage1) addPoint(pt *sample.Point) {
-	for _, t := range s.plan.Route(pt, s.now) {
+	ts := s.plan.Route(pt, s.now)
+	for _, t := range ts {
 		if s.part.Add(pt, t, s.now) == "" {
 			s.plan.Taken(pt.T)
 		}
+	}
+	if s.prof != nil {
+		s.prof.Observe(pt, ts, s.now)
+	}
+}
+
+// Profiled reports whether the worker profiles its input.
+func (s *Stage1) Profiled() bool { return s.prof != nil }
+
+// Profile hands the profiles of the worker's input as of now to emit, as
+// values of the profile topic (see cardinality.Profiler.Records); it does
+// nothing when the profiler is off.
+func (s *Stage1) Profile(now time.Time, emit func(tenant, metric string, value []byte)) {
+	if s.prof != nil {
+		s.prof.Records(now, emit)
 	}
 }
 
@@ -181,6 +206,9 @@ func (s *Stage1) Advance(now time.Time, partial func(key uint64, value []byte), 
 	}, func(source int32, wm int64) {
 		watermark(source, aggregator.EncodeWatermark(nil, source, wm))
 	})
+	if s.prof != nil {
+		s.prof.Tick(now)
+	}
 	for id, p := range s.agg.Partitions() {
 		s.holdSkew(id, p.TakeSkew(), now)
 	}

@@ -118,6 +118,9 @@ type Point struct {
 // overwrite State, and must check that what it finds there is its own.
 type Series struct {
 	State any
+	// Profile is the cardinality profiler's mark, kept apart from State
+	// so that the profiler and the rules runtime each find their own.
+	Profile any
 }
 
 // BucketHistogram is an explicit-bucket histogram delta.

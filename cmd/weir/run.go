@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/weirdev/weir/cardinality"
 	"github.com/weirdev/weir/internal/config"
 	"github.com/weirdev/weir/internal/node"
 	"github.com/weirdev/weir/internal/server"
@@ -158,6 +159,12 @@ func runPipeline(ctx context.Context, cfg *config.Config, profiles bool, log *sl
 		}
 		srvOpts = append(srvOpts, server.Traces(h))
 	}
+	prof, err := n.ProfileHandler(ctx)
+	if err != nil {
+		return err
+	}
+	// Ahead of the query proxy: the profiles are weir's own.
+	srvOpts = append(srvOpts, server.Handle(cardinality.TSDBPath, prof), server.Handle(cardinality.CardinalityPath, prof))
 	srvOpts = append(srvOpts, server.UI(ui.Handler(ui.Config{JaegerUIURL: cfg.Query.JaegerUIURL, DecisionWait: time.Duration(cfg.TailSampling.DecisionWait)})))
 	srv := server.New(reg, srvOpts...)
 	srv.SetHealth(n.Healthy)

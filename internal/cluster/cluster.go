@@ -51,6 +51,9 @@ const (
 	DefaultDecisionsTopic  = "weir.decisions"
 	DefaultDeadLetterTopic = "weir.dlq"
 	DefaultStateTopic      = "weir.state"
+	DefaultProfileTopic    = "weir.profile"
+	// DefaultProfileInterval is how often stage 1 publishes its profiles.
+	DefaultProfileInterval = 10 * time.Second
 	// DefaultPartialsPartitions is used when weir creates weir.partials.
 	DefaultPartialsPartitions = 16
 	// DefaultPollInterval bounds how long a poll waits; a stage-1
@@ -80,6 +83,11 @@ type Config struct {
 	// StateTopic holds stage 2's running totals (compacted, one partition
 	// per weir.partials partition).
 	StateTopic string
+	// ProfileTopic receives the cardinality profiles of the worker's input
+	// partitions (compacted, one partition), every ProfileInterval, when
+	// the worker profiles (pipeline.Config.Profile).
+	ProfileTopic    string
+	ProfileInterval time.Duration
 	// PartialsPartitions is used when weir creates weir.partials.
 	PartialsPartitions int32
 	// TransactionalID must be unique per worker (default: random).
@@ -119,6 +127,10 @@ func (c *Config) defaults() error {
 	def(&c.DecisionsTopic, DefaultDecisionsTopic)
 	def(&c.DeadLetterTopic, DefaultDeadLetterTopic)
 	def(&c.StateTopic, DefaultStateTopic)
+	def(&c.ProfileTopic, DefaultProfileTopic)
+	if c.ProfileInterval <= 0 {
+		c.ProfileInterval = DefaultProfileInterval
+	}
 	if c.PartialsPartitions <= 0 {
 		c.PartialsPartitions = DefaultPartialsPartitions
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdev/weir/cardinality"
 	"github.com/weirdev/weir/pipeline"
 	"github.com/weirdev/weir/tailsampling"
 )
@@ -71,6 +72,8 @@ type stage1 struct {
 	sentWM  map[int32][]byte
 	metaErr error // set by assigned when committed times could not be read
 	lastWM  time.Time
+	// lastProfile is when the profiles were last published.
+	lastProfile time.Time
 }
 
 func stage1Session(ctx context.Context, cfg Config, topo topology, s1 *pipeline.Stage1, dec *decisions, second *secondPass, m *metrics) error {
@@ -138,6 +141,7 @@ func (s *stage1) transaction(ctx context.Context, fs kgo.Fetches) (bool, error) 
 		}
 	}
 	s.advance(now)
+	s.publishProfiles(now)
 	s.mu.Unlock()
 	return s.txn.end(ctx, "stage 1", s.commitOffsets)
 }
@@ -316,4 +320,18 @@ func (s *stage1) bounds(ctx context.Context, cl *kgo.Client, topic string) (ends
 		})
 	}
 	return ends, starts
+}
+
+// publishProfiles produces the profiles of the worker's partitions to the
+// profile topic every profile interval, in the transaction: a reader that
+// reads committed records sees the profiles of the input the transaction
+// committed.
+func (s *stage1) publishProfiles(now time.Time) {
+	if !s.s1.Profiled() || now.Sub(s.lastProfile) < s.cfg.ProfileInterval {
+		return
+	}
+	s.lastProfile = now
+	s.s1.Profile(now, func(tenant, metric string, value []byte) {
+		s.produce(&kgo.Record{Topic: s.cfg.ProfileTopic, Partition: 0, Key: cardinality.Key(s.cfg.TransactionalID, tenant, metric), Value: value})
+	})
 }

@@ -32,7 +32,7 @@ func ensureTopics(ctx context.Context, cfg Config) (topology, error) {
 	adm := kadm.NewClient(cl)
 	var md kadm.TopicDetails
 	for attempt := 0; ; attempt++ {
-		md, err = adm.ListTopics(ctx, cfg.MetricsTopic, cfg.SpansTopic, cfg.PartialsTopic, cfg.DecisionsTopic, cfg.DeadLetterTopic, cfg.StateTopic)
+		md, err = adm.ListTopics(ctx, cfg.MetricsTopic, cfg.SpansTopic, cfg.PartialsTopic, cfg.DecisionsTopic, cfg.DeadLetterTopic, cfg.StateTopic, cfg.ProfileTopic)
 		why := ""
 		switch {
 		case err != nil && faults.check(err, cfg.Client.Brokers) != nil:
@@ -70,6 +70,7 @@ func ensureTopics(ctx context.Context, cfg Config) (topology, error) {
 		cfg.DecisionsTopic:  topo.spansParts, // decisions partition p goes to the owner of spans partition p
 		cfg.DeadLetterTopic: 1,
 		cfg.StateTopic:      partials, // state partition q goes to the owner of partials partition q
+		cfg.ProfileTopic:    1,        // read whole by every process that answers profile queries
 	}
 	compact := "compact"
 	var missing []string
@@ -77,7 +78,7 @@ func ensureTopics(ctx context.Context, cfg Config) (topology, error) {
 		have := partitions(md, t)
 		if have == 0 {
 			var configs map[string]*string
-			if t == cfg.StateTopic {
+			if t == cfg.StateTopic || t == cfg.ProfileTopic {
 				configs = map[string]*string{"cleanup.policy": &compact}
 			}
 			if _, err := adm.CreateTopic(ctx, n, -1, configs, t); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {

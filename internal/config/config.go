@@ -65,6 +65,7 @@ type Config struct {
 	Query        Query         `yaml:"query"`
 	Unmatched    Unmatched     `yaml:"unmatched"`
 	Receivers    Receivers     `yaml:"receivers"`
+	Profiler     Profiler      `yaml:"profiler"`
 
 	// file is the config file's path and dir its directory; relative paths
 	// resolve against dir.
@@ -277,6 +278,7 @@ func (c *Config) FillDefaults() {
 		a.RelativeAccuracy = aggregator.DefaultRelativeAccuracy
 	}
 	c.Receivers.fillDefaults()
+	c.Profiler.fillDefaults()
 	t := &c.TailSampling
 	dur(&t.DecisionWait, cluster.DefaultDecisionWait)
 	if t.BaselineRate == nil {
@@ -410,6 +412,7 @@ func (c *Config) validate() error {
 	}
 	errs = append(errs, c.Traces.validate()...)
 	errs = append(errs, c.validateReceivers()...)
+	errs = append(errs, c.Profiler.validate()...)
 	if len(errs) > 0 {
 		return errors.New("config: " + strings.Join(errs, "; "))
 	}

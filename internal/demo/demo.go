@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/weirdev/weir/cardinality"
 	"github.com/weirdev/weir/configs"
 	"github.com/weirdev/weir/internal/cluster"
 	"github.com/weirdev/weir/internal/config"
@@ -203,7 +204,14 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		closers = append(closers, func() error { r.Close(); return nil })
 	}
 
-	srvOpts := []server.Opt{server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{DecisionWait: DecisionWait})), server.WithLogger(log)}
+	profCtx, stopProf := context.WithCancel(context.Background())
+	closers = append(closers, func() error { stopProf(); return nil })
+	prof, err := n.ProfileHandler(profCtx)
+	if err != nil {
+		return fail(fmt.Errorf("demo: %w", err))
+	}
+	srvOpts := []server.Opt{server.Query(store.Handler()), server.Traces(traces.Handler()), server.UI(ui.Handler(ui.Config{DecisionWait: DecisionWait})),
+		server.Handle(cardinality.TSDBPath, prof), server.Handle(cardinality.CardinalityPath, prof), server.WithLogger(log)}
 	if cfg.Profiles {
 		srvOpts = append(srvOpts, server.Profiles())
 	}
@@ -248,6 +256,7 @@ func Start(ctx context.Context, cfg Config) (*Demo, error) {
 		errs = append(errs, <-genDone)
 		stopWeir()
 		errs = append(errs, <-weirDone)
+		stopProf()
 		stopSrv()
 		errs = append(errs, <-srvDone)
 		producer.Close()

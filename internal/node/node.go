@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/weirdev/weir/aggregator"
+	"github.com/weirdev/weir/cardinality"
 	"github.com/weirdev/weir/ingest"
 	"github.com/weirdev/weir/internal/cluster"
 	"github.com/weirdev/weir/internal/config"
@@ -102,6 +104,7 @@ func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, 
 			LatencyThreshold: time.Duration(ts.LatencyThreshold),
 			Series:           sinks.Series,
 			Traces:           sinks.Traces,
+			Profile:          cfg.Profiler.Config(),
 			Logger:           wlog,
 			Reg:              wreg,
 		})
@@ -127,6 +130,8 @@ func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, 
 		DecisionsTopic:     k.DecisionsTopic,
 		DeadLetterTopic:    k.DeadLetterTopic,
 		StateTopic:         k.StateTopic,
+		ProfileTopic:       cfg.Profiler.Topic,
+		ProfileInterval:    time.Duration(cfg.Profiler.Interval),
 		PartialsPartitions: k.PartialsPartitions,
 		TransactionalID:    k.TransactionalID,
 		TenantHeader:       k.TenantHeader,
@@ -154,6 +159,21 @@ func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, 
 
 // Receiver returns the node's receivers, nil when none is configured.
 func (n *Node) Receiver() *receiver.Receiver { return n.recv }
+
+// ProfileHandler serves the group's cardinality profiles
+// (cardinality.Handler) from the profile topic, which it reads until ctx
+// ends. Mount it at cardinality.TSDBPath and cardinality.CardinalityPath,
+// ahead of any proxy of /api/v1/.
+func (n *Node) ProfileHandler(ctx context.Context) (http.Handler, error) {
+	cc := n.cc
+	cc.Logger = n.log
+	p, err := cluster.NewProfiles(cc, 0)
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = p.Run(ctx) }()
+	return cardinality.Handler(p.View), nil
+}
 
 // SetRules puts s in force on every worker (see plan.Plan.SetRules).
 func (n *Node) SetRules(s *rules.Set) {
