@@ -57,7 +57,9 @@ func DecodeTraces(enc Encoding, b []byte) (ptrace.Traces, error) {
 	case EncodingProto:
 		td, err = (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(b)
 	case EncodingJSON:
-		td, err = (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(b)
+		if err = strictJSON(b); err == nil {
+			td, err = (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(b)
+		}
 	default:
 		return ptrace.Traces{}, fmt.Errorf("ingest: decode traces: unknown encoding %q", enc)
 	}
@@ -81,7 +83,9 @@ func DecodeMetrics(enc Encoding, b []byte) (pmetric.Metrics, error) {
 	case EncodingProto:
 		md, err = (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
 	case EncodingJSON:
-		md, err = (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(b)
+		if err = strictJSON(b); err == nil {
+			md, err = (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(b)
+		}
 	default:
 		return pmetric.Metrics{}, fmt.Errorf("ingest: decode metrics: unknown encoding %q", enc)
 	}
