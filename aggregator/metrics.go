@@ -10,6 +10,7 @@ type metrics struct {
 	closed       *prometheus.CounterVec
 	openWindows  prometheus.Gauge
 	watermark    *prometheus.GaugeVec
+	overflow     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -35,12 +36,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		watermark: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "weir_aggregator_watermark_seconds", Help: "Watermark of each input partition (Unix seconds).",
 		}, []string{"partition"}),
+		overflow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weir_aggregator_overflow_points_total", Help: "Points of a series beyond its rule's max_series in a window, folded into the rule's overflow series (otel_metric_overflow=\"true\"), by rule.",
+		}, []string{"rule"}),
 	}
 	for _, r := range []string{ReasonFuture, ReasonWindowClosed, ReasonInvalid} {
 		m.dropped.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.points, m.dropped, m.replayed, m.latePartials, m.closed, m.openWindows, m.watermark)
+		reg.MustRegister(m.points, m.dropped, m.replayed, m.latePartials, m.closed, m.openWindows, m.watermark, m.overflow)
 	}
 	return m
 }

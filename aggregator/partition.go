@@ -95,6 +95,9 @@ type Partition struct {
 	replayThrough int64
 	// points taken since the last flushPoints.
 	points int
+	// limited counts the open windows under each SeriesLimit (see
+	// overLimit); nil until a target with a limit comes.
+	limited map[limitWin]int
 }
 
 // flushPoints adds the points taken to weir_aggregator_points_total.
@@ -226,6 +229,9 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 	if ow == nil || slot.k != k {
 		ow = p.open[k]
 	}
+	if ow == nil && t.Limit != nil && p.overLimit(t, start) {
+		return p.Add(pt, t.Limit.Overflow, now)
+	}
 	if ow == nil {
 		// A target's windows tend to fill alike: sized at 7/8 of the
 		// previous window's buckets, a window grows once or twice instead
@@ -321,6 +327,9 @@ func (p *Partition) handOn(due func(end int64) bool, emit func(Partial)) {
 			delete(p.open, k)
 			if s := p.recentSlot(k.key); s.ow == ow {
 				*s = recentWin{}
+			}
+			if ow.t.Limit != nil {
+				p.released(ow.t, k.start)
 			}
 			emit(Partial{Target: ow.t, Start: k.start, Partition: p.id, w: &ow.w})
 			p.agg.m.openWindows.Dec()

@@ -108,6 +108,9 @@ type Target struct {
 	// histogram points fill buckets. Part of the window state: targets of
 	// one Key have the same Bounds.
 	Bounds []float64
+	// Limit, when set, bounds the series of the target's rule: beyond it,
+	// points go to Limit.Overflow (see SeriesLimit).
+	Limit *SeriesLimit
 	// needs is derived from Specs by Init.
 	needs needs
 }

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"slices"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/weirdev/weir/aggregator"
@@ -52,6 +53,11 @@ type output struct {
 	fp       uint64 // the rollup's fingerprint; raw outputs use rawFingerprint
 	raw      bool
 	rules    []string // who asked for it, for Explain
+	// maxSeries is the rollup's max_series (0: none); overflow the labels
+	// and specs of its overflow series.
+	maxSeries     int
+	overflow      labels.Labels
+	overflowSpecs []aggregator.Spec
 }
 
 // plan says which series an input series feeds under the rules' verdict m:
@@ -83,10 +89,15 @@ func plan(m rules.Match, unmatched []rules.StoragePolicy, pt *sample.Point) []ou
 			continue
 		}
 		lset := withTenant(o.Labels, pt.Tenant)
-		outs = append(outs, output{
+		out := output{
 			labels: lset, specs: specsFor(o, lset, pt.Kind), bounds: o.Buckets, policies: o.Policies,
-			fp: o.Fingerprint, rules: []string{o.Rule},
-		})
+			fp: o.Fingerprint, rules: []string{o.Rule}, maxSeries: o.MaxSeries,
+		}
+		if o.MaxSeries > 0 {
+			out.overflow = withTenant(labels.FromStrings(model.MetricNameLabel, o.Name, aggregator.OverflowLabel, "true"), pt.Tenant)
+			out.overflowSpecs = specsFor(o, out.overflow, pt.Kind)
+		}
+		outs = append(outs, out)
 		if o.KeepOriginal {
 			addRaw(o.Rule, o.Policies)
 		}

@@ -55,11 +55,12 @@ type Plan struct {
 	cached int64 // bytes held by cache
 	// cacheGen counts the times a match cache was emptied or replaced: a
 	// match left in a sample.Series under an older generation is stale.
-	cacheGen uint64
-	targets  map[uint64]*aggregator.Target
-	reload   reloadState
-	limits   tenantLimits
-	m        *metrics
+	cacheGen     uint64
+	targets      map[uint64]*aggregator.Target
+	seriesLimits map[uint64]*aggregator.SeriesLimit // by overflow target key
+	reload       reloadState
+	limits       tenantLimits
+	m            *metrics
 }
 
 // New builds a plan. It fails for a limit share outside (0, 1].
@@ -80,12 +81,13 @@ func New(cfg Config) (*Plan, error) {
 		return nil, fmt.Errorf("plan: limit share %v is not in (0, 1]", cfg.LimitShare)
 	}
 	p := &Plan{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		cache:   make(map[uint64][]*match),
-		targets: make(map[uint64]*aggregator.Target),
-		limits:  tenantLimits{share: cfg.LimitShare},
-		m:       newMetrics(cfg.Reg),
+		cfg:          cfg,
+		log:          cfg.Logger,
+		cache:        make(map[uint64][]*match),
+		targets:      make(map[uint64]*aggregator.Target),
+		seriesLimits: make(map[uint64]*aggregator.SeriesLimit),
+		limits:       tenantLimits{share: cfg.LimitShare},
+		m:            newMetrics(cfg.Reg),
 	}
 	p.rules.Store(cfg.Rules)
 	p.applied = cfg.Rules

@@ -47,6 +47,9 @@ func (p *Plan) targetsFor(m rules.Match, unmatched []rules.StoragePolicy, pt *sa
 			t := p.targets[key]
 			if t == nil {
 				t = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Labels: out.labels, Route: pol.String(), Specs: out.specs, Bounds: out.bounds}
+				if out.maxSeries > 0 {
+					t.Limit = p.seriesLimit(out, pol, fp)
+				}
 				t.Init()
 				p.targets[key] = t
 			}
@@ -54,6 +57,24 @@ func (p *Plan) targetsFor(m rules.Match, unmatched []rules.StoragePolicy, pt *sa
 		}
 	}
 	return ts
+}
+
+// seriesLimit returns the limit the output's series share at pol: one per
+// rule, tenant and policy, with its overflow target.
+func (p *Plan) seriesLimit(out output, pol rules.StoragePolicy, fp uint64) *aggregator.SeriesLimit {
+	key := targetKey(out.overflow, pol.Resolution.Milliseconds(), fp)
+	if l := p.seriesLimits[key]; l != nil && l.Max == out.maxSeries {
+		return l
+	}
+	o := p.targets[key]
+	if o == nil {
+		o = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Labels: out.overflow, Route: pol.String(), Specs: out.overflowSpecs, Bounds: out.bounds}
+		o.Init()
+		p.targets[key] = o
+	}
+	l := &aggregator.SeriesLimit{Rule: out.rules[0], Max: out.maxSeries, Overflow: o}
+	p.seriesLimits[key] = l
+	return l
 }
 
 // targetKey identifies an output series' window state. It must be the same

@@ -20,6 +20,7 @@
 //	    policies: [10s:2d, 1m:40d]
 //	    keep_original: false   # also write the input series as it came
 //	    priority: 10           # over a tenant's limit, lower is shed first
+//	    max_series: 1000       # per input partition and window; beyond, otel_metric_overflow="true"
 //	mapping:                   # keep the series, at these resolutions only
 //	  - name: downsample-node
 //	    match: '{__name__=~"node_.*"}'

@@ -53,6 +53,10 @@ type Output struct {
 	// own, and its one aggregation writes that name without a suffix
 	// (aggregator.KeptSpecs).
 	KeepName bool
+	// MaxSeries is a rollup's max_series: in each window, the output series
+	// beyond it fold into one overflow series (aggregator.SeriesLimit); 0
+	// for none.
+	MaxSeries int
 }
 
 // Match returns what the rules say about the input series lset. It does not
@@ -89,6 +93,7 @@ func (r *rule) makeOutput(name string, lset labels.Labels) Output {
 		Priority:     r.priority,
 		KeepOriginal: r.keepOriginal,
 		KeepName:     r.keepMetricNames,
+		MaxSeries:    r.maxSeries,
 	}
 	if r.kind == MappingRule {
 		o.Name, o.Labels = name, lset

@@ -51,7 +51,7 @@ var topFields = []string{"drop", "rollup", "mapping", "spans", "limits"}
 
 var ruleFields = [...][]string{
 	DropRule:    {"name", "match"},
-	RollupRule:  {"name", "match", "output", "by", "without", "aggregations", "buckets", "policies", "keep_original", "keep_metric_names", "priority"},
+	RollupRule:  {"name", "match", "output", "by", "without", "aggregations", "buckets", "policies", "keep_original", "keep_metric_names", "priority", "max_series"},
 	MappingRule: {"name", "match", "policies", "priority"},
 }
 
@@ -221,6 +221,13 @@ func (d *decoder) rule(n *yaml.Node, kind RuleKind, idx int) *rule {
 	}
 	if f, ok := fs["priority"]; ok {
 		r.priority, _ = d.integer(f.val, what+": priority")
+	}
+	if f, ok := fs["max_series"]; ok {
+		if n, ok := d.integer(f.val, what+": max_series"); ok && n < 1 {
+			d.errorf(f.val, "%s: max_series %d: want at least 1 (leave it out for no limit)", what, n)
+		} else {
+			r.maxSeries = n
+		}
 	}
 	// A rule with problems is still returned, so that duplicate names and
 	// colliding outputs are reported beside its own problems; the Set is

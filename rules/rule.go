@@ -73,6 +73,7 @@ type rule struct {
 	// keepMetricNames: a rollup whose outputs keep each input series' name.
 	keepMetricNames bool
 	priority        int
+	maxSeries       int // 0: no limit
 	fp              uint64
 
 	// rest are the matchers still to check once the index has selected the
@@ -208,7 +209,9 @@ type RuleInfo struct {
 	Policies     []StoragePolicy
 	KeepOriginal bool
 	Priority     int
-	Fingerprint  uint64
+	// MaxSeries bounds a rollup's series per window (0: no limit).
+	MaxSeries   int
+	Fingerprint uint64
 }
 
 func (r *rule) info() RuleInfo {
@@ -227,6 +230,7 @@ func (r *rule) info() RuleInfo {
 		Policies:        slices.Clone(r.policies),
 		KeepOriginal:    r.keepOriginal,
 		Priority:        r.priority,
+		MaxSeries:       r.maxSeries,
 		Fingerprint:     r.fp,
 	}
 }

@@ -11,7 +11,7 @@ import (
 func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
 
 // A valid rollup body, to which cases add one mistake.
-const knownRollup = "name, match, output, by, without, aggregations, buckets, policies, keep_original, keep_metric_names, priority"
+const knownRollup = "name, match, output, by, without, aggregations, buckets, policies, keep_original, keep_metric_names, priority, max_series"
 
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct {
