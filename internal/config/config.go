@@ -1,14 +1,13 @@
 // Package config reads weir's YAML configuration file (`weir run -config`).
 //
-// Unknown fields, bad durations and missing required settings are refused
-// with the file name and line of the offending field.
+// Every problem of a file is refused at once, each as FILE:LINE:COL:
+// message at the offending key or value: YAML syntax, unknown keys (with
+// the nearest valid one and the valid keys), keys given twice, values of
+// the wrong type, and the settings validation refuses.
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,10 +29,10 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: bad duration %q: %w", n.Line, n.Value, err)
+		return fmt.Errorf("bad duration %q: %w", n.Value, err)
 	}
 	if v < 0 {
-		return fmt.Errorf("line %d: negative duration %q", n.Line, n.Value)
+		return fmt.Errorf("negative duration %q", n.Value)
 	}
 	*d = Duration(v)
 	return nil
@@ -156,15 +155,16 @@ type Query struct {
 	JaegerUIURL   string `yaml:"jaeger_ui_url"`
 }
 
-// Load reads and validates a config file.
+// Load reads and validates a config file. Its problems are returned as
+// rules.Errors, "FILE:LINE:COL: message" each (see Parse).
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := Parse(b)
+	c, err := parse(path, b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	c.file, c.dir = path, filepath.Dir(path)
 	for i := range c.RemoteWrite {
@@ -173,31 +173,14 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// Parse decodes and validates a config. Defaults are filled in.
-func Parse(b []byte) (*Config, error) {
-	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	// A later document would be ignored, as would be a typo in it.
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, fmt.Errorf("config: line %d: a config file holds one YAML document", extra.Line)
-	} else if !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err == nil {
-		c.Receivers.enableNullProtocols(&doc)
-	}
-	c.FillDefaults()
-	if err := c.validate(); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
+// Parse decodes and validates a config. Defaults are filled in. Every
+// problem found is returned, as rules.Errors named "config": YAML syntax,
+// unknown keys (with the valid ones), keys given twice and values of the
+// wrong type, each at its line and column; then the settings validation
+// refuses, at the line and column of the setting when the file has it.
+// When the file's shape is wrong, only the values it holds are validated:
+// a misspelt key is not also reported missing.
+func Parse(b []byte) (*Config, error) { return parse("config", b) }
 
 // FillDefaults sets every setting left empty to its default. Parse calls
 // it; a program that builds a Config calls it before use.
@@ -253,7 +236,9 @@ const DefaultSessionTimeout = 45 * time.Second
 // timeout must be: the group's rebalance after a member's death.
 const minCloseMargin = 15 * time.Second
 
-func (c *Config) validate() error {
+// validate returns the problems of the settings, each "path: message" with
+// the setting's dotted path (remote_write[0].url) first.
+func (c *Config) validate() []string {
 	var errs []string
 	if len(c.Kafka.Brokers) == 0 {
 		errs = append(errs, "kafka.brokers: at least one broker is required")
@@ -359,10 +344,7 @@ func (c *Config) validate() error {
 	}
 	errs = append(errs, c.Traces.validate()...)
 	errs = append(errs, c.validateReceivers()...)
-	if len(errs) > 0 {
-		return errors.New("config: " + strings.Join(errs, "; "))
-	}
-	return nil
+	return errs
 }
 
 // Path resolves a path named in the config relative to the config's folder.
