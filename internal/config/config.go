@@ -59,6 +59,8 @@ type Config struct {
 	// file is the config file's path and dir its directory; relative paths
 	// resolve against dir.
 	file, dir string
+	// doc is the document, for the positions of later messages.
+	doc *yaml.Node
 }
 
 // Unmatched says what happens to input series that no rule matches (and no

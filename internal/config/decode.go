@@ -415,6 +415,7 @@ func parse(file string, b []byte) (*Config, error) {
 		}
 		c.errs = append(c.errs, e)
 	}
+	cfg.doc = doc
 	if len(c.errs) > 0 {
 		slices.SortStableFunc(c.errs, func(a, b *rules.Error) int {
 			if a.Line != b.Line {
@@ -454,6 +455,15 @@ func (c *checker) document(b []byte) *yaml.Node {
 func (c *checker) syntaxError(b []byte, err error) {
 	line, col, msg := yamlpos.Syntax(b, err)
 	c.errs = append(c.errs, &rules.Error{File: c.file, Line: line, Col: col, Msg: "YAML syntax: " + msg})
+}
+
+// position returns the line and column of a setting (its dotted path) in
+// the file, or 0, 0 when the file does not have it.
+func (c *Config) position(path string) (line, col int) {
+	if at, ok := locate(c.doc, path+": "); ok {
+		return at.Line, at.Column
+	}
+	return 0, 0
 }
 
 // locate returns the node of the setting a validation message starts with
