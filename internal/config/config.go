@@ -27,6 +27,9 @@ type Duration time.Duration
 // UnmarshalYAML parses a Go duration string. A negative one is refused:
 // none of weir's durations has a meaning below zero (0 takes the default).
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("want a duration such as 10s, got %s", describe(n))
+	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("bad duration %q: %w", n.Value, err)

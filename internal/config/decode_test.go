@@ -37,10 +37,11 @@ func TestParseErrorPositions(t *testing.T) {
 		{"unknown key, nothing near", ok + "query: {grafana_url: x}\n", []string{
 			`weir.yaml:3:9: unknown field "grafana_url" in query; valid keys: prometheus_url, jaeger_url, jaeger_ui_url`,
 		}},
-		{"wrong types", ok + "listen: [a]\naggregation:\n  relative_accuracy: high\ntraces: {insecure: maybe}\n", []string{
+		{"wrong types", ok + "listen: [a]\naggregation:\n  relative_accuracy: high\n  max_future: [1s]\ntraces: {insecure: maybe}\n", []string{
 			`weir.yaml:3:1: listen: want a string, got a list`,
 			`weir.yaml:5:22: aggregation.relative_accuracy: want a number, got "high"`,
-			`weir.yaml:6:20: traces.insecure: want true or false, got "maybe"`,
+			`weir.yaml:6:3: aggregation.max_future: want a duration such as 10s, got a list`,
+			`weir.yaml:7:20: traces.insecure: want true or false, got "maybe"`,
 		}},
 		{"a mapping where a list goes", "kafka:\n  brokers: {a: b}\nremote_write: [{url: 'http://x/'}]\n", []string{
 			`weir.yaml:2:3: kafka.brokers: want a list, got a mapping`,
