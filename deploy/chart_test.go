@@ -192,7 +192,7 @@ func checkWorkload(t *testing.T, r *release) {
 }
 
 // checkConfig checks the weir.yaml the container sees: weir listens where
-// the probes go, every *_file setting names a mounted file, and `weir rules
+// the probes go, every *_file setting names a mounted file, and `weir config
 // check` accepts it with the mounted rules. It returns the config.
 func checkConfig(t *testing.T, r *release) map[string]any {
 	t.Helper()
@@ -228,8 +228,8 @@ func checkConfig(t *testing.T, r *release) map[string]any {
 	file := filepath.Join(dir, "etc", "weir", "weir.yaml")
 	stripped := withoutKeys(cfg, pendingKeys)
 	if !reflect.DeepEqual(stripped, cfg) {
-		if out, err := runWeir(t, "rules", "check", file); err == nil {
-			t.Errorf("weir now takes the settings of pendingKeys %v (weir rules check passes the whole file: %s): empty pendingKeys so that the check covers them", pendingKeys, out)
+		if out, err := runWeir(t, "config", "check", file); err == nil {
+			t.Errorf("weir now takes the settings of pendingKeys %v (weir config check passes the whole file: %s): empty pendingKeys so that the check covers them", pendingKeys, out)
 		}
 		b, err := yaml.Marshal(stripped)
 		if err != nil {
@@ -239,9 +239,9 @@ func checkConfig(t *testing.T, r *release) map[string]any {
 			t.Fatal(err)
 		}
 	}
-	out, err := runWeir(t, "rules", "check", file)
+	out, err := runWeir(t, "config", "check", file)
 	if err != nil || !strings.Contains(out, "configuration OK") {
-		t.Errorf("weir rules check of the mounted weir.yaml: %v\n%s\n%s", err, out, raw)
+		t.Errorf("weir config check of the mounted weir.yaml: %v\n%s\n%s", err, out, raw)
 	}
 	return cfg
 }

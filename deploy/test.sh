@@ -4,7 +4,7 @@
 # Checks the Helm chart (helm/weir) and the Grafana dashboard
 # (grafana/weir-red.json) without a cluster: the chart is rendered with the
 # Helm Go SDK for several value sets, each document decoded into its
-# Kubernetes type, the mounted weir.yaml checked by `weir rules check`
+# Kubernetes type, the mounted weir.yaml checked by `weir config check`
 # (weir is built from the repository root), the dashboard's PromQL parsed
 # with Prometheus' parser. A module of its own so that Helm and the
 # Kubernetes API types never enter weir's go.mod; its first build compiles

@@ -12,8 +12,8 @@ import (
 type Error struct {
 	File string
 	// Line and Col are 1-based. Line is 0 when the problem concerns the whole
-	// file (it could not be read); Col is 0 when the YAML parser reported a
-	// syntax error without a column.
+	// file (it could not be read, or a setting it lacks); Col is 0 when only
+	// the line is known.
 	Line, Col int
 	Msg       string
 }

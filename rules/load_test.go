@@ -156,7 +156,7 @@ func TestBrokenTestdata(t *testing.T) {
 
 	syntax := filepath.Join(testdataDir, "bad-syntax.yaml")
 	_, err = Load(syntax)
-	checkErrors(t, err, []string{syntax + ":4: YAML syntax: mapping values are not allowed in this context"})
+	checkErrors(t, err, []string{syntax + ":4:23: YAML syntax: mapping values are not allowed in this context"})
 
 	dir := filepath.Join(testdataDir, "bad-rules-dir")
 	base, conflicts := filepath.Join(dir, "01-base.yaml"), filepath.Join(dir, "02-conflicts.yaml")

@@ -330,7 +330,7 @@ func TestParseErrors(t *testing.T) {
 				"  - name: d",
 				"    match: m: x",
 			),
-			want: []string{`t.yaml:3: YAML syntax: mapping values are not allowed in this context`},
+			want: []string{`t.yaml:3:13: YAML syntax: mapping values are not allowed in this context`},
 		},
 		{
 			name: "two documents",

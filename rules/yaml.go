@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/weirdev/weir/internal/yamlpos"
 )
 
 // decoder walks the yaml.Node tree of one file by hand, rather than through
@@ -30,8 +31,6 @@ func (d *decoder) at(n *yaml.Node) position {
 	return position{d.file, n.Line, n.Column}
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // document parses data into its single YAML document node, or nil for an
 // empty file (or one holding only comments).
 func (d *decoder) document(data []byte) *yaml.Node {
@@ -41,14 +40,14 @@ func (d *decoder) document(data []byte) *yaml.Node {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		d.syntaxError(err)
+		d.syntaxError(data, err)
 		return nil
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		d.errorf(&extra, "a rules file holds one YAML document; split the others into their own files")
 	} else if !errors.Is(err, io.EOF) {
-		d.syntaxError(err)
+		d.syntaxError(data, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -56,14 +55,9 @@ func (d *decoder) document(data []byte) *yaml.Node {
 	return resolve(doc.Content[0])
 }
 
-func (d *decoder) syntaxError(err error) {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		d.errs = append(d.errs, &Error{File: d.file, Line: line, Msg: "YAML syntax: " + m[2]})
-		return
-	}
-	d.errs = append(d.errs, &Error{File: d.file, Line: 1, Col: 1, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")})
+func (d *decoder) syntaxError(data []byte, err error) {
+	line, col, msg := yamlpos.Syntax(data, err)
+	d.errs = append(d.errs, &Error{File: d.file, Line: line, Col: col, Msg: "YAML syntax: " + msg})
 }
 
 // resolve follows aliases to the node they name.

@@ -2,6 +2,7 @@
 //
 //	weir demo [-listen ADDR]          everything in one process, nothing to install
 //	weir run -config FILE             against real Kafka, remote-write storage and an OTLP trace backend
+//	weir config check FILE            validate a configuration as weir run starts with it
 //	weir rules check FILE|DIR...      validate rules files (and a config's routing of their policies)
 //	weir rules test FILE... -input P  show which rules each input series matches and what it produces
 //	weir version
@@ -21,6 +22,7 @@ const usage = `usage: weir <command> [flags]
 commands:
   demo          run everything in one process on embedded defaults
   run           run the pipeline: weir run -config configs/weir.yaml
+  config check  validate a configuration: weir config check configs/weir.yaml
   rules check   validate rules files: weir rules check FILE|DIR...
   rules test    show what rules make of input points: weir rules test FILE... -input POINTS
   version       print the version
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "config":
+		return cmdConfig(ctx, args[1:], stdout, stderr)
 	case "rules":
 		return cmdRules(ctx, args[1:], stdout, stderr)
 	case "version":

@@ -72,13 +72,22 @@ func cmdRulesCheck(args []string, stdout, stderr io.Writer) int {
 			failed = true
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: configuration OK, %d rules OK (%s), every storage policy routed\n",
-			path, s.Len(), strings.Join(cfg.Rules, ", "))
+		fmt.Fprintln(stdout, configOK(path, cfg.Rules, s.Len()))
 	}
 	if failed {
 		return 2
 	}
 	return 0
+}
+
+// configOK is the line weir rules check and weir config check print for a
+// configuration that passes.
+func configOK(path string, ruleFiles []string, n int) string {
+	from := strings.Join(ruleFiles, ", ")
+	if from == "" {
+		from = "built in"
+	}
+	return fmt.Sprintf("%s: configuration OK, %d rules OK (%s), every storage policy routed", path, n, from)
 }
 
 // loadConfig loads a weir configuration with its rules (the built-in ones

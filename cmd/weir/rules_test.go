@@ -73,7 +73,7 @@ func TestRulesCheckReportsEveryError(t *testing.T) {
 			`bad-rules.yaml:26:5: mapping rule #1: missing required field "name"`,
 			`bad-rules.yaml:29:28: spans: dimension "user.id" is forbidden`,
 		}},
-		{td + "/bad-syntax.yaml", []string{`bad-syntax.yaml:4: YAML syntax: mapping values are not allowed in this context`}},
+		{td + "/bad-syntax.yaml", []string{`bad-syntax.yaml:4:23: YAML syntax: mapping values are not allowed in this context`}},
 		{td + "/bad-rules-dir", []string{
 			`bad-rules-dir/02-conflicts.yaml:3:11: duplicate rule name "latency"`,
 			`bad-rules-dir/02-conflicts.yaml:10:13: rollup rule "latency-count" writes series "http_latency_count"`,

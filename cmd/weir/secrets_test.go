@@ -214,7 +214,7 @@ traces:
 		repl       []string
 	}{
 		{"unset variable", "environment variable WEIR_T_UNSET is not set", []string{"${env:WEIR_T_RW_PASSWORD}", "${env:WEIR_T_UNSET}"}},
-		{"unknown field", "field passwort not found", []string{"      password: ${env:WEIR_T_SASL_PASSWORD}", "      password: ${env:WEIR_T_SASL_PASSWORD}\n      passwort: ${env:WEIR_T_SASL_PASSWORD}"}},
+		{"unknown field", `unknown field "passwort" in kafka.auth.sasl`, []string{"      password: ${env:WEIR_T_SASL_PASSWORD}", "      password: ${env:WEIR_T_SASL_PASSWORD}\n      passwort: ${env:WEIR_T_SASL_PASSWORD}"}},
 		{"bad mechanism", `auth.sasl.mechanism: "SCRAM-SHA-1"`, []string{"SCRAM-SHA-512", "SCRAM-SHA-1"}},
 		{"password twice", "kafka.auth.sasl.password_file: together with", []string{"      password: ${env:WEIR_T_SASL_PASSWORD}", "      password: ${env:WEIR_T_SASL_PASSWORD}\n      password_file: rw-token"}},
 		{"bad url", "remote_write[1].url", []string{"@127.0.0.1:1/api", "@127.0.0.1:port/api"}},

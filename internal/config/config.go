@@ -1,16 +1,15 @@
 // Package config reads weir's YAML configuration file (`weir run -config`).
 //
-// Unknown fields, bad durations and missing required settings are refused
-// with the file name and line of the offending field. Values may name
-// environment variables as the OpenTelemetry Collector's do
-// (${env:NAME}, ${env:NAME:-default}; see expandEnv).
+// Every problem of a file is refused at once, each as FILE:LINE:COL:
+// message at the offending key or value: YAML syntax, unknown keys (with
+// the nearest valid one and the valid keys), keys given twice, values of
+// the wrong type, and the settings validation refuses.
+// Values may name environment variables as the OpenTelemetry Collector's
+// do (${env:NAME}, ${env:NAME:-default}; see expandEnv).
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,12 +29,15 @@ type Duration time.Duration
 // UnmarshalYAML parses a Go duration string. A negative one is refused:
 // none of weir's durations has a meaning below zero (0 takes the default).
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("want a duration such as 10s, got %s", describe(n))
+	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: bad duration %q: %w", n.Line, n.Value, err)
+		return fmt.Errorf("bad duration %q: %w", n.Value, err)
 	}
 	if v < 0 {
-		return fmt.Errorf("line %d: negative duration %q", n.Line, n.Value)
+		return fmt.Errorf("negative duration %q", n.Value)
 	}
 	*d = Duration(v)
 	return nil
@@ -70,6 +72,8 @@ type Config struct {
 	// file is the config file's path and dir its directory; relative paths
 	// resolve against dir.
 	file, dir string
+	// doc is the document, for the positions of later messages.
+	doc *yaml.Node
 }
 
 // Unmatched says what happens to input series that no rule matches (and no
@@ -172,76 +176,29 @@ type Query struct {
 	JaegerUIURL   string `yaml:"jaeger_ui_url"`
 }
 
-// Load reads and validates a config file.
+// Load reads and validates a config file. Its problems are returned as
+// rules.Errors, "FILE:LINE:COL: message" each (see Parse).
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := parse(b, filepath.Dir(path))
+	c, err := parse(path, b, filepath.Dir(path))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	c.file = path
 	return c, nil
 }
 
-// Parse decodes and validates a config. Defaults are filled in.
-func Parse(b []byte) (*Config, error) { return parse(b, "") }
-
-// parse decodes b, resolves the file names in it against dir (when not
-// empty) and validates.
-func parse(b []byte, dir string) (*Config, error) {
-	c := Config{dir: dir}
-	var tree yaml.Node
-	if err := yaml.Unmarshal(b, &tree); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	changed, err := expandEnv(&tree, os.LookupEnv)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	src, lines := b, map[int]int(nil)
-	if changed {
-		// Decoded again from the expanded tree's encoding, so that unknown
-		// fields are still refused (yaml.Node.Decode does not); the
-		// errors' lines are the file's.
-		if src, err = yaml.Marshal(&tree); err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-		lines = lineMap(&tree, src)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %w", remapLines(err, lines))
-	}
-	if dir != "" {
-		for i := range c.RemoteWrite {
-			c.RemoteWrite[i].HTTPClientConfig.SetDirectory(dir)
-		}
-		c.Kafka.SetDirectory(dir)
-		for i := range c.KafkaSinks {
-			c.KafkaSinks[i].SetDirectory(dir)
-		}
-	}
-	// A later document would be ignored, as would be a typo in it.
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, fmt.Errorf("config: line %d: a config file holds one YAML document", extra.Line)
-	} else if !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err == nil {
-		c.Receivers.enableNullProtocols(&doc)
-	}
-	c.FillDefaults()
-	if err := c.validate(); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
+// Parse decodes and validates a config. Defaults are filled in. Every
+// problem found is returned, as rules.Errors named "config": YAML syntax,
+// unknown keys (with the valid ones), keys given twice and values of the
+// wrong type, each at its line and column; then the settings validation
+// refuses, at the line and column of the setting when the file has it.
+// When the file's shape is wrong, only the values it holds are validated:
+// a misspelt key is not also reported missing.
+func Parse(b []byte) (*Config, error) { return parse("config", b, "") }
 
 // FillDefaults sets every setting left empty to its default. Parse calls
 // it; a program that builds a Config calls it before use.
@@ -298,7 +255,9 @@ const DefaultSessionTimeout = 45 * time.Second
 // timeout must be: the group's rebalance after a member's death.
 const minCloseMargin = 15 * time.Second
 
-func (c *Config) validate() error {
+// validate returns the problems of the settings, each "path: message" with
+// the setting's dotted path (remote_write[0].url) first.
+func (c *Config) validate() []string {
 	var errs []string
 	if c.DebugListen != "" && c.DebugListen == c.Listen {
 		errs = append(errs, "debug_listen: the same address as listen (weir run -pprof serves the profiles there)")
@@ -413,10 +372,7 @@ func (c *Config) validate() error {
 	errs = append(errs, c.Traces.validate()...)
 	errs = append(errs, c.validateReceivers()...)
 	errs = append(errs, c.Profiler.validate()...)
-	if len(errs) > 0 {
-		return errors.New("config: " + strings.Join(errs, "; "))
-	}
-	return nil
+	return errs
 }
 
 // fieldErrors prefixes each of err's joined errors with at.

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -118,45 +117,4 @@ func resolveRef(ref string, lookup func(string) (string, bool)) (string, error) 
 		return "", fmt.Errorf("${%s}: environment variable %s is not set (give a default with ${env:%s:-default})", ref, name, name)
 	}
 	return v, nil
-}
-
-// lineMap maps the lines of src, the YAML encoding of tree, to the lines
-// of tree's nodes (the lines of the file tree was parsed from).
-func lineMap(tree *yaml.Node, src []byte) map[int]int {
-	var enc yaml.Node
-	if err := yaml.Unmarshal(src, &enc); err != nil {
-		return nil
-	}
-	m := map[int]int{}
-	var walk func(a, b *yaml.Node)
-	walk = func(a, b *yaml.Node) {
-		if _, ok := m[b.Line]; !ok {
-			m[b.Line] = a.Line
-		}
-		if a.Kind == yaml.AliasNode || len(a.Content) != len(b.Content) {
-			return
-		}
-		for i := range a.Content {
-			walk(a.Content[i], b.Content[i])
-		}
-	}
-	walk(tree, &enc)
-	return m
-}
-
-var lineRef = regexp.MustCompile(`\bline (\d+)\b`)
-
-// remapLines rewrites the "line N" of err's message with m.
-func remapLines(err error, m map[int]int) error {
-	if m == nil {
-		return err
-	}
-	msg := lineRef.ReplaceAllStringFunc(err.Error(), func(s string) string {
-		n, _ := strconv.Atoi(s[len("line "):])
-		if o, ok := m[n]; ok {
-			return "line " + strconv.Itoa(o)
-		}
-		return s
-	})
-	return fmt.Errorf("%s", msg)
 }

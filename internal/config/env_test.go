@@ -67,11 +67,11 @@ func TestEnvExpansionErrors(t *testing.T) {
 		{"other scheme", "kafka:\n  group: ${file:/etc/passwd}\n", "line 2: ${file:/etc/passwd}: only ${env:NAME} is supported"},
 		{"bad name", "kafka:\n  group: ${env:1X}\n", `line 2: ${env:1X}: "1X" is not an environment variable name`},
 		{"unclosed", "kafka:\n  group: ${env:X\n", "line 2:"},
-		{"quoted stays a string", "kafka:\n  brokers: [a]\n  workers: '${env:WEIR_T_WORKERS}'\n", "line 3: cannot unmarshal !!str `3` into int"},
+		{"quoted stays a string", "kafka:\n  brokers: [a]\n  workers: '${env:WEIR_T_WORKERS}'\n", `config:3:12: kafka.workers: want an integer, got "3"`},
 		// The errors of the second decode name the file's lines, not those
 		// of the re-encoded tree.
-		{"unknown field after expansion", "# one\n\n# two\nkafka:\n\n  workers: ${env:WEIR_T_WORKERS}\n\n\n  brokerz: [b]\n", "line 9: field brokerz not found"},
-		{"bad duration from env", "kafka: {brokers: [a]}\n\n\naggregation:\n\n  idle_timeout: ${env:WEIR_T_DURATION}\n", `line 6: bad duration "5 parsecs"`},
+		{"unknown field after expansion", "# one\n\n# two\nkafka:\n\n  workers: ${env:WEIR_T_WORKERS}\n\n\n  brokerz: [b]\n", `config:9:3: unknown field "brokerz" in kafka`},
+		{"bad duration from env", "kafka: {brokers: [a]}\n\n\naggregation:\n\n  idle_timeout: ${env:WEIR_T_DURATION}\n", `config:6:17: aggregation.idle_timeout: bad duration "5 parsecs"`},
 	} {
 		_, err := Parse([]byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

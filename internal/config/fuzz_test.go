@@ -2,14 +2,19 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/weirdev/weir/rules"
 )
 
 // FuzzParse: a config file is refused with an error that says so, or
@@ -26,7 +31,7 @@ func FuzzParse(f *testing.F) {
 		"kafka: {brokers: [a]}\nremote_write: [{url: 'http://x/'}]\n",
 		"kafka: {brokers: [a], workers: 3, partials_partitions: 4, session_timeout: 1m30s}\nremote_write: [{url: 'http://x/', policies: [10s:48h], timeout: 2s, m3_storage_policy_headers: true, headers: {a: b}}]\n",
 		"kafka: {brokers: [a]}\nkafka_sinks: [{topic: t, policies: [1m:960h]}]\nunmatched: {policies: [30s:168h]}\n",
-		"kafka: {brokers: [a]}\nremote_write: [{url: 'https://x:1/'}]\ntail_sampling: {baseline_rate: 0.5, max_bytes: 1, decision_wait: 1h}\naggregation: {relative_accuracy: 0.02, max_future: 1s}\n",
+		"kafka: {brokers: [a]}\nremote_write: [{url: 'https://x:1/'}]\ntail_sampling: {baseline_rate: 0.5, max_kept_traces: 1, decision_wait: 1h}\naggregation: {relative_accuracy: 0.02, max_future: 1s}\n",
 		"kafka: {brokers: [a]}\nremote_write: [{url: 'http://x/'}]\ntraces: {endpoint: 'h:1', ca_file: c, cert_file: d, key_file: e}\n",
 		"---\nkafka: {brokers: [a]}\nremote_write: [{url: 'http://x/'}]\n...\n",
 		"kafka:\n  brokers: [a]\n  brokerz: [b]\n",
@@ -113,9 +118,7 @@ func checkParse(t *testing.T, b []byte) {
 	t.Helper()
 	c, err := Parse(b)
 	if err != nil {
-		if c != nil || !strings.HasPrefix(err.Error(), "config: ") {
-			t.Fatalf("refused with config %v and error %q", c, err)
-		}
+		checkErrors(t, b, c, err)
 		return
 	}
 	checkRanges(t, c, b)
@@ -220,5 +223,33 @@ func eachNumber(v reflect.Value, path string, fn func(string, reflect.Value)) {
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Float32, reflect.Float64:
 		fn(path, v)
+	}
+}
+
+var yamlBreaks = regexp.MustCompile("\r\n|[\r\n\u0085\u2028\u2029]")
+
+// checkErrors fails t unless a refusal is rules.Errors, in order, each
+// named "config" and placed inside b (or nowhere, for a setting b lacks).
+func checkErrors(t *testing.T, b []byte, c *Config, err error) {
+	t.Helper()
+	var errs rules.Errors
+	if c != nil || !errors.As(err, &errs) || len(errs) == 0 {
+		t.Fatalf("refused with config %v and error %q", c, err)
+	}
+	// Lines as YAML counts them; yaml reads UTF-16 (with a byte order
+	// mark) too, whose lines are not those of the bytes.
+	lines := yamlBreaks.Split(string(b), -1)
+	if !utf8.Valid(b) {
+		lines = nil
+	}
+	for i, e := range errs {
+		switch {
+		case e.File != "config" || e.Msg == "":
+			t.Fatalf("error %q of %q", e, b)
+		case e.Line < 0 || (lines != nil && e.Line > len(lines)) || (e.Line > 0 && e.Col < 1):
+			t.Fatalf("error %q outside the %d lines of %q", e, len(lines), b)
+		case i > 0 && (errs[i-1].Line > e.Line || (errs[i-1].Line == e.Line && errs[i-1].Col > e.Col)):
+			t.Fatalf("errors out of order: %q", err)
+		}
 	}
 }

@@ -42,7 +42,7 @@ kafka_sinks:
 		{"no topic", "kafka_sinks: [{policies: [10s:2d]}]", "kafka_sinks[0].topic: required"},
 		{"bad policy", "kafka_sinks: [{topic: t, policies: [10s]}]", `kafka_sinks[0].policies[0]: bad storage policy "10s"`},
 		{"no destination at all", "listen: 127.0.0.1:0", "remote_write: at least one destination is required (or a kafka_sinks entry)"},
-		{"unknown field", "kafka_sinks: [{topic: t, topik: u}]", "field topik not found"},
+		{"unknown field", "kafka_sinks: [{topic: t, topik: u}]", `config:2:26: unknown field "topik" in kafka_sinks[0]; did you mean "topic"?`},
 	} {
 		_, err := Parse([]byte("kafka: {brokers: [a]}\n" + tc.in + "\n"))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -51,7 +51,7 @@ func TestReceivers(t *testing.T) {
 		})
 	}
 	for _, tc := range []struct{ name, in, want string }{
-		{"unknown key", "receivers:\n  otlp:\n    protocols:\n      grcp:\n", "field grcp not found"},
+		{"unknown key", "receivers:\n  otlp:\n    protocols:\n      grcp:\n", `config:6:7: unknown field "grcp" in receivers.otlp.protocols; did you mean "grpc"? valid keys: grpc, http`},
 		{"bad endpoint", "receivers: {otlp: {protocols: {grpc: {endpoint: localhost}}}}\n", `receivers.otlp.protocols.grpc.endpoint: "localhost" is not host:port`},
 		{"same endpoint twice", "receivers: {otlp: {protocols: {grpc: {endpoint: '127.0.0.1:5000'}, http: {endpoint: '127.0.0.1:5000'}}}}\n",
 			"receivers.otlp.protocols.http.endpoint: 127.0.0.1:5000 is receivers.otlp.protocols.grpc.endpoint's address too"},

@@ -146,7 +146,8 @@ func (c *Config) CheckRouting(s *rules.Set) error {
 		check(r.File, r.Line, r.Col, fmt.Sprintf("%s rule %q", r.Kind, r.Name), r.Policies)
 	}
 	if !c.Unmatched.Drop {
-		check(cmp.Or(c.file, "config"), 0, 0, "unmatched.policies", c.UnmatchedPolicies())
+		line, col := c.position("unmatched.policies")
+		check(cmp.Or(c.file, "config"), line, col, "unmatched.policies", c.UnmatchedPolicies())
 	}
 	if len(errs) > 0 {
 		return errs

@@ -124,7 +124,7 @@ unmatched: {policies: [1h:30d]}
 `, []string{
 			rulesPath + `:2:5: rollup rule "lat": storage policy 1m:40d goes to no remote_write destination: list it under one, or add one without policies`,
 			rulesPath + `:8:5: mapping rule "node": storage policy 5m:365d goes to no remote_write destination: list it under one, or add one without policies`,
-			`config: unmatched.policies: storage policy 1h:30d goes to no remote_write destination: list it under one, or add one without policies`,
+			`config:5:13: unmatched.policies: storage policy 1h:30d goes to no remote_write destination: list it under one, or add one without policies`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

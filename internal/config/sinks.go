@@ -8,7 +8,6 @@ import (
 
 	commoncfg "github.com/prometheus/common/config"
 	"golang.org/x/net/http/httpguts"
-	"gopkg.in/yaml.v3"
 )
 
 // RemoteWrite is one Prometheus remote-write destination. Its settings carry
@@ -60,17 +59,12 @@ type QueueConfig struct {
 }
 
 // UnmarshalYAML starts from Prometheus' remote-write HTTP defaults. It has
-// the older form so that the decoder keeps refusing unknown fields inside.
+// the older form so that a decoder refusing unknown fields keeps refusing
+// them inside.
 func (rw *RemoteWrite) UnmarshalYAML(unmarshal func(any) error) error {
 	type plain RemoteWrite
 	*rw = RemoteWrite{HTTPClientConfig: commoncfg.HTTPClientConfig{FollowRedirects: true, EnableHTTP2: false}}
-	err := unmarshal((*plain)(rw))
-	if _, typed := err.(*yaml.TypeError); err != nil && !typed {
-		// Prometheus' types check themselves while they decode (tls_config,
-		// proxy_url): say where.
-		return fmt.Errorf("remote_write: %w", err)
-	}
-	return err
+	return unmarshal((*plain)(rw))
 }
 
 // protocolHeaders are set by the remote-write client itself.

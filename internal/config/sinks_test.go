@@ -83,12 +83,12 @@ func TestSinkSettingsValidation(t *testing.T) {
 	for _, tc := range []struct {
 		name, rw, want string
 	}{
-		{"unknown field in basic_auth", "basic_auth: {username: a, pasword: b}", "field pasword not found"},
+		{"unknown field in basic_auth", "basic_auth: {username: a, pasword: b}", `config:4:31: unknown field "pasword" in remote_write[0].basic_auth; did you mean "password"?`},
 		{"two passwords", "basic_auth: {username: a, password: b, password_file: f}", "remote_write[0]: at most one of basic_auth password, password_file"},
 		{"basic auth and authorization", "basic_auth: {username: a}\n    authorization: {credentials: c}", "remote_write[0]: at most one of basic_auth, oauth2 & authorization"},
 		{"secret manager ref", "authorization: {credentials_ref: vault/token}", "remote_write[0].authorization.credentials_ref: not supported"},
-		{"two CAs", "tls_config: {ca: x, ca_file: y}", "remote_write: at most one of ca, ca_file"},
-		{"bad TLS version", "tls_config: {min_version: TLS99}", "remote_write: unknown TLS version: TLS99"},
+		{"two CAs", "tls_config: {ca: x, ca_file: y}", "config:4:5: remote_write[0].tls_config: at most one of ca, ca_file"},
+		{"bad TLS version", "tls_config: {min_version: TLS99}", "config:4:31: remote_write[0].tls_config.min_version: unknown TLS version: TLS99"},
 		{"authorization header", "headers: {Authorization: Bearer x}", "remote_write[0].headers.Authorization: set it with basic_auth or authorization"},
 		{"protocol header", "headers: {content-type: text/plain}", "remote_write[0].headers.content-type: set by the remote-write protocol"},
 		{"tenant header twice", "tenant_header: X-Scope-OrgID\n    headers: {x-scope-orgid: a}", "remote_write[0].headers.x-scope-orgid: set per tenant by tenant_header"},
@@ -96,8 +96,8 @@ func TestSinkSettingsValidation(t *testing.T) {
 		{"negative capacity", "queue_config: {capacity: -1}", "remote_write[0].queue_config.capacity: -1 is negative"},
 		{"min shards above max", "queue_config: {min_shards: 4, max_shards: 2}", "remote_write[0].queue_config.min_shards: 4 is more than max_shards 2"},
 		{"backoffs reversed", "queue_config: {min_backoff: 1s, max_backoff: 10ms}", "remote_write[0].queue_config.max_backoff: less than min_backoff"},
-		{"unknown queue field", "queue_config: {retry_on_http_429: true}", "field retry_on_http_429 not found"},
-		{"negative timeout", "timeout: -1s", `line 4: negative duration "-1s"`},
+		{"unknown queue field", "queue_config: {retry_on_http_429: true}", `config:4:20: unknown field "retry_on_http_429" in remote_write[0].queue_config; valid keys: capacity,`},
+		{"negative timeout", "timeout: -1s", `config:4:14: remote_write[0].timeout: negative duration "-1s"`},
 	} {
 		in := "kafka: {brokers: [a]}\nremote_write:\n  - url: http://prom/api/v1/write\n    " + tc.rw + "\n"
 		_, err := Parse([]byte(in))
