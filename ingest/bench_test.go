@@ -162,7 +162,8 @@ func BenchmarkMetricConvert(b *testing.B) {
 
 // convertScrapes runs convert over n consecutive scrapes in turn, so that
 // cumulative points yield deltas; a new converter every n iterations
-// restarts from a baseline. It returns the points emitted.
+// restarts from a baseline. Each scrape is a record of its own offset. It
+// returns the points emitted.
 func convertScrapes(b *testing.B, n int, convert func(c *MetricConverter, i int, emit func(*sample.Point))) int {
 	var c *MetricConverter
 	points := 0
@@ -173,6 +174,7 @@ func convertScrapes(b *testing.B, n int, convert func(c *MetricConverter, i int,
 		if i%n == 0 {
 			c = NewMetricConverter()
 		}
+		c.SetOffset(int64(i)) // as the pipeline does: the state holds records
 		convert(c, i%n, emit)
 		i++
 	}

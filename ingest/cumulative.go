@@ -25,6 +25,10 @@ func (c *MetricConverter) cumulative(k seriesKey, start, t uint64, v float64) (d
 		return 0, false
 	}
 	c.nums[k] = numState{start: start, t: t, v: v, seen: c.stamp, off: c.offset}
+	if seen {
+		c.holds.release(s.off)
+	}
+	c.holds.hold(c.offset)
 	switch {
 	case !seen:
 		return 0, false
@@ -34,6 +38,29 @@ func (c *MetricConverter) cumulative(k seriesKey, start, t uint64, v float64) (d
 	}
 	c.base = s.off
 	return v - s.v, true
+}
+
+// endNum, endHist and endExp forget a series that ended (a point with no
+// recorded value): its next point, if any, is a baseline.
+func (c *MetricConverter) endNum(k seriesKey) {
+	if s, ok := c.nums[k]; ok {
+		c.holds.release(s.off)
+		delete(c.nums, k)
+	}
+}
+
+func (c *MetricConverter) endHist(k seriesKey) {
+	if s := c.hists[k]; s != nil {
+		c.holds.release(s.off)
+		delete(c.hists, k)
+	}
+}
+
+func (c *MetricConverter) endExp(k seriesKey) {
+	if s := c.exps[k]; s != nil {
+		c.holds.release(s.off)
+		delete(c.exps, k)
+	}
 }
 
 // cumulativeReplay reports whether a histogram point is a baseline-less
@@ -53,16 +80,19 @@ func (c *MetricConverter) sweepStale() {
 	cut := c.stamp - ttl
 	for k, s := range c.nums {
 		if s.seen < cut {
+			c.holds.release(s.off)
 			delete(c.nums, k)
 		}
 	}
 	for k, s := range c.hists {
 		if s.seen < cut {
+			c.holds.release(s.off)
 			delete(c.hists, k)
 		}
 	}
 	for k, s := range c.exps {
 		if s.seen < cut {
+			c.holds.release(s.off)
 			delete(c.exps, k)
 		}
 	}

@@ -27,7 +27,7 @@ type expState struct {
 func (c *MetricConverter) expHistogram(dp pmetric.ExponentialHistogramDataPoint, name, tenant string, cumulative bool, emit func(*sample.Point)) {
 	if dp.Flags().NoRecordedValue() {
 		if cumulative {
-			delete(c.exps, seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").hash})
+			c.endExp(seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").hash})
 		}
 		return
 	}
@@ -67,10 +67,12 @@ func (c *MetricConverter) expDelta(k seriesKey, start, t uint64, e *sample.ExpHi
 		neg: buckets{e.NegOffset, slices.Clone(e.Neg)},
 		sum: e.Sum, count: e.Count, seen: c.stamp, off: c.offset,
 	}
+	c.holds.hold(c.offset)
 	if s == nil {
 		c.exps[k] = &cur
 		return false
 	}
+	c.holds.release(s.off)
 	prev := *s
 	*s = cur
 	c.base = prev.off

@@ -105,7 +105,7 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 			attrs := d.attrs[p.attrs:p.attrsEnd]
 			if p.flags&1 != 0 { // No recorded value: it ends the series.
 				if cumulative {
-					delete(c.nums, seriesKey{t, c.scanLabels(f, name, attrs).hash})
+					c.endNum(seriesKey{t, c.scanLabels(f, name, attrs).hash})
 				}
 				continue
 			}

@@ -23,7 +23,8 @@ func pointText(p *sample.Point) string {
 // convertBoth converts raw (at offset) with fast, through ConvertProto (or
 // pdata when it answers ErrNeedsPdata, as the pipeline does), and with ref
 // through DecodeMetrics + Convert, and returns what each emitted, whether
-// the fast path took the record, and how the two decoders disagreed.
+// the fast path took the record, and how the two decoders disagreed (in
+// the points or in the records their cumulative state holds).
 func convertBoth(fast, ref *MetricConverter, raw []byte, offset int64, tenant string) (got, want []string, took bool, err error) {
 	fast.SetOffset(offset)
 	ref.SetOffset(offset)
@@ -50,6 +51,11 @@ func convertBoth(fast, ref *MetricConverter, raw []byte, offset int64, tenant st
 		err = fmt.Errorf("fast decoder accepted what pdata refuses: %v", derr)
 	} else if errors.Is(err, ErrNeedsPdata) || derr != nil {
 		err = nil
+	}
+	fo, fok := fast.OldestBase()
+	ro, rok := ref.OldestBase()
+	if err == nil && derr == nil && (fo != ro || fok != rok) {
+		err = fmt.Errorf("oldest base %d, %v; pdata's %d, %v", fo, fok, ro, rok)
 	}
 	return got, want, took, err
 }

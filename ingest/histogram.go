@@ -22,7 +22,7 @@ type histState struct {
 func (c *MetricConverter) histogram(dp pmetric.HistogramDataPoint, name, tenant string, cumulative bool, emit func(*sample.Point)) {
 	if dp.Flags().NoRecordedValue() {
 		if cumulative {
-			delete(c.hists, seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").hash})
+			c.endHist(seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").hash})
 		}
 		return
 	}
@@ -69,8 +69,11 @@ func (c *MetricConverter) histDelta(k seriesKey, dp pmetric.HistogramDataPoint, 
 	}
 	if s == nil {
 		c.hists[k] = &histState{start: start, t: t, bounds: eb.AsRaw(), counts: slices.Clone(h.Counts), sum: h.Sum, count: h.Count, seen: c.stamp, off: c.offset}
+		c.holds.hold(c.offset)
 		return false
 	}
+	c.holds.release(s.off)
+	c.holds.hold(c.offset)
 	c.base, s.off = s.off, c.offset
 	reset := start != s.start || h.Count < s.count || len(h.Counts) != len(s.counts)
 	if !boundsEqual(eb, s.bounds) {

@@ -29,7 +29,8 @@ type MetricConverter struct {
 	nums  map[seriesKey]numState
 	hists map[seriesKey]*histState
 	exps  map[seriesKey]*expState
-	stamp int64 // wall time of the running Convert, Unix ns; marks series as seen.
+	holds baseHolds // the records holding the series' previous points
+	stamp int64     // wall time of the running Convert, Unix ns; marks series as seen.
 	// offset is the input offset of the record being converted (SetOffset);
 	// base the offset of the previous point of the delta being emitted.
 	offset, base int64
@@ -62,6 +63,15 @@ func NewMetricConverter(opts ...ConvertOpt) *MetricConverter {
 // record holding the point they are relative to (sample.Point.BaseOffset):
 // a replay from there derives the same deltas.
 func (c *MetricConverter) SetOffset(offset int64) { c.offset = offset }
+
+// OldestBase returns the input offset of the oldest record that holds a
+// series' previous point (ok is false when no series has one). A successor
+// that resumes the input there derives every series' next delta as this
+// converter would; one that resumes after it takes those series' next
+// points as baselines and loses their increases since, so a commit point
+// must not pass it. A series holds it until its next point, its end, or
+// its state going stale (see StaleAfter).
+func (c *MetricConverter) OldestBase() (offset int64, ok bool) { return c.holds.oldest() }
 
 // Series returns how many series the converter holds cumulative state for.
 func (c *MetricConverter) Series() int { return len(c.nums) + len(c.hists) + len(c.exps) }
@@ -174,7 +184,7 @@ func temporality(t pmetric.AggregationTemporality) (cumulative, ok bool) {
 func (c *MetricConverter) number(dp pmetric.NumberDataPoint, name, tenant string, kind sample.Kind, cumulative bool, emit func(*sample.Point)) {
 	if dp.Flags().NoRecordedValue() {
 		if cumulative {
-			delete(c.nums, seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").hash})
+			c.endNum(seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").hash})
 		}
 		return
 	}

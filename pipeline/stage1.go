@@ -247,10 +247,13 @@ func KeyPartition(key uint64, partitions int32) int32 { return int32(key % uint6
 func PartialKey(key uint64) []byte { return binary.BigEndian.AppendUint64(nil, key) }
 
 // Position returns what to commit for an input partition: the first offset
-// that still feeds an open window, and the partition's watermark (its
-// flushed-through time), for the commit's metadata. ok is false when the
-// partition holds nothing to commit yet. Committing them makes a replay
-// rebuild exactly the open windows and skip the emitted ones.
+// that still feeds an open window or holds the previous point of a
+// cumulative series, and the partition's watermark (its flushed-through
+// time), for the commit's metadata. ok is false when the partition holds
+// nothing to commit yet. Committing them makes a replay rebuild exactly the
+// open windows, skip the emitted ones, and derive the same next delta of
+// every cumulative series, whose previous point may be in a window long
+// handed on.
 func (s *Stage1) Position(spans bool, partition int32) (offset, flushedThrough int64, ok bool) {
 	p := s.agg.Partitions()[Source(spans, partition)]
 	if p == nil {
@@ -259,6 +262,11 @@ func (s *Stage1) Position(spans bool, partition int32) (offset, flushedThrough i
 	off := p.CommitPoint()
 	if off < 0 {
 		return 0, 0, false
+	}
+	if conv := s.metricConv[partition]; !spans && conv != nil {
+		if base, held := conv.OldestBase(); held && base < off {
+			off = base
+		}
 	}
 	return off, p.Watermark(), true
 }

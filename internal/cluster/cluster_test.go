@@ -105,30 +105,61 @@ func (c *traceCapture) traces() int {
 // traces, and returns its addresses.
 func inputCluster(t *testing.T, n int) []string {
 	t.Helper()
+	brokers := emptyCluster(t)
+	genInput(t, brokers, n)
+	return brokers
+}
+
+// emptyCluster starts inputCluster's cluster with no records.
+func emptyCluster(t *testing.T) []string {
+	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, DefaultSpansTopic, DefaultMetricsTopic))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	brokers := c.ListenAddrs()
-	genInput(t, brokers, n)
-	return brokers
+	return c.ListenAddrs()
 }
 
 // genInput produces n traces with event times spread over the past minutes.
 func genInput(t *testing.T, brokers []string, n int) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), receiver.PartitionerOpt())
-	if err != nil {
-		t.Fatal(err)
+	newInput(t, brokers).produce(t, n)
+}
+
+// input produces a trace every 10 ms of event time from five minutes ago,
+// and SDK metrics every 100 traces; produce goes on where the last call
+// ended.
+type input struct {
+	// cl partitions spans as kafkaexporter does; metrics records, which it
+	// does not key, go to the partition produce chooses.
+	cl, metrics *kgo.Client
+	g           *loadgen.Generator
+	base        time.Time
+	i           int
+}
+
+func newInput(t *testing.T, brokers []string) *input {
+	t.Helper()
+	client := func(opt kgo.Opt) *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
 	}
-	defer cl.Close()
-	g := loadgen.New(loadgen.WithSeed(11))
-	base := time.Now().Add(-5 * time.Minute)
-	var recs []*kgo.Record
-	for i := range n {
-		at := base.Add(time.Duration(i) * 10 * time.Millisecond)
-		rs, err := receiver.TraceRecords(DefaultSpansTopic, g.NextTrace(at))
+	return &input{cl: client(receiver.PartitionerOpt()), metrics: client(kgo.RecordPartitioner(kgo.ManualPartitioner())),
+		g: loadgen.New(loadgen.WithSeed(11)), base: time.Now().Add(-5 * time.Minute)}
+}
+
+func (in *input) produce(t *testing.T, n int) {
+	t.Helper()
+	var recs, metrics []*kgo.Record
+	for end := in.i + n; in.i < end; in.i++ {
+		i := in.i
+		at := in.base.Add(time.Duration(i) * 10 * time.Millisecond)
+		rs, err := receiver.TraceRecords(DefaultSpansTopic, in.g.NextTrace(at))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,15 +168,18 @@ func genInput(t *testing.T, brokers []string, n int) {
 		// sums, explicit and exponential histograms, gauges, a summary. One
 		// partition per batch in turn, so every partition holds some.
 		if i%100 == 99 {
-			rec, err := receiver.MetricsRecord(DefaultMetricsTopic, g.Metrics(at))
+			rec, err := receiver.MetricsRecord(DefaultMetricsTopic, in.g.Metrics(at))
 			if err != nil {
 				t.Fatal(err)
 			}
 			rec.Partition = int32(i / 100 % 4)
-			recs = append(recs, rec)
+			metrics = append(metrics, rec)
 		}
 	}
-	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+	if err := in.cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.metrics.ProduceSync(context.Background(), metrics...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -414,11 +448,54 @@ rollup:
 // its partials partitions over goes on from the totals committed with its
 // offsets, and the output equals the reference's.
 func TestRunningTotalsSurviveTheirNode(t *testing.T) {
-	brokers := inputCluster(t, 4000)
+	brokers := emptyCluster(t)
+	in := newInput(t, brokers)
+	in.produce(t, 2000)
 	set, err := rules.Parse("totals.yaml", []byte(totalsRules))
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := newCapture()
+	cfg := pipeline.Config{Plan: plan.Config{Rules: set}, Series: map[string]pipeline.SeriesSink{"": got}}
+	a := startNodeWith(t, brokers, "tot-a", cfg, nil)
+	// The first node stops once it has handed on every window of the first
+	// half (its idle partitions' watermarks pass them by the wall clock):
+	// the cumulative series' last points before the stop are then in
+	// windows already written, and their next increases are the second
+	// node's to derive.
+	handedOn := in.base.Add(time.Duration(in.i)*10*time.Millisecond + 10*time.Second).UnixMilli()
+	adm := kadm.NewClient(in.cl)
+	flushed := func() bool {
+		offs, err := adm.FetchOffsets(context.Background(), DefaultGroup)
+		if err != nil || len(offs[DefaultMetricsTopic]) < 4 {
+			return false
+		}
+		for _, o := range offs[DefaultMetricsTopic] {
+			if wm, ok := parseCommitMeta(o.Metadata); !ok || wm < handedOn {
+				return false
+			}
+		}
+		return true
+	}
+	if !waitFor(2*time.Minute, func() bool { return len(got.snapshot()) > 0 && flushed() }) {
+		t.Fatal("the first node did not hand on the first half's windows")
+	}
+	a.cancel() // dies between the halves: the second comes after it
+	<-a.done
+	first := len(got.snapshot())
+	if offs, err := adm.FetchOffsets(context.Background(), DefaultGroup); err == nil {
+		offs.Each(func(o kadm.OffsetResponse) {
+			if o.Topic == DefaultMetricsTopic {
+				t.Logf("the first node committed %s/%d at offset %d (%s)", o.Topic, o.Partition, o.At, o.Metadata)
+			}
+		})
+	}
+	// The second half is live: its event times start now, after every
+	// window the first node may have closed (an idle partition's windows
+	// close by the wall clock) and ahead of the records' own times.
+	in.base = time.Now().Add(-time.Duration(in.i) * 10 * time.Millisecond)
+	in.produce(t, 2000)
+
 	sink := newCapture()
 	ref, err := pipelinetest.New(pipeline.Config{Plan: plan.Config{Rules: set}, Series: map[string]pipeline.SeriesSink{"": sink}})
 	if err != nil {
@@ -443,12 +520,10 @@ func TestRunningTotalsSurviveTheirNode(t *testing.T) {
 		t.Fatalf("the reference wrote no running total among %d samples", len(want))
 	}
 
-	got := newCapture()
-	cfg := pipeline.Config{Plan: plan.Config{Rules: set}, Series: map[string]pipeline.SeriesSink{"": got}}
-	a := startNodeWith(t, brokers, "tot-a", cfg, nil)
-	waitFor(time.Minute, func() bool { return len(got.snapshot()) > 0 })
-	a.cancel() // dies mid-run
-	<-a.done
+	if first == 0 || first >= len(want) {
+		t.Fatalf("the first node wrote %d of %d samples before it stopped: the second must write the rest", first, len(want))
+	}
+	t.Logf("the first node stopped after %d of %d samples", first, len(want))
 	b := startNodeWith(t, brokers, "tot-b", cfg, nil)
 	waitFor(3*time.Minute, func() bool { return len(got.snapshot()) >= len(want) })
 	b.stop(t)
