@@ -22,6 +22,7 @@ type numState struct {
 func (c *MetricConverter) cumulative(k seriesKey, start, t uint64, v float64) (d float64, ok bool) {
 	s, seen := c.nums[k]
 	if seen && start == s.start && t <= s.t {
+		c.why = ReasonCumulativeReplay
 		return 0, false
 	}
 	c.nums[k] = numState{start: start, t: t, v: v, seen: c.stamp, off: c.offset}
@@ -31,6 +32,7 @@ func (c *MetricConverter) cumulative(k seriesKey, start, t uint64, v float64) (d
 	c.holds.hold(c.offset)
 	switch {
 	case !seen:
+		c.why = ReasonCumulativeBaseline
 		return 0, false
 	case start != s.start || v < s.v:
 		c.base = s.off

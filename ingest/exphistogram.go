@@ -25,10 +25,12 @@ type expState struct {
 }
 
 func (c *MetricConverter) expHistogram(dp pmetric.ExponentialHistogramDataPoint, name, tenant string, cumulative bool, emit func(*sample.Point)) {
+	c.stats.Points++
 	if dp.Flags().NoRecordedValue() {
 		if cumulative {
 			c.endExp(seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").hash})
 		}
+		c.drop(ReasonNoRecordedValue)
 		return
 	}
 	cl := c.labels(name, dp.Attributes(), "", "")
@@ -43,11 +45,13 @@ func (c *MetricConverter) expHistogram(dp pmetric.ExponentialHistogramDataPoint,
 		Count:     dp.Count(),
 	}
 	if cumulative && !c.expDelta(seriesKey{tenant, cl.hash}, uint64(dp.StartTimestamp()), uint64(dp.Timestamp()), e) {
+		c.drop(c.why)
 		return
 	}
 	e.Exemplars = exemplars(dp.Exemplars())
 	c.p = sample.Point{Labels: cl.lbls, Hash: cl.hash, Series: &cl.series, Tenant: tenant, Kind: sample.ExponentialHistogram, T: millis(dp.Timestamp()), Exp: e,
 		HasBase: cumulative, BaseOffset: c.base}
+	c.stats.Emitted++
 	emit(&c.p)
 }
 
@@ -59,6 +63,7 @@ func (c *MetricConverter) expHistogram(dp pmetric.ExponentialHistogramDataPoint,
 func (c *MetricConverter) expDelta(k seriesKey, start, t uint64, e *sample.ExpHistogram) bool {
 	s := c.exps[k]
 	if s != nil && cumulativeReplay(start, t, s.start, s.t) {
+		c.why = ReasonCumulativeReplay
 		return false
 	}
 	cur := expState{
@@ -70,6 +75,7 @@ func (c *MetricConverter) expDelta(k seriesKey, start, t uint64, e *sample.ExpHi
 	c.holds.hold(c.offset)
 	if s == nil {
 		c.exps[k] = &cur
+		c.why = ReasonCumulativeBaseline
 		return false
 	}
 	c.holds.release(s.off)

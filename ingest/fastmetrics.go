@@ -96,6 +96,7 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 					kind, cumulative = sample.Delta, true
 				}
 			default:
+				c.dropAll(m.end-m.first, ReasonUnspecifiedTemporality)
 				continue
 			}
 		}
@@ -103,10 +104,12 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 		for i := m.first; i < m.end; i++ {
 			p := &d.points[i]
 			attrs := d.attrs[p.attrs:p.attrsEnd]
+			c.stats.Points++
 			if p.flags&1 != 0 { // No recorded value: it ends the series.
 				if cumulative {
 					c.endNum(seriesKey{t, c.scanLabels(f, name, attrs).hash})
 				}
+				c.drop(ReasonNoRecordedValue)
 				continue
 			}
 			v := math.Float64frombits(p.value)
@@ -114,17 +117,20 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 				v = float64(int64(p.value))
 			}
 			if math.IsNaN(v) {
+				c.drop(ReasonNaN)
 				continue
 			}
 			e := c.scanLabels(f, name, attrs)
 			if cumulative {
 				var ok bool
 				if v, ok = c.cumulative(seriesKey{t, e.hash}, p.start, p.t, v); !ok {
+					c.drop(c.why)
 					continue
 				}
 			}
 			c.p = sample.Point{Labels: e.lbls, Hash: e.hash, Series: &e.series, Tenant: t, Kind: kind, T: int64(p.t) / int64(time.Millisecond), V: v,
 				Exemplar: p.ex, HasBase: cumulative, BaseOffset: c.base}
+			c.stats.Emitted++
 			emit(&c.p)
 		}
 	}

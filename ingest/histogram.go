@@ -20,10 +20,12 @@ type histState struct {
 }
 
 func (c *MetricConverter) histogram(dp pmetric.HistogramDataPoint, name, tenant string, cumulative bool, emit func(*sample.Point)) {
+	c.stats.Points++
 	if dp.Flags().NoRecordedValue() {
 		if cumulative {
 			c.endHist(seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").hash})
 		}
+		c.drop(ReasonNoRecordedValue)
 		return
 	}
 	bc, eb := dp.BucketCounts(), dp.ExplicitBounds()
@@ -31,12 +33,14 @@ func (c *MetricConverter) histogram(dp pmetric.HistogramDataPoint, name, tenant 
 	case bc.Len() == 0:
 		eb = pcommon.NewFloat64Slice() // Only a count and sum: one +Inf bucket.
 	case bc.Len() != eb.Len()+1:
-		return // Malformed: OTLP requires len(bounds)+1 counts, or none.
+		c.drop(ReasonMalformedHistogram) // OTLP requires len(bounds)+1 counts, or none.
+		return
 	}
 	e := c.labels(name, dp.Attributes(), "", "")
 	h := &sample.BucketHistogram{Sum: dp.Sum(), Count: dp.Count(), Counts: bucketCounts(bc, dp.Count())}
 	if cumulative {
 		if !c.histDelta(seriesKey{tenant, e.hash}, dp, eb, h) {
+			c.drop(c.why)
 			return
 		}
 	} else {
@@ -45,6 +49,7 @@ func (c *MetricConverter) histogram(dp pmetric.HistogramDataPoint, name, tenant 
 	h.Exemplars = exemplars(dp.Exemplars())
 	c.p = sample.Point{Labels: e.lbls, Hash: e.hash, Series: &e.series, Tenant: tenant, Kind: sample.Histogram, T: millis(dp.Timestamp()), Hist: h,
 		HasBase: cumulative, BaseOffset: c.base}
+	c.stats.Emitted++
 	emit(&c.p)
 }
 
@@ -65,9 +70,11 @@ func (c *MetricConverter) histDelta(k seriesKey, dp pmetric.HistogramDataPoint, 
 	start, t := uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
 	s := c.hists[k]
 	if s != nil && cumulativeReplay(start, t, s.start, s.t) {
+		c.why = ReasonCumulativeReplay
 		return false
 	}
 	if s == nil {
+		c.why = ReasonCumulativeBaseline
 		c.hists[k] = &histState{start: start, t: t, bounds: eb.AsRaw(), counts: slices.Clone(h.Counts), sum: h.Sum, count: h.Count, seen: c.stamp, off: c.offset}
 		c.holds.hold(c.offset)
 		return false

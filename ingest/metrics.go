@@ -23,8 +23,12 @@ type MetricConverter struct {
 	lcache labelCache
 	b      *labels.Builder
 	res    []resourceLabel
-	p      sample.Point
-	now    func() time.Time
+	// stats counts the data points read (TakeStats); why is the reason
+	// the last cumulative point yielded no increase.
+	stats ConvertStats
+	why   Reason
+	p     sample.Point
+	now   func() time.Time
 
 	nums  map[seriesKey]numState
 	hists map[seriesKey]*histState
@@ -140,6 +144,7 @@ func (c *MetricConverter) metric(m pmetric.Metric, tenant string, emit func(*sam
 				kind = sample.Gauge
 			}
 		default:
+			c.dropAll(s.DataPoints().Len(), ReasonUnspecifiedTemporality)
 			return
 		}
 		dps := s.DataPoints()
@@ -150,6 +155,7 @@ func (c *MetricConverter) metric(m pmetric.Metric, tenant string, emit func(*sam
 		h := m.Histogram()
 		cumulative, ok := temporality(h.AggregationTemporality())
 		if !ok {
+			c.dropAll(h.DataPoints().Len(), ReasonUnspecifiedTemporality)
 			return
 		}
 		dps := h.DataPoints()
@@ -160,6 +166,7 @@ func (c *MetricConverter) metric(m pmetric.Metric, tenant string, emit func(*sam
 		h := m.ExponentialHistogram()
 		cumulative, ok := temporality(h.AggregationTemporality())
 		if !ok {
+			c.dropAll(h.DataPoints().Len(), ReasonUnspecifiedTemporality)
 			return
 		}
 		dps := h.DataPoints()
@@ -182,10 +189,12 @@ func temporality(t pmetric.AggregationTemporality) (cumulative, ok bool) {
 }
 
 func (c *MetricConverter) number(dp pmetric.NumberDataPoint, name, tenant string, kind sample.Kind, cumulative bool, emit func(*sample.Point)) {
+	c.stats.Points++
 	if dp.Flags().NoRecordedValue() {
 		if cumulative {
 			c.endNum(seriesKey{tenant, c.labels(name, dp.Attributes(), "", "").hash})
 		}
+		c.drop(ReasonNoRecordedValue)
 		return
 	}
 	v := dp.DoubleValue()
@@ -193,17 +202,20 @@ func (c *MetricConverter) number(dp pmetric.NumberDataPoint, name, tenant string
 		v = float64(dp.IntValue())
 	}
 	if math.IsNaN(v) {
+		c.drop(ReasonNaN)
 		return
 	}
 	e := c.labels(name, dp.Attributes(), "", "")
 	if cumulative {
 		var ok bool
 		if v, ok = c.cumulative(seriesKey{tenant, e.hash}, uint64(dp.StartTimestamp()), uint64(dp.Timestamp()), v); !ok {
+			c.drop(c.why)
 			return
 		}
 	}
 	c.p = sample.Point{Labels: e.lbls, Hash: e.hash, Series: &e.series, Tenant: tenant, Kind: kind, T: millis(dp.Timestamp()), V: v, Exemplar: firstExemplar(dp.Exemplars()),
 		HasBase: cumulative, BaseOffset: c.base}
+	c.stats.Emitted++
 	emit(&c.p)
 }
 
@@ -211,9 +223,12 @@ func (c *MetricConverter) summary(dps pmetric.SummaryDataPointSlice, name, tenan
 	sumName, countName := name+"_sum", name+"_count"
 	for i := 0; i < dps.Len(); i++ {
 		dp := dps.At(i)
+		c.stats.Points++
 		if dp.Flags().NoRecordedValue() {
+			c.drop(ReasonNoRecordedValue)
 			continue
 		}
+		c.stats.Emitted++ // its count at least: never NaN
 		t, attrs := millis(dp.Timestamp()), dp.Attributes()
 		gauge := func(e *cachedLabels, v float64) {
 			if !math.IsNaN(v) {

@@ -116,6 +116,7 @@ func (s *Stage1) metrics(r Record) error {
 		s.metricConv[r.Partition] = conv
 	}
 	conv.SetOffset(r.Offset)
+	defer s.m.converted(conv)
 	if s.cfg.MetricsEncoding == ingest.EncodingProto {
 		err := conv.ConvertProto(r.Value, r.Tenant, s.add)
 		if err == nil {
@@ -323,6 +324,8 @@ func sourceLabel(id int32) string {
 }
 
 type stage1Metrics struct {
+	dataPoints   prometheus.Counter
+	dropped      [ingest.NumReasons]prometheus.Counter
 	partials     prometheus.Counter
 	fastRecords  prometheus.Counter
 	pdataRecords prometheus.Counter
@@ -333,7 +336,13 @@ func newStage1Metrics(reg prometheus.Registerer) *stage1Metrics {
 	decoded := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "weir_pipeline_metrics_records_total", Help: "otlp_proto metrics records read, by decoder: fast (weir's, histograms and summaries by pdata metric by metric) or pdata (records it leaves to pdata whole).",
 	}, []string{"decoder"})
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "weir_ingest_dropped_points_total", Help: "OTLP data points that yield no point, by reason: nan, no_recorded_value, unspecified_temporality, malformed_histogram, cumulative_baseline (a cumulative series' first point, which the next one's increase is taken from), cumulative_replay (read before).",
+	}, []string{"reason"})
 	m := &stage1Metrics{
+		dataPoints: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weir_ingest_data_points_total", Help: "OTLP data points read from metrics records: each yields points or is counted in weir_ingest_dropped_points_total.",
+		}),
 		partials: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_stage1_partials_total", Help: "Partial windows handed on to weir.partials.",
 		}),
@@ -344,7 +353,21 @@ func newStage1Metrics(reg prometheus.Registerer) *stage1Metrics {
 		pdataRecords: decoded.WithLabelValues("pdata"),
 	}
 	if reg != nil {
-		reg.MustRegister(m.partials, m.skew, decoded)
+		reg.MustRegister(m.dataPoints, dropped, m.partials, m.skew, decoded)
+	}
+	for r := range ingest.NumReasons {
+		m.dropped[r] = dropped.WithLabelValues(r.String())
 	}
 	return m
+}
+
+// converted adds what conv counted since its last record.
+func (m *stage1Metrics) converted(conv *ingest.MetricConverter) {
+	st := conv.TakeStats()
+	m.dataPoints.Add(float64(st.Points))
+	for r, n := range st.Dropped {
+		if n > 0 {
+			m.dropped[r].Add(float64(n))
+		}
+	}
 }
