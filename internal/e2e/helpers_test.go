@@ -174,6 +174,20 @@ func (r *rwReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// count returns how many of the samples held have a key keep accepts,
+// without copying them (a benchmark polls it).
+func (r *rwReceiver) count(keep func(key string) bool) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for k := range r.got {
+		if keep(k) {
+			n++
+		}
+	}
+	return n
+}
+
 func (r *rwReceiver) snapshot() (map[string]string, []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
