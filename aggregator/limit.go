@@ -1,20 +1,19 @@
 package aggregator
 
-// OverflowLabel marks the one series per rule, policy and tenant that a
-// rule's points fold into beyond its max_series, as the collector's
-// spanmetrics connector marks its overflow series (otel.metric.overflow).
+// OverflowLabel marks the series that points fold into beyond a series
+// limit, as the collector's spanmetrics connector marks its overflow series
+// (otel.metric.overflow).
 const OverflowLabel = "otel_metric_overflow"
 
-// SeriesLimit bounds the output series of one rule (at one policy, for one
-// tenant): in each window, an input partition opens at most Max windows of
-// the rule's targets; a point of a further series of that window goes to
-// Overflow instead, and is counted under the rule's name. Which series
+// SeriesLimit bounds the windows its targets open per window start in an
+// input partition: a rule's max_series (at one policy, for one tenant), or
+// a tenant's across its rules. A point that would open one more goes to its
+// target's Overflow instead and is counted under Name. Which series
 // overflow is decided in the partition's record order, so a replay decides
 // alike.
 type SeriesLimit struct {
-	Rule     string
-	Max      int
-	Overflow *Target // has no Limit of its own
+	Name string
+	Max  int
 }
 
 // limitWin counts, per limit and window start, the windows a partition has
@@ -25,26 +24,31 @@ type limitWin struct {
 }
 
 // overLimit reports whether a new window of t starting at start would pass
-// t's limit, and if not counts it.
+// one of t's limits, and if not counts it under each.
 func (p *Partition) overLimit(t *Target, start int64) bool {
 	if p.limited == nil {
 		p.limited = map[limitWin]int{}
 	}
-	k := limitWin{t.Limit, start}
-	if p.limited[k] >= t.Limit.Max {
-		p.agg.m.overflow.WithLabelValues(t.Limit.Rule).Inc()
-		return true
+	for _, l := range t.Limits {
+		if p.limited[limitWin{l, start}] >= l.Max {
+			p.agg.m.overflow.WithLabelValues(l.Name).Inc()
+			return true
+		}
 	}
-	p.limited[k]++
+	for _, l := range t.Limits {
+		p.limited[limitWin{l, start}]++
+	}
 	return false
 }
 
 // released uncounts a window of t handed on.
 func (p *Partition) released(t *Target, start int64) {
-	k := limitWin{t.Limit, start}
-	if n := p.limited[k]; n > 1 {
-		p.limited[k] = n - 1
-	} else {
-		delete(p.limited, k)
+	for _, l := range t.Limits {
+		k := limitWin{l, start}
+		if n := p.limited[k]; n > 1 {
+			p.limited[k] = n - 1
+		} else {
+			delete(p.limited, k)
+		}
 	}
 }

@@ -37,8 +37,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weir_aggregator_watermark_seconds", Help: "Watermark of each input partition (Unix seconds).",
 		}, []string{"partition"}),
 		overflow: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "weir_aggregator_overflow_points_total", Help: "Points of a series beyond its rule's max_series in a window, folded into the rule's overflow series (otel_metric_overflow=\"true\"), by rule.",
-		}, []string{"rule"}),
+			Name: "weir_aggregator_overflow_points_total", Help: "Points of a series beyond a series limit in a window (a rule's max_series, or its tenant's), folded into the rule's overflow series (otel_metric_overflow=\"true\"), by limit: the rule's name, or tenant:NAME.",
+		}, []string{"limit"}),
 	}
 	for _, r := range []string{ReasonFuture, ReasonWindowClosed, ReasonInvalid} {
 		m.dropped.WithLabelValues(r)

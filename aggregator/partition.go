@@ -229,8 +229,8 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 	if ow == nil || slot.k != k {
 		ow = p.open[k]
 	}
-	if ow == nil && t.Limit != nil && p.overLimit(t, start) {
-		return p.Add(pt, t.Limit.Overflow, now)
+	if ow == nil && len(t.Limits) > 0 && p.overLimit(t, start) {
+		return p.Add(pt, t.Overflow, now)
 	}
 	if ow == nil {
 		// A target's windows tend to fill alike: sized at 7/8 of the
@@ -328,7 +328,7 @@ func (p *Partition) handOn(due func(end int64) bool, emit func(Partial)) {
 			if s := p.recentSlot(k.key); s.ow == ow {
 				*s = recentWin{}
 			}
-			if ow.t.Limit != nil {
+			if len(ow.t.Limits) > 0 {
 				p.released(ow.t, k.start)
 			}
 			emit(Partial{Target: ow.t, Start: k.start, Partition: p.id, w: &ow.w})

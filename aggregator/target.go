@@ -108,9 +108,10 @@ type Target struct {
 	// histogram points fill buckets. Part of the window state: targets of
 	// one Key have the same Bounds.
 	Bounds []float64
-	// Limit, when set, bounds the series of the target's rule: beyond it,
-	// points go to Limit.Overflow (see SeriesLimit).
-	Limit *SeriesLimit
+	// Limits bound the series of the target's rule and tenant: beyond one,
+	// points go to Overflow, which has no limits (see SeriesLimit).
+	Limits   []*SeriesLimit
+	Overflow *Target
 	// needs is derived from Specs by Init.
 	needs needs
 }

@@ -53,7 +53,7 @@ rollup:
 	series("", 10, 4+5+6+7+8+9+10, 7)
 	series("", 20, 1+2+3+4+5+6+7, 7)
 	checkSamples(t, log, want)
-	if got := counter(t, reg, "weir_aggregator_overflow_points_total", "rule", "by-user"); got != 14 {
+	if got := counter(t, reg, "weir_aggregator_overflow_points_total", "limit", "by-user"); got != 14 {
 		t.Errorf("overflow points counted: %v, want 14", got)
 	}
 }
@@ -71,5 +71,45 @@ rollup:
 		if err == nil || !strings.Contains(err.Error(), "test.yaml:8:17") || !strings.Contains(err.Error(), "max_series") {
 			t.Errorf("max_series %s: %v, want an error at test.yaml:8:17 naming max_series", v, err)
 		}
+	}
+}
+
+// TestTenantMaxSeries: a tenant's max_series bounds its rollup series
+// across its rules; the series past it fold into their own rule's overflow
+// series, counted under the tenant.
+func TestTenantMaxSeries(t *testing.T) {
+	s := mustRules(t, `
+limits:
+  default: {max_series: 4}
+rollup:
+  - name: sums
+    match: req
+    output: req_sum
+    by: [user]
+    aggregations: [sum]
+    policies: [10s:2d]
+  - name: counts
+    match: req
+    output: req_count
+    by: [user]
+    aggregations: [count]
+    policies: [10s:2d]
+`)
+	reg := prometheus.NewRegistry()
+	h, log := testPipeline(t, s, plan.Unmatched{}, reg, "10s:2d")
+	for i := range 3 {
+		send(t, h, gaugePoint{name: "req", labels: []string{"user", fmt.Sprint("u", i)}, sec: 1, v: float64(i + 1), delta: true})
+	}
+	flush(t, h)
+	var want []string
+	for _, u := range []string{`user="u0"`, `user="u1"`, `otel_metric_overflow="true"`} {
+		v := map[string]float64{`user="u0"`: 1, `user="u1"`: 2, `otel_metric_overflow="true"`: 3}[u]
+		want = append(want,
+			fmt.Sprintf(`10s:2d {__name__="req_count_count", %s}@%s=1`, u, at(10)),
+			fmt.Sprintf(`10s:2d {__name__="req_sum_sum", %s}@%s=%g`, u, at(10), v))
+	}
+	checkSamples(t, log, want)
+	if got := counter(t, reg, "weir_aggregator_overflow_points_total", "limit", "tenant:"); got != 2 {
+		t.Errorf("overflow points counted under the tenant: %v, want 2", got)
 	}
 }

@@ -54,7 +54,7 @@ type output struct {
 	raw      bool
 	rules    []string // who asked for it, for Explain
 	// maxSeries is the rollup's max_series (0: none); overflow the labels
-	// and specs of its overflow series.
+	// and specs of its overflow series (rollups only).
 	maxSeries     int
 	overflow      labels.Labels
 	overflowSpecs []aggregator.Spec
@@ -93,10 +93,8 @@ func plan(m rules.Match, unmatched []rules.StoragePolicy, pt *sample.Point) []ou
 			labels: lset, specs: specsFor(o, lset, pt.Kind), bounds: o.Buckets, policies: o.Policies,
 			fp: o.Fingerprint, rules: []string{o.Rule}, maxSeries: o.MaxSeries,
 		}
-		if o.MaxSeries > 0 {
-			out.overflow = withTenant(labels.FromStrings(model.MetricNameLabel, o.Name, aggregator.OverflowLabel, "true"), pt.Tenant)
-			out.overflowSpecs = specsFor(o, out.overflow, pt.Kind)
-		}
+		out.overflow = withTenant(labels.FromStrings(model.MetricNameLabel, o.Name, aggregator.OverflowLabel, "true"), pt.Tenant)
+		out.overflowSpecs = specsFor(o, out.overflow, pt.Kind)
 		outs = append(outs, out)
 		if o.KeepOriginal {
 			addRaw(o.Rule, o.Policies)

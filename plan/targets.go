@@ -47,9 +47,7 @@ func (p *Plan) targetsFor(m rules.Match, unmatched []rules.StoragePolicy, pt *sa
 			t := p.targets[key]
 			if t == nil {
 				t = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Labels: out.labels, Route: pol.String(), Specs: out.specs, Bounds: out.bounds}
-				if out.maxSeries > 0 {
-					t.Limit = p.seriesLimit(out, pol, fp)
-				}
+				p.limit(t, out, pol, fp, pt.Tenant)
 				t.Init()
 				p.targets[key] = t
 			}
@@ -59,20 +57,41 @@ func (p *Plan) targetsFor(m rules.Match, unmatched []rules.StoragePolicy, pt *sa
 	return ts
 }
 
-// seriesLimit returns the limit the output's series share at pol: one per
-// rule, tenant and policy, with its overflow target.
-func (p *Plan) seriesLimit(out output, pol rules.StoragePolicy, fp uint64) *aggregator.SeriesLimit {
-	key := targetKey(out.overflow, pol.Resolution.Milliseconds(), fp)
-	if l := p.seriesLimits[key]; l != nil && l.Max == out.maxSeries {
+// limit puts the series limits of a rollup's target in force: its rule's
+// max_series (one SeriesLimit per rule, tenant and policy) and its tenant's
+// (one per tenant and policy), both folding into the rule's overflow
+// target.
+func (p *Plan) limit(t *aggregator.Target, out output, pol rules.StoragePolicy, fp uint64, tenant string) {
+	if out.raw {
+		return
+	}
+	ovKey := targetKey(out.overflow, pol.Resolution.Milliseconds(), fp)
+	if out.maxSeries > 0 {
+		t.Limits = append(t.Limits, p.seriesLimit(ovKey, out.rules[0], out.maxSeries))
+	}
+	if n := p.tenantMaxSeries(tenant); n > 0 {
+		k := targetKey(labels.FromStrings(TenantLabel, tenant), pol.Resolution.Milliseconds(), 0)
+		t.Limits = append(t.Limits, p.seriesLimit(k, "tenant:"+tenant, n))
+	}
+	if len(t.Limits) == 0 {
+		return
+	}
+	o := p.targets[ovKey]
+	if o == nil {
+		o = &aggregator.Target{Key: ovKey, Resolution: pol.Resolution.Milliseconds(), Labels: out.overflow, Route: pol.String(), Specs: out.overflowSpecs, Bounds: out.bounds}
+		o.Init()
+		p.targets[ovKey] = o
+	}
+	t.Overflow = o
+}
+
+// seriesLimit returns the SeriesLimit under key, made anew when its bound
+// changed.
+func (p *Plan) seriesLimit(key uint64, name string, max int) *aggregator.SeriesLimit {
+	if l := p.seriesLimits[key]; l != nil && l.Max == max {
 		return l
 	}
-	o := p.targets[key]
-	if o == nil {
-		o = &aggregator.Target{Key: key, Resolution: pol.Resolution.Milliseconds(), Labels: out.overflow, Route: pol.String(), Specs: out.overflowSpecs, Bounds: out.bounds}
-		o.Init()
-		p.targets[key] = o
-	}
-	l := &aggregator.SeriesLimit{Rule: out.rules[0], Max: out.maxSeries, Overflow: o}
+	l := &aggregator.SeriesLimit{Name: name, Max: max}
 	p.seriesLimits[key] = l
 	return l
 }
@@ -106,3 +125,6 @@ func specsFor(out rules.Output, lset labels.Labels, kind sample.Kind) []aggregat
 	}
 	return aggregator.Specs(base, out.Aggregations)
 }
+
+// tenantMaxSeries returns the max_series of tenant's limit (0: none).
+func (p *Plan) tenantMaxSeries(tenant string) int { return p.limits.limits.For(tenant).MaxSeries }

@@ -33,7 +33,7 @@
 //	limits:
 //	  default: {samples_per_second: 100000, burst: 10s}
 //	  tenants:
-//	    team-a: {samples_per_second: 5000, burst: 5s}
+//	    team-a: {samples_per_second: 5000, burst: 5s, max_series: 20000}
 //
 // match is a Prometheus series selector (metric name and =, !=, =~, !~ label
 // matchers, with labels.Matcher semantics: a missing label reads as "").

@@ -14,6 +14,10 @@ type Limit struct {
 	SamplesPerSecond float64
 	// Burst defaults to one second when the file names none.
 	Burst time.Duration
+	// MaxSeries bounds the tenant's rollup series per window and input
+	// partition, across its rules (0: no bound); beyond it, points fold
+	// into their rule's overflow series.
+	MaxSeries int
 }
 
 // Unlimited reports whether the limit admits everything.

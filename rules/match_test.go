@@ -370,9 +370,9 @@ limits:
 	}
 	l := s.Limits()
 	for tenant, want := range map[string]Limit{
-		"team-a": {5000, 5 * time.Second},
-		"team-b": {2500, time.Second},
-		"other":  {100000, 10 * time.Second},
+		"team-a": {SamplesPerSecond: 5000, Burst: 5 * time.Second},
+		"team-b": {SamplesPerSecond: 2500, Burst: time.Second},
+		"other":  {SamplesPerSecond: 100000, Burst: 10 * time.Second},
 	} {
 		if got := l.For(tenant); got != want {
 			t.Errorf("Limits().For(%q) = %+v, want %+v", tenant, got, want)

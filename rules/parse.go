@@ -393,15 +393,27 @@ func (d *decoder) limits(n *yaml.Node) limitsDef {
 const defaultBurst = time.Second
 
 func (d *decoder) limit(n *yaml.Node, what string) (Limit, bool) {
-	fs, ok := d.fields(n, what, "samples_per_second", "burst")
+	fs, ok := d.fields(n, what, "samples_per_second", "burst", "max_series")
 	if !ok {
 		return Limit{}, false
 	}
 	lim := Limit{Burst: defaultBurst}
+	if f, ok := fs["max_series"]; ok {
+		if lim.MaxSeries, ok = d.integer(f.val, what+": max_series"); !ok {
+			return Limit{}, false
+		}
+		if lim.MaxSeries < 1 {
+			d.errorf(f.val, "%s: max_series %d: want at least 1 (leave it out for no limit)", what, lim.MaxSeries)
+			return Limit{}, false
+		}
+	}
 	f, ok := fs["samples_per_second"]
-	if !ok {
-		d.errorf(n, "%s: missing required field %q", what, "samples_per_second")
+	switch {
+	case !ok && lim.MaxSeries == 0:
+		d.errorf(n, "%s: missing required field %q (or max_series)", what, "samples_per_second")
 		return Limit{}, false
+	case !ok:
+		return lim, true
 	}
 	if lim.SamplesPerSecond, ok = d.number(f.val, what+": samples_per_second"); !ok {
 		return Limit{}, false

@@ -60,7 +60,7 @@ func TestParseErrors(t *testing.T) {
 			),
 			want: []string{
 				`t.yaml:2:3: unknown field "dimension" in spans (known fields: dimensions, services, forbidden)`,
-				`t.yaml:4:37: unknown field "burts" in limits: default (known fields: samples_per_second, burst)`,
+				`t.yaml:4:37: unknown field "burts" in limits: default (known fields: samples_per_second, burst, max_series)`,
 			},
 		},
 		{
@@ -319,7 +319,7 @@ func TestParseErrors(t *testing.T) {
 				`t.yaml:2:33: limits: default: samples_per_second must be positive (leave the limit out for no limit)`,
 				`t.yaml:4:40: limits: tenant "a": bad burst: unknown unit "x" in duration "5x"`,
 				`t.yaml:5:29: limits: tenant "b": samples_per_second: want a number, got "lots"`,
-				`t.yaml:6:8: limits: tenant "c": missing required field "samples_per_second"`,
+				`t.yaml:6:8: limits: tenant "c": missing required field "samples_per_second" (or max_series)`,
 				`t.yaml:7:40: limits: tenant "d": burst must be positive`,
 			},
 		},
