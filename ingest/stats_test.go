@@ -24,7 +24,7 @@ func TestConvertAccountsForEveryPoint(t *testing.T) {
 	var total ingest.ConvertStats
 	var inPoints, emits, summaryPoints uint64
 	for i := range 2000 {
-		md := ingesttest.RandomMetrics(r, t0.Add(time.Duration(i)*time.Second))
+		md := ingesttest.RandomMetrics(r, t0.Add(time.Duration(i)*time.Second), false)
 		inPoints += uint64(md.DataPointCount())
 		raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
 		if err != nil {

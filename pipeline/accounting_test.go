@@ -37,7 +37,7 @@ func TestEveryPointAccountedFor(t *testing.T) {
 		case 1:
 			at = written.Add(time.Hour) // too far ahead of its record
 		}
-		md := ingesttest.RandomMetrics(r, at)
+		md := ingesttest.RandomMetrics(r, at, false)
 		raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
 		if err != nil {
 			t.Fatal(err)

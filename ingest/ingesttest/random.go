@@ -17,7 +17,9 @@ import (
 // histograms, summaries, NaN and infinite values, "no recorded value"
 // points, and cumulative series whose points repeat (replays) or restart.
 // Attribute values come from a small pool, so cumulative series recur.
-func RandomMetrics(r *rand.Rand, t0 time.Time) pmetric.Metrics {
+// With stableBounds a histogram series keeps its bucket bounds; without, a
+// series' points change them at random.
+func RandomMetrics(r *rand.Rand, t0 time.Time, stableBounds bool) pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	rm := md.ResourceMetrics().AppendEmpty()
 	rm.Resource().Attributes().PutStr("service.name", []string{"a", "b", "ünï"}[r.IntN(3)])
@@ -80,7 +82,11 @@ func RandomMetrics(r *rand.Rand, t0 time.Time) pmetric.Metrics {
 			for range n {
 				dp := h.DataPoints().AppendEmpty()
 				dp.SetTimestamp(ts())
+				k := r.IntN(3)
 				nb := r.IntN(21)
+				if stableBounds {
+					nb = 7 * k
+				}
 				for i := range nb {
 					dp.ExplicitBounds().Append(float64(i + 1))
 				}
@@ -100,7 +106,7 @@ func RandomMetrics(r *rand.Rand, t0 time.Time) pmetric.Metrics {
 				dp.SetCount(total)
 				dp.SetSum(float64(total))
 				dp.SetFlags(flags())
-				attrs(dp.Attributes())
+				dp.Attributes().PutStr("k", string(rune('a'+k)))
 			}
 		case 3:
 			e := m.SetEmptyExponentialHistogram()

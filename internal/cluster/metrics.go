@@ -4,6 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
 	aborts             prometheus.Counter
+	aborts2            prometheus.Counter
 	rebalances         prometheus.Counter
 	deadLetters        *prometheus.CounterVec
 	deadLetterFailures *prometheus.CounterVec
@@ -19,6 +20,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		aborts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_stage1_transaction_aborts_total", Help: "Stage-1 transactions aborted (state rebuilt from the committed offsets).",
+		}),
+		aborts2: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weir_stage2_transaction_aborts_total", Help: "Stage-2 transactions aborted (windows and running totals rebuilt from the committed offsets and state).",
 		}),
 		rebalances: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_stage1_rebalances_total", Help: "Stage-1 partition assignments received.",
@@ -49,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"partition"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.aborts, m.rebalances, m.deadLetters, m.deadLetterFailures, m.decisions, m.decisionFailures,
+		reg.MustRegister(m.aborts, m.aborts2, m.rebalances, m.deadLetters, m.deadLetterFailures, m.decisions, m.decisionFailures,
 			m.lag, m.commitFails, m.sinkFaults, m.secondLag)
 	}
 	return m

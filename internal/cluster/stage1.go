@@ -84,6 +84,7 @@ func stage1Session(ctx context.Context, cfg Config, topo topology, s1 *pipeline.
 		return err
 	}
 	s.txn = t
+	t.fails = m.commitFails.WithLabelValues("1")
 	sess := t.sess
 	defer sess.Close()
 	for {
@@ -111,9 +112,38 @@ func stage1Session(ctx context.Context, cfg Config, topo topology, s1 *pipeline.
 		case err != nil:
 			return err
 		case !committed:
-			return errRestart
+			s.rewind(ctx)
 		}
 	}
+}
+
+// rewind rebuilds the state of every owned partition from what is
+// committed, as a rebalance that took them all and gave them back would
+// (franz-go has reset the consumer to the committed offsets). Staying in
+// the group, rather than starting a new session, keeps one abort from
+// rebalancing the other members into aborts of their own, and those into
+// more: under load that went on for minutes.
+func (s *stage1) rewind(ctx context.Context) {
+	s.m.aborts.Inc()
+	s.cfg.Logger.Warn("stage 1 transaction aborted; replaying from the committed offsets")
+	cl := s.txn.sess.Client()
+	s.mu.Lock()
+	owned := ownedLists(s.owned)
+	clear(s.sentWM)
+	s.mu.Unlock()
+	s.gone(ctx, cl, owned)
+	s.assigned(ctx, cl, owned)
+}
+
+// ownedLists returns the partitions of owned, by topic.
+func ownedLists(owned map[string]map[int32]bool) map[string][]int32 {
+	m := map[string][]int32{}
+	for topic, parts := range owned {
+		for p := range parts {
+			m[topic] = append(m[topic], p)
+		}
+	}
+	return m
 }
 
 // transaction is one stage-1 transaction: the poll's records are decoded

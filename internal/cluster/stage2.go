@@ -62,6 +62,7 @@ func stage2Session(ctx context.Context, cfg Config, topo topology, s2 *pipeline.
 		return err
 	}
 	s.txn = t
+	t.fails = m.commitFails.WithLabelValues("2")
 	sess := t.sess
 	defer sess.Close()
 	for {
@@ -96,9 +97,24 @@ func stage2Session(ctx context.Context, cfg Config, topo topology, s2 *pipeline.
 		case err != nil:
 			return err
 		case !committed:
-			return errRestart
+			s.rewind(ctx)
 		}
 	}
+}
+
+// rewind rebuilds every owned partition's windows and running totals from
+// the committed offsets, close times and state, in the group (see
+// stage1.rewind).
+func (s *stage2) rewind(ctx context.Context) {
+	s.m.aborts2.Inc()
+	s.cfg.Logger.Warn("stage 2 transaction aborted; replaying from the committed offsets and state")
+	cl := s.txn.sess.Client()
+	s.mu.Lock()
+	owned := ownedLists(s.owned)
+	s.dead = s.dead[:0]
+	s.mu.Unlock()
+	s.gone(ctx, cl, owned)
+	s.assigned(ctx, cl, owned)
 }
 
 // flushAndCommit waits until the sinks acknowledged everything, retrying

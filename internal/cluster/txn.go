@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -18,6 +19,8 @@ import (
 type txn struct {
 	sess *kgo.GroupTransactSession
 	log  *slog.Logger
+	// fails counts the transactions whose end failed (weir_commit_failures_total).
+	fails prometheus.Counter
 
 	mu     sync.Mutex
 	failed error
@@ -99,6 +102,9 @@ func (t *txn) end(ctx context.Context, stage string, commit func(*kmsg.TxnOffset
 	switch {
 	case err != nil:
 		t.log.Warn(stage+" end transaction", "err", err)
+		if t.fails != nil {
+			t.fails.Inc()
+		}
 	case !committed && failed == nil:
 		// franz-go aborts a transaction during which the group revoked or
 		// lost partitions of this member: a member joined or left, or this

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,14 +14,14 @@ import (
 )
 
 // scenario prepares a smaller fixed input on brokers and its reference.
-func scenario(t *testing.T, brokers []string, prefix string, extra ...string) (dir string, rw *rwReceiver, want map[string]string, cfg func(string) string) {
+func scenario(t *testing.T, brokers []string, prefix string, extra ...string) (dir string, rw *rwReceiver, want map[string]string, cfg func(name string, extra ...string) string) {
 	t.Helper()
 	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
 	return scenarioOf(t, brokers, prefix, genInput(t, spansTopic, metricsTopic, 6000, 200), extra...)
 }
 
 // scenarioOf is scenario with the input given.
-func scenarioOf(t *testing.T, brokers []string, prefix string, in input, extra ...string) (dir string, rw *rwReceiver, want map[string]string, cfg func(string) string) {
+func scenarioOf(t *testing.T, brokers []string, prefix string, in input, extra ...string) (dir string, rw *rwReceiver, want map[string]string, cfg func(name string, extra ...string) string) {
 	t.Helper()
 	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
 	produce(t, brokers, in, spansTopic, metricsTopic)
@@ -34,8 +35,8 @@ func scenarioOf(t *testing.T, brokers []string, prefix string, in input, extra .
 	}
 	want = reference(t, in, set, spansTopic, metricsTopic)
 	rw = newReceiver(t)
-	cfg = func(name string) string {
-		return writeConfig(t, dir, name, brokers, rw.URL, spansTopic, metricsTopic, 1, extra...)
+	cfg = func(name string, more ...string) string {
+		return writeConfig(t, dir, name, brokers, rw.URL, spansTopic, metricsTopic, 1, append(slices.Clone(extra), more...)...)
 	}
 	return dir, rw, want, cfg
 }

@@ -76,8 +76,8 @@ func TestTraceSinkDown(t *testing.T) {
 	_, rw, want, cfg := scenario(t, brokers, "tracedown")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	a := startWeir(t, "a", cfg("a")+down.config())
-	b := startWeir(t, "b", cfg("b")+up.config())
+	a := startWeir(t, "a", cfg("a", down.config()))
+	b := startWeir(t, "b", cfg("b", up.config()))
 	time.Sleep(60 * time.Second)
 	if exited(a, b) {
 		t.Fatal("a weir process exited while a trace backend was down")

@@ -148,6 +148,7 @@
     }
     sel.replaceChildren(...names.map((n) => el('option', { value: n, text: n })));
     sel.disabled = false;
+    setTimeout(refreshMetrics, 10000);
     if (!state.metric && !state.q) {
       state.metric = names.includes('span_duration_seconds') ? 'span_duration_seconds' : names[0];
       writeHash(false);
@@ -155,6 +156,26 @@
       sel.append(el('option', { value: state.metric, text: state.metric + ' (no samples in the last 6 h)' }));
     }
     await apply(true);
+  }
+
+  // refreshMetrics keeps the metric list current while the page stays
+  // open: outputs whose first windows close later (a histogram's after its
+  // SDK's second collection) join it, the chosen metric stays chosen.
+  async function refreshMetrics() {
+    const sel = $('metric');
+    try {
+      const names = await api('/api/v1/label/__name__/values', { start: Date.now() / 1000 - 6 * 3600 });
+      const have = [...sel.options].map((o) => o.value);
+      if (names.some((n) => !have.includes(n))) {
+        const cur = sel.value;
+        sel.replaceChildren(...names.map((n) => el('option', { value: n, text: n })));
+        if (cur && !names.includes(cur)) sel.append(el('option', { value: cur, text: cur + ' (no samples in the last 6 h)' }));
+        sel.value = cur;
+      }
+    } catch (e) {
+      // The next refresh tries again; the chart says what failed.
+    }
+    setTimeout(refreshMetrics, 10000);
   }
 
   async function loadLabels(metric) {
