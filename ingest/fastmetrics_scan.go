@@ -25,6 +25,7 @@ type metricScan struct {
 // metric decoded by pdata (pd).
 type scanMetric struct {
 	name       scanValue // valStr, or valAbsent for no name.
+	unit       scanValue
 	res        int
 	sum        bool
 	temporal   int32 // AggregationTemporality of a sum.
@@ -184,8 +185,11 @@ func (d *metricScan) metric(start, end, ri int) error {
 			}
 			m.name = scanValue{kind: valStr, off: s, end: e}
 		case 2, 3:
-			if _, e = lenAt(b, v); wt != wireLen || e < 0 {
+			if s, e = lenAt(b, v); wt != wireLen || e < 0 {
 				return fieldError(b, pos, metricStringFields[num], -1, wireLen)
+			}
+			if num == 3 {
+				m.unit = scanValue{kind: valStr, off: s, end: e}
 			}
 		case 5, 7:
 			if data {

@@ -402,9 +402,9 @@ rollup:
     aggregations: [total]
     policies: [10s:2d]
   - name: latency-histogram
-    match: 'db_client_operation_duration'
+    match: 'db_client_operation_duration_seconds'
     output: db_latency
-    by: [service_name]
+    by: [job]
     aggregations: [histogram]
     policies: [10s:2d]
 `

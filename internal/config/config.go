@@ -56,6 +56,7 @@ type Config struct {
 	Query        Query         `yaml:"query"`
 	Unmatched    Unmatched     `yaml:"unmatched"`
 	Receivers    Receivers     `yaml:"receivers"`
+	OTLP         OTLP          `yaml:"otlp"`
 
 	// file is the config file's path and dir its directory; relative paths
 	// resolve against dir.
@@ -108,8 +109,6 @@ type Kafka struct {
 	SessionTimeout  Duration `yaml:"session_timeout"`
 	TenantHeader    string   `yaml:"tenant_header"`
 	TenantAttribute string   `yaml:"tenant_attribute"`
-	// PromoteResourceAttributes become labels of metric points.
-	PromoteResourceAttributes []string `yaml:"promote_resource_attributes"`
 }
 
 // Aggregation tunes windows and sketches.
@@ -234,6 +233,7 @@ func (c *Config) FillDefaults() {
 		a.RelativeAccuracy = aggregator.DefaultRelativeAccuracy
 	}
 	c.Receivers.fillDefaults()
+	c.OTLP.fillDefaults()
 	t := &c.TailSampling
 	dur(&t.DecisionWait, cluster.DefaultDecisionWait)
 	if t.BaselineRate == nil {
@@ -359,6 +359,7 @@ func (c *Config) validate() error {
 	}
 	errs = append(errs, c.Traces.validate()...)
 	errs = append(errs, c.validateReceivers()...)
+	errs = append(errs, c.OTLP.validate()...)
 	if len(errs) > 0 {
 		return errors.New("config: " + strings.Join(errs, "; "))
 	}
