@@ -85,6 +85,7 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 			}
 			t = f.resolveTenant(&c.cfg, tenant, r.tenant)
 		}
+		c.prom = m.prom
 		if m.pd != nil {
 			c.metric(*m.pd, t, emit)
 			continue
@@ -112,7 +113,7 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 				typ = otlptranslator.MetricTypeMonotonicCounter
 			}
 		}
-		name := c.names.metric(d.view(m.name.off, m.name.end), d.view(m.unit.off, m.unit.end), typ)
+		name := c.names.metric(d.view(m.name.off, m.name.end), d.view(m.unit.off, m.unit.end), typ, m.prom)
 		for i := m.first; i < m.end; i++ {
 			p := &d.points[i]
 			attrs := d.attrs[p.attrs:p.attrsEnd]
@@ -183,7 +184,7 @@ func (c *MetricConverter) scanLabels(f *metricProtoState, name string, attrs []s
 		return e
 	}
 	for _, a := range attrs {
-		c.attrs = append(c.attrs, attrLabel{strings.Clone(a.key), c.names.label(a.key), strings.Clone(f.str(a.val))})
+		c.attrs = append(c.attrs, attrLabel{strings.Clone(a.key), c.labelName(a.key), strings.Clone(f.str(a.val))})
 	}
 	return c.build(h, k, name, "", "")
 }

@@ -64,7 +64,7 @@ func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraVal
 		return e
 	}
 	for key, v := range attrs.All() {
-		c.attrs = append(c.attrs, attrLabel{key, c.names.label(key), v.AsString()})
+		c.attrs = append(c.attrs, attrLabel{key, c.labelName(key), v.AsString()})
 	}
 	return c.build(h, k, name, extra, extraValue)
 }
@@ -76,7 +76,17 @@ func (c *MetricConverter) keyHead(name, extra, extraValue string) []byte {
 	for _, l := range c.res {
 		k = appendKeyBool(appendKeyString(appendKeyString(k, l.name), l.value), l.identifying)
 	}
+	k = appendKeyBool(k, c.prom) // Attribute keys are named otherwise.
 	return appendKeyString(appendKeyString(appendKeyString(append(k, 0), name), extra), extraValue)
+}
+
+// labelName is the label name of attribute key key of the metric being
+// converted (never a view into a record).
+func (c *MetricConverter) labelName(key string) string {
+	if c.prom {
+		return strings.Clone(key)
+	}
+	return c.names.label(key)
 }
 
 // cached returns the entry cached under key k (nil if none) and k's hash.

@@ -25,8 +25,10 @@ type MetricConverter struct {
 	b      *labels.Builder
 	res    []resourceLabel
 	attrs  []attrLabel // A point's attributes, on a label cache miss.
-	p      sample.Point
-	now    func() time.Time
+	// prom is true while converting a RemoteWriteScope metric.
+	prom bool
+	p    sample.Point
+	now  func() time.Time
 
 	nums  map[seriesKey]numState
 	hists map[seriesKey]*histState
@@ -107,6 +109,7 @@ func (c *MetricConverter) Convert(md pmetric.Metrics, tenant string, emit func(*
 		t := c.cfg.tenant(tenant, attrs)
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
+			c.prom = sms.At(j).Scope().Name() == RemoteWriteScope
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				c.metric(ms.At(k), t, emit)
@@ -117,7 +120,7 @@ func (c *MetricConverter) Convert(md pmetric.Metrics, tenant string, emit func(*
 
 func (c *MetricConverter) metric(m pmetric.Metric, tenant string, emit func(*sample.Point)) {
 	typ := m.Type()
-	name := c.names.metric(m.Name(), m.Unit(), metricType(typ, typ == pmetric.MetricTypeSum && m.Sum().IsMonotonic()))
+	name := c.names.metric(m.Name(), m.Unit(), metricType(typ, typ == pmetric.MetricTypeSum && m.Sum().IsMonotonic()), c.prom)
 	switch typ {
 	case pmetric.MetricTypeGauge:
 		dps := m.Gauge().DataPoints()

@@ -8,6 +8,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
+// RemoteWriteScope is the instrumentation scope of metrics whose names
+// and attribute keys are Prometheus' already, those weir's remote-write
+// receiver converts: their names and labels are kept as they are, whatever
+// the TranslationStrategy.
+const RemoteWriteScope = "github.com/weirdev/weir/receiver/prometheusremotewrite"
+
 // maxNameCache bounds each of a namer's caches: names are few in practice,
 // but they come from outside and must not grow memory without end. Past
 // it a name is translated anew at each use.
@@ -56,6 +62,7 @@ type namer struct {
 type metricID struct {
 	name, unit string
 	typ        otlptranslator.MetricType
+	prom       bool // A RemoteWriteScope metric: kept as it is.
 }
 
 func newNamer(s otlptranslator.TranslationStrategyOption) namer {
@@ -74,13 +81,16 @@ func newNamer(s otlptranslator.TranslationStrategyOption) namer {
 // a metric whose name translates to nothing (one of no letter or digit);
 // weir keeps its points under that name with every character outside
 // [a-zA-Z0-9_:] replaced by '_' ("_" for an empty name).
-func (n *namer) metric(name, unit string, typ otlptranslator.MetricType) string {
-	id := metricID{name, unit, typ}
+func (n *namer) metric(name, unit string, typ otlptranslator.MetricType, prom bool) string {
+	id := metricID{name, unit, typ, prom}
 	if s, ok := n.metrics[id]; ok {
 		return s
 	}
 	id.name, id.unit = strings.Clone(name), strings.Clone(unit) // Views into a record.
-	s, err := n.metricNamer.Build(otlptranslator.Metric{Name: id.name, Unit: id.unit, Type: typ})
+	s, err := id.name, error(nil)
+	if !prom {
+		s, err = n.metricNamer.Build(otlptranslator.Metric{Name: id.name, Unit: id.unit, Type: typ})
+	}
 	if err != nil || s == "" {
 		s = sanitize(id.name, true)
 	}

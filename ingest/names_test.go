@@ -180,11 +180,64 @@ func TestNamerBounded(t *testing.T) {
 		if got, want := n.label(k), fmt.Sprintf("k_%d", i); got != want {
 			t.Fatalf("label(%q) = %q, want %q", k, got, want)
 		}
-		if got, want := n.metric(k, "s", otlptranslator.MetricTypeGauge), fmt.Sprintf("k_%d_seconds", i); got != want {
+		if got, want := n.metric(k, "s", otlptranslator.MetricTypeGauge, false), fmt.Sprintf("k_%d_seconds", i); got != want {
 			t.Fatalf("metric(%q) = %q, want %q", k, got, want)
 		}
 	}
 	if len(n.labels) > maxNameCache || len(n.metrics) > maxNameCache {
 		t.Fatalf("caches hold %d labels and %d metrics, bound %d", len(n.labels), len(n.metrics), maxNameCache)
+	}
+}
+
+// Metrics of the remote-write receiver's scope carry Prometheus names
+// already: a counter without _total, a histogram's _bucket series (a
+// counter too) and label names keep theirs, under every strategy, where
+// the same metrics of another scope are translated.
+func TestRemoteWriteNamesKept(t *testing.T) {
+	batch := func(scope string) pmetric.Metrics {
+		md := pmetric.NewMetrics()
+		sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
+		sm.Scope().SetName(scope)
+		for _, name := range []string{"http_requests", "rpc_duration_seconds_bucket"} {
+			m := sm.Metrics().AppendEmpty()
+			m.SetName(name)
+			m.SetUnit("seconds")
+			s := m.SetEmptySum()
+			s.SetIsMonotonic(true)
+			s.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+			dp := s.DataPoints().AppendEmpty()
+			dp.SetIntValue(1)
+			dp.Attributes().PutStr("a__b", "v")
+			dp.Attributes().PutStr("le", "0.5")
+		}
+		return md
+	}
+	for _, tc := range []struct {
+		scope string
+		want  string
+	}{
+		{RemoteWriteScope, `{__name__="http_requests", a__b="v", le="0.5"} {__name__="rpc_duration_seconds_bucket", a__b="v", le="0.5"}`},
+		{"otelhttp", `{__name__="http_requests_seconds_total", a_b="v", le="0.5"} {__name__="rpc_duration_seconds_bucket_total", a_b="v", le="0.5"}`},
+	} {
+		for _, s := range TranslationStrategies() {
+			if tc.scope != RemoteWriteScope && s != otlptranslator.UnderscoreEscapingWithSuffixes {
+				continue
+			}
+			md := batch(tc.scope)
+			raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fast, ref := NewMetricConverter(TranslationStrategy(s)), NewMetricConverter(TranslationStrategy(s))
+			got, want, took, err := convertBoth(fast, ref, raw, 0, "")
+			if err != nil || !took || strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("%s, %s: ConvertProto (took %v) and Convert disagree (%v):\n%s\nwant\n%s", tc.scope, s, took, err, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			var names []string
+			ref.Convert(md, "", func(p *sample.Point) { names = append(names, p.Labels.String()) })
+			if g := strings.Join(names, " "); g != tc.want {
+				t.Errorf("%s, %s: %s, want %s", tc.scope, s, g, tc.want)
+			}
+		}
 	}
 }
