@@ -71,10 +71,7 @@ func (m sdkMetric) batch(attr string) pmetric.Metrics {
 func names(t *testing.T, strategy otlptranslator.TranslationStrategyOption, m sdkMetric, attr string) (metricNames []string, label string) {
 	t.Helper()
 	md := m.batch(attr)
-	raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := mustMarshalMetrics(t, md)
 	fast, ref := NewMetricConverter(TranslationStrategy(strategy)), NewMetricConverter(TranslationStrategy(strategy))
 	got, want, _, err := convertBoth(fast, ref, raw, 0, "")
 	if err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -224,10 +221,7 @@ func TestRemoteWriteNamesKept(t *testing.T) {
 				continue
 			}
 			md := batch(tc.scope)
-			raw, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := mustMarshalMetrics(t, md)
 			fast, ref := NewMetricConverter(TranslationStrategy(s)), NewMetricConverter(TranslationStrategy(s))
 			got, want, took, err := convertBoth(fast, ref, raw, 0, "")
 			if err != nil || !took || strings.Join(got, "\n") != strings.Join(want, "\n") {
