@@ -3,6 +3,7 @@ package ingest
 import (
 	"time"
 
+	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
@@ -11,7 +12,10 @@ import (
 type ConvertOpt struct{ fn func(*convertConfig) }
 
 type convertConfig struct {
+	strategy     otlptranslator.TranslationStrategyOption
 	promote      []string
+	promoteAll   bool
+	ignore       []string
 	tenantAttr   string
 	fallback     string
 	spanDims     []string
@@ -20,15 +24,44 @@ type convertConfig struct {
 }
 
 func defaultConvertConfig() convertConfig {
-	return convertConfig{staleAfter: 30 * time.Minute, maxSpanCache: 1 << 14}
+	return convertConfig{strategy: otlptranslator.UnderscoreEscapingWithSuffixes, staleAfter: 30 * time.Minute, maxSpanCache: 1 << 14}
+}
+
+// TranslationStrategy says how metric names and attribute keys become
+// Prometheus names, as Prometheus' OTLP receiver's
+// otlp.translation_strategy does (see otlptranslator). The default,
+// UnderscoreEscapingWithSuffixes, is that receiver's: the OTel SDK's
+// http.server.request.duration (unit s, a histogram) becomes
+// http_server_request_duration_seconds, a monotonic sum of unit By
+// x_bytes_total, attribute http.route the label http_route. A strategy that
+// is not one of TranslationStrategies is ignored. SpanConverter ignores it.
+func TranslationStrategy(s otlptranslator.TranslationStrategyOption) ConvertOpt {
+	return ConvertOpt{func(c *convertConfig) {
+		if _, err := ParseTranslationStrategy(string(s)); err == nil {
+			c.strategy = s
+		}
+	}}
 }
 
 // PromoteResourceAttributes makes the named resource attributes labels of
-// every point of the resource (names sanitized). service.name always becomes
-// service_name; other resource attributes are dropped unless named here.
-// A data point attribute of the same label name wins over a resource one.
+// every point of the resource, named as attribute keys are (see
+// TranslationStrategy), as Prometheus' otlp.promote_resource_attributes
+// does: a data point attribute of the same label name wins. Every point
+// also gets job (service.namespace/service.name, or service.name alone) and
+// instance (service.instance.id), which win over point attributes; other
+// resource attributes are not labels.
 func PromoteResourceAttributes(attrs ...string) ConvertOpt {
 	return ConvertOpt{func(c *convertConfig) { c.promote = append([]string(nil), attrs...) }}
+}
+
+// PromoteAllResourceAttributes promotes every resource attribute but the
+// ignored ones, as Prometheus' otlp.promote_all_resource_attributes with
+// ignore_resource_attributes; it replaces PromoteResourceAttributes. Its
+// records take ConvertProto's slow path (ErrNeedsPdata).
+func PromoteAllResourceAttributes(ignore ...string) ConvertOpt {
+	return ConvertOpt{func(c *convertConfig) {
+		c.promoteAll, c.ignore = true, append([]string(nil), ignore...)
+	}}
 }
 
 // TenantAttribute names a resource attribute that holds the tenant. It

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/weirdev/weir/sample"
@@ -16,7 +16,8 @@ import (
 
 // ErrNeedsPdata is ConvertProto's answer for a record it leaves to
 // DecodeMetrics + Convert: one holding the deprecated
-// instrumentation_library_metrics. It says nothing of the record's validity.
+// instrumentation_library_metrics, or any record of a converter with
+// PromoteAllResourceAttributes. It says nothing of the record's validity.
 var ErrNeedsPdata = errors.New("ingest: metrics record needs pdata")
 
 // metricProtoState is what MetricConverter.ConvertProto reuses from record
@@ -43,6 +44,9 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 	if len(raw) == 0 {
 		return fmt.Errorf("ingest: decode %s metrics (0 bytes): %w", EncodingProto, errEmpty)
 	}
+	if c.cfg.promoteAll {
+		return ErrNeedsPdata // The scan keeps only the attributes it is told of.
+	}
 	f := c.metricProto()
 	d := &f.ms
 	d.reset(raw)
@@ -68,17 +72,20 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 			// Copies: Convert's labels (the pdata metrics') keep them.
 			res = m.res
 			r := d.res[res]
-			c.res = c.res[:0]
-			if r.svc.kind != valAbsent {
-				c.res = append(c.res, resourceLabel{"service_name", strings.Clone(f.str(r.svc))})
+			dims := d.resDims[res*nd : res*nd+nd]
+			ns, inst := dims[0], dims[1] // metricProto's identity dims.
+			c.res = appendIdentity(c.res[:0], f.str(ns), f.str(r.svc), f.str(inst), ns.kind != valAbsent, r.svc.kind != valAbsent, inst.kind != valAbsent)
+			for j := range c.res {
+				c.res[j].value = strings.Clone(c.res[j].value)
 			}
-			for j, k := range d.dims {
-				if v := d.resDims[res*nd+j]; v.kind != valAbsent {
-					c.res = append(c.res, resourceLabel{c.names.label(k), strings.Clone(f.str(v))})
+			for j, k := range d.dims[identityDims:] {
+				if v := dims[identityDims+j]; v.kind != valAbsent {
+					c.res = append(c.res, resourceLabel{name: c.names.label(k), value: strings.Clone(f.str(v))})
 				}
 			}
 			t = f.resolveTenant(&c.cfg, tenant, r.tenant)
 		}
+		c.prom = m.prom
 		if m.pd != nil {
 			c.metric(*m.pd, t, emit)
 			continue
@@ -100,7 +107,14 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 				continue
 			}
 		}
-		name := c.names.metric(d.view(m.name.off, m.name.end))
+		var typ otlptranslator.MetricType = otlptranslator.MetricTypeGauge
+		if m.sum {
+			typ = otlptranslator.MetricTypeNonMonotonicCounter
+			if m.monotonic {
+				typ = otlptranslator.MetricTypeMonotonicCounter
+			}
+		}
+		name := c.names.metric(d.view(m.name.off, m.name.end), d.view(m.unit.off, m.unit.end), typ, m.prom)
 		for i := m.first; i < m.end; i++ {
 			p := &d.points[i]
 			attrs := d.attrs[p.attrs:p.attrsEnd]
@@ -137,10 +151,15 @@ func (c *MetricConverter) ConvertProto(raw []byte, tenant string, emit func(*sam
 	return nil
 }
 
+// identityDims are the resource attributes metricProto's scan looks up
+// before the promoted ones: service.namespace and service.instance.id (the
+// scan keeps service.name of its own).
+const identityDims = 2
+
 func (c *MetricConverter) metricProto() *metricProtoState {
 	if c.fast == nil {
 		f := &metricProtoState{protoState: protoState{tenants: map[string]string{}}}
-		f.protoState.scan.dims = c.cfg.promote
+		f.protoState.scan.dims = append([]string{serviceNamespaceAttr, serviceInstanceIDAttr}, c.cfg.promote...)
 		f.protoState.scan.tenantAttr = c.cfg.tenantAttr
 		f.ms.spanScan = &f.protoState.scan
 		c.fast = f
@@ -170,9 +189,8 @@ func (c *MetricConverter) scanLabels(f *metricProtoState, name string, attrs []s
 	if e != nil {
 		return e
 	}
-	return c.build(h, k, strings.Clone(name), "", "", func(b *labels.Builder) {
-		for _, a := range attrs {
-			b.Set(strings.Clone(c.names.label(a.key)), strings.Clone(f.str(a.val)))
-		}
-	})
+	for _, a := range attrs {
+		c.attrs = append(c.attrs, attrLabel{strings.Clone(a.key), c.labelName(a.key), strings.Clone(f.str(a.val))})
+	}
+	return c.build(h, k, name, "", "")
 }

@@ -25,11 +25,13 @@ type metricScan struct {
 // metric decoded by pdata (pd).
 type scanMetric struct {
 	name       scanValue // valStr, or valAbsent for no name.
+	unit       scanValue
 	res        int
 	sum        bool
 	temporal   int32 // AggregationTemporality of a sum.
 	monotonic  bool
-	first, end int // Its points: metricScan.points[first:end].
+	prom       bool // Of a RemoteWriteScope scope.
+	first, end int  // Its points: metricScan.points[first:end].
 	pd         *pmetric.Metric
 }
 
@@ -108,7 +110,8 @@ func (d *metricScan) resourceMetrics(start, end int) error {
 
 func (d *metricScan) scopeMetrics(start, end, ri int) error {
 	b := d.raw[:end]
-	n := 0
+	n, first := 0, len(d.metrics)
+	var scope scanValue
 	for pos := start; pos < end; {
 		num, wt, v := tagAt(b, pos)
 		if v < 0 {
@@ -125,7 +128,9 @@ func (d *metricScan) scopeMetrics(start, end, ri int) error {
 			if s, e = lenAt(b, v); wt != wireLen || e < 0 {
 				return fieldError(b, pos, "scope", -1, wireLen)
 			}
-			err = within(d.scope(s, e), "scope", -1)
+			if err = within(d.scope(s, e), "scope", -1); err == nil {
+				scope = d.scopeName(s, e)
+			}
 		case 2:
 			if s, e = lenAt(b, v); wt != wireLen || e < 0 {
 				return fieldError(b, pos, "metrics", n, wireLen)
@@ -143,6 +148,11 @@ func (d *metricScan) scopeMetrics(start, end, ri int) error {
 			return err
 		}
 		pos = e
+	}
+	if d.view(scope.off, scope.end) == RemoteWriteScope {
+		for i := first; i < len(d.metrics); i++ {
+			d.metrics[i].prom = true
+		}
 	}
 	return nil
 }
@@ -184,8 +194,11 @@ func (d *metricScan) metric(start, end, ri int) error {
 			}
 			m.name = scanValue{kind: valStr, off: s, end: e}
 		case 2, 3:
-			if _, e = lenAt(b, v); wt != wireLen || e < 0 {
+			if s, e = lenAt(b, v); wt != wireLen || e < 0 {
 				return fieldError(b, pos, metricStringFields[num], -1, wireLen)
+			}
+			if num == 3 {
+				m.unit = scanValue{kind: valStr, off: s, end: e}
 			}
 		case 5, 7:
 			if data {
@@ -213,6 +226,32 @@ func (d *metricScan) metric(start, end, ri int) error {
 	m.end = len(d.points)
 	d.metrics = append(d.metrics, m)
 	return nil
+}
+
+// scopeName returns the name of the InstrumentationScope at raw[start:end],
+// which scope checked: its last name field, as pdata keeps.
+func (d *metricScan) scopeName(start, end int) scanValue {
+	var name scanValue
+	b := d.raw[:end]
+	for pos := start; pos < end; {
+		num, wt, v := tagAt(b, pos)
+		if v < 0 {
+			num, wt, v = tagSlow(b, pos)
+		}
+		var e int
+		if num == 1 && wt == wireLen {
+			var s int
+			s, e = lenAt(b, v)
+			name = scanValue{kind: valStr, off: s, end: e}
+		} else {
+			e, _ = skipUnknown(b, pos, v, num, wt)
+		}
+		if e <= pos { // scope checked the message: this only guards the loop.
+			break
+		}
+		pos = e
+	}
+	return name
 }
 
 // pdataMetric decodes the Metric at raw[start:end] with pdata, wrapped in a

@@ -74,9 +74,12 @@ func fastMetricsCorpus(steps int) [][]byte {
 			switch r {
 			case 0:
 				ra.PutStr("service.name", "checkout")
+				ra.PutStr("service.namespace", "shop")
+				ra.PutStr("service.instance.id", "pod-1")
 				ra.PutStr("deployment.environment", "prod")
 				ra.PutStr("tenant", "team-a")
 			case 1:
+				ra.PutInt("service.instance.id", 3)
 				ra.PutInt("service.name", 7)
 				ra.PutBool("deployment.environment", true)
 				ra.PutStr("service.name", "second") // Get takes the first
@@ -98,7 +101,9 @@ func fastMetricsCorpus(steps int) [][]byte {
 				case 0:
 					dp.SetDoubleValue(1.5 + float64(step))
 					dp.Attributes().PutStr("http.method", "GET")
+					dp.Attributes().PutStr("http_method", "get") // The same label name: joined.
 					dp.Attributes().PutInt("code", 200)
+					dp.Attributes().PutStr("job", "a point's job") // job is the resource's.
 				case 1:
 					dp.SetIntValue(int64(-3 * step))
 					dp.Attributes().PutDouble("ratio", 0.25)
@@ -134,6 +139,7 @@ func fastMetricsCorpus(steps int) [][]byte {
 			for j, name := range names {
 				s := ms.AppendEmpty()
 				s.SetName(name)
+				s.SetUnit([]string{"{request}", "s", "By", ""}[j])
 				sum := s.SetEmptySum()
 				sum.SetAggregationTemporality(temps[j])
 				sum.SetIsMonotonic(j != 2)
@@ -225,6 +231,11 @@ func TestMetricsConvertProtoEqualsPdata(t *testing.T) {
 	t.Logf("%d records, %d through the fast path, %d points equal", len(corpus), fastRecords, points)
 	if err := fast.ConvertProto(nil, "", func(*sample.Point) {}); err == nil {
 		t.Error("an empty record was accepted")
+	}
+	// Every resource attribute promoted: the scan does not keep them all.
+	all := NewMetricConverter(PromoteAllResourceAttributes("tenant"))
+	if err := all.ConvertProto(corpus[0], "", func(*sample.Point) { t.Fatal("a point") }); !errors.Is(err, ErrNeedsPdata) {
+		t.Errorf("PromoteAllResourceAttributes: ConvertProto answered %v, want ErrNeedsPdata", err)
 	}
 }
 

@@ -160,3 +160,12 @@ func metricBatch(step int) pmetric.Metrics {
 func collect(dst *[]sample.Point) func(*sample.Point) {
 	return func(p *sample.Point) { *dst = append(*dst, *p) }
 }
+
+func mustMarshalMetrics(t testing.TB, md pmetric.Metrics) []byte {
+	t.Helper()
+	b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

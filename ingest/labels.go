@@ -1,41 +1,6 @@
 package ingest
 
-import (
-	"strings"
-
-	"go.opentelemetry.io/collector/pdata/pcommon"
-)
-
-// maxNameCache bounds the sanitized-name cache: attribute keys are few in
-// practice, but they come from outside and must not grow memory without end.
-const maxNameCache = 4096
-
-// nameCache remembers sanitized attribute keys so that the common keys with
-// dots ("http.method") cost a map lookup instead of an allocation per point.
-type nameCache map[string]string
-
-// label returns key as a valid Prometheus label name.
-func (c nameCache) label(key string) string {
-	if validName(key, false) {
-		return key
-	}
-	if s, ok := c[key]; ok {
-		return s
-	}
-	s := sanitize(key, false)
-	if len(c) < maxNameCache {
-		c[strings.Clone(key)] = s // key may be a view into a record
-	}
-	return s
-}
-
-// metric returns name as a valid Prometheus metric name.
-func (c nameCache) metric(name string) string {
-	if validName(name, true) {
-		return name
-	}
-	return sanitize(name, true)
-}
+import "strings"
 
 func nameByte(b byte, colon bool) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || colon && b == ':'
@@ -76,29 +41,12 @@ func sanitize(s string, colon bool) string {
 	return b.String()
 }
 
-// resourceLabel is one resource attribute promoted to a label.
-type resourceLabel struct{ name, value string }
-
-// resourceLabels returns the labels a resource contributes to every point:
-// service.name as service_name, plus the promoted attributes. It appends to
-// dst so that the caller can reuse one buffer per batch.
-func resourceLabels(dst []resourceLabel, attrs pcommon.Map, promote []string, names nameCache) []resourceLabel {
-	if v, ok := attrs.Get("service.name"); ok {
-		dst = append(dst, resourceLabel{"service_name", v.AsString()})
-	}
-	for _, k := range promote {
-		if v, ok := attrs.Get(k); ok {
-			dst = append(dst, resourceLabel{names.label(k), v.AsString()})
-		}
-	}
-	return dst
-}
-
 // metricNameLabel is Prometheus' __name__ (labels.MetricName is deprecated).
 const metricNameLabel = "__name__"
 
-// LabelName returns the label name ingest gives an attribute key, for
-// example span dimension "http.route" → "http_route".
+// LabelName returns the label name of a span dimension, for example
+// "http.route" → "http_route". Metric attributes are named by the
+// translation strategy instead (see TranslationStrategy).
 func LabelName(key string) string {
 	if validName(key, false) {
 		return key

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -37,9 +39,9 @@ type cachedLabels struct {
 	series sample.Series
 }
 
-// labels returns the cached sorted label set of one point: resource
-// labels, then the point's attributes (which win on equal names), then extra
-// and __name__.
+// labels returns the cached sorted label set of one point: the point's
+// attributes, the promoted resource labels they do not name, job and
+// instance, extra and __name__.
 func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraValue string) *cachedLabels {
 	k := c.keyHead(name, extra, extraValue)
 	for key, v := range attrs.All() {
@@ -61,11 +63,10 @@ func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraVal
 	if e != nil {
 		return e
 	}
-	return c.build(h, k, name, extra, extraValue, func(b *labels.Builder) {
-		for key, v := range attrs.All() {
-			b.Set(c.names.label(key), v.AsString())
-		}
-	})
+	for key, v := range attrs.All() {
+		c.attrs = append(c.attrs, attrLabel{key, c.labelName(key), v.AsString()})
+	}
+	return c.build(h, k, name, extra, extraValue)
 }
 
 // keyHead starts the cache key of a label set in the scratch buffer: the
@@ -73,9 +74,19 @@ func (c *MetricConverter) labels(name string, attrs pcommon.Map, extra, extraVal
 func (c *MetricConverter) keyHead(name, extra, extraValue string) []byte {
 	k := c.lcache.scratch[:0]
 	for _, l := range c.res {
-		k = appendKeyString(appendKeyString(k, l.name), l.value)
+		k = appendKeyBool(appendKeyString(appendKeyString(k, l.name), l.value), l.identifying)
 	}
+	k = appendKeyBool(k, c.prom) // Attribute keys are named otherwise.
 	return appendKeyString(appendKeyString(appendKeyString(append(k, 0), name), extra), extraValue)
+}
+
+// labelName is the label name of attribute key key of the metric being
+// converted (never a view into a record).
+func (c *MetricConverter) labelName(key string) string {
+	if c.prom {
+		return strings.Clone(key)
+	}
+	return c.names.label(key)
 }
 
 // cached returns the entry cached under key k (nil if none) and k's hash.
@@ -88,14 +99,38 @@ func (lc *labelCache) cached(k []byte) (*cachedLabels, uint64) {
 	return nil, h
 }
 
-// build makes the label set of key k (hash h), caches it and returns its
-// entry: the resource labels, what setAttrs sets, extra, __name__.
-func (c *MetricConverter) build(h uint64, k []byte, name, extra, extraValue string, setAttrs func(*labels.Builder)) *cachedLabels {
+// attrLabel is a point attribute: its key, label name and value.
+type attrLabel struct{ key, name, value string }
+
+// build makes the label set of key k (hash h) from c.attrs (which it
+// empties), caches it and returns its entry, in Prometheus' order: the
+// attributes (values of keys that name the same label joined with ';', in
+// key order), the promoted resource labels they do not name, job and
+// instance, extra, __name__.
+func (c *MetricConverter) build(h uint64, k []byte, name, extra, extraValue string) *cachedLabels {
 	c.b.Reset(labels.EmptyLabels())
-	for _, l := range c.res {
-		c.b.Set(l.name, l.value)
+	if len(c.attrs) > 1 {
+		slices.SortStableFunc(c.attrs, func(a, b attrLabel) int { return strings.Compare(a.key, b.key) })
 	}
-	setAttrs(c.b)
+	for _, a := range c.attrs {
+		if old := c.b.Get(a.name); old != "" {
+			c.b.Set(a.name, old+";"+a.value)
+		} else {
+			c.b.Set(a.name, a.value)
+		}
+	}
+	clear(c.attrs)
+	c.attrs = c.attrs[:0]
+	for _, l := range c.res {
+		if !l.identifying && c.b.Get(l.name) == "" {
+			c.b.Set(l.name, l.value)
+		}
+	}
+	for _, l := range c.res {
+		if l.identifying {
+			c.b.Set(l.name, l.value)
+		}
+	}
 	if extra != "" {
 		c.b.Set(extra, extraValue)
 	}

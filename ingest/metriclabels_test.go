@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/prometheus/otlptranslator"
 	"github.com/prometheus/prometheus/model/labels"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -12,15 +13,23 @@ import (
 )
 
 // wantLabels builds a point's labels as the converter documents them,
-// without its cache: resource labels, attributes (winning on equal names),
+// without its cache, for attributes of distinct label names: the
+// attributes, promoted resource labels they do not name, job and instance,
 // __name__.
 func wantLabels(res []resourceLabel, name string, attrs pcommon.Map) labels.Labels {
 	b := labels.NewBuilder(labels.EmptyLabels())
-	for _, l := range res {
-		b.Set(l.name, l.value)
-	}
+	namer := otlptranslator.LabelNamer{}
 	for k, v := range attrs.All() {
-		b.Set(LabelName(k), v.AsString())
+		n, err := namer.Build(k)
+		if err != nil {
+			n = "_"
+		}
+		b.Set(n, v.AsString())
+	}
+	for _, l := range res {
+		if l.identifying || b.Get(l.name) == "" {
+			b.Set(l.name, l.value)
+		}
 	}
 	b.Set(metricNameLabel, name)
 	return b.Labels()
@@ -51,13 +60,14 @@ func TestMetricLabelCache(t *testing.T) {
 	add(func(m pcommon.Map) { m.PutEmptySlice("k").AppendEmpty().SetStr("x") })
 	add(func(m pcommon.Map) { m.PutEmptyMap("k").PutStr("a", "b") })
 	add(func(m pcommon.Map) { m.PutEmpty("k") })
-	add(func(m pcommon.Map) { m.PutStr("k", "1"); m.PutStr("service.name", "override") })
+	add(func(m pcommon.Map) { m.PutStr("k", "1"); m.PutStr("service.name", "a label") })
+	add(func(m pcommon.Map) { m.PutStr("k", "1"); m.PutStr("job", "the resource's wins") })
 	add(func(m pcommon.Map) { m.PutStr("k1", ""); m.PutStr("", "k1") }) // strings do not run together
 	add(func(m pcommon.Map) { m.PutStr("k", ""); m.PutStr("1", "") })
 	for i := range 20 {
 		add(func(m pcommon.Map) { m.PutStr("i", fmt.Sprint(i)) })
 	}
-	res := []resourceLabel{{"service_name", "checkout"}}
+	res := []resourceLabel{{"job", "checkout", true}}
 	check := func(c *MetricConverter, round int) {
 		t.Helper()
 		i := 0

@@ -3,6 +3,7 @@ package ingest
 import (
 	"hash/maphash"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,10 +20,13 @@ import (
 // It is not safe for concurrent use.
 type MetricConverter struct {
 	cfg    convertConfig
-	names  nameCache
+	names  namer
 	lcache labelCache
 	b      *labels.Builder
 	res    []resourceLabel
+	attrs  []attrLabel // A point's attributes, on a label cache miss.
+	// prom is true while converting a RemoteWriteScope metric.
+	prom bool
 	// stats counts the data points read (TakeStats); why is the reason
 	// the last cumulative point yielded no increase.
 	stats ConvertStats
@@ -47,7 +51,6 @@ type MetricConverter struct {
 func NewMetricConverter(opts ...ConvertOpt) *MetricConverter {
 	c := &MetricConverter{
 		cfg:    defaultConvertConfig(),
-		names:  nameCache{},
 		lcache: labelCache{seed: maphash.MakeSeed(), m: map[uint64]*cachedLabels{}, max: maxMetricLabels},
 		b:      labels.NewBuilder(labels.EmptyLabels()),
 		now:    time.Now,
@@ -59,6 +62,7 @@ func NewMetricConverter(opts ...ConvertOpt) *MetricConverter {
 	for _, o := range opts {
 		o.fn(&c.cfg)
 	}
+	c.names = newNamer(c.cfg.strategy)
 	return c
 }
 
@@ -91,10 +95,13 @@ func (c *MetricConverter) Series() int { return len(c.nums) + len(c.hists) + len
 //     ExponentialHistogram; cumulative -> per-bucket deltas, same rules.
 //   - Summary: Gauges name{quantile="q"}, name_sum and name_count.
 //
-// Labels are __name__ (the metric name, characters outside [a-zA-Z0-9_:]
-// replaced by '_'), the point's attributes (names sanitized likewise, without
-// ':', and a leading digit prefixed by '_'), service_name from the resource's
-// service.name, and the PromoteResourceAttributes.
+// Labels are those Prometheus' OTLP receiver gives the point: __name__ (the
+// metric name under the TranslationStrategy, with unit and type suffixes by
+// default), the point's attributes (their keys named likewise; values of keys
+// that name the same label are joined with ';', in key order), job and
+// instance from the resource's service.namespace, service.name and
+// service.instance.id (see PromoteResourceAttributes), and the promoted
+// resource attributes.
 //
 // Points flagged "no recorded value" yield nothing and end the series'
 // cumulative state; NaN values, unspecified temporality and malformed
@@ -112,10 +119,11 @@ func (c *MetricConverter) Convert(md pmetric.Metrics, tenant string, emit func(*
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
 		attrs := rm.Resource().Attributes()
-		c.res = resourceLabels(c.res[:0], attrs, c.cfg.promote, c.names)
+		c.resourceLabels(attrs)
 		t := c.cfg.tenant(tenant, attrs)
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
+			c.prom = sms.At(j).Scope().Name() == RemoteWriteScope
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				c.metric(ms.At(k), t, emit)
@@ -125,8 +133,9 @@ func (c *MetricConverter) Convert(md pmetric.Metrics, tenant string, emit func(*
 }
 
 func (c *MetricConverter) metric(m pmetric.Metric, tenant string, emit func(*sample.Point)) {
-	name := c.names.metric(m.Name())
-	switch m.Type() {
+	typ := m.Type()
+	name := c.names.metric(m.Name(), m.Unit(), metricType(typ, typ == pmetric.MetricTypeSum && m.Sum().IsMonotonic()), c.prom)
+	switch typ {
 	case pmetric.MetricTypeGauge:
 		dps := m.Gauge().DataPoints()
 		for i := 0; i < dps.Len(); i++ {
@@ -175,6 +184,33 @@ func (c *MetricConverter) metric(m pmetric.Metric, tenant string, emit func(*sam
 		}
 	case pmetric.MetricTypeSummary:
 		c.summary(m.Summary().DataPoints(), name, tenant, emit)
+	}
+}
+
+// resourceLabels sets c.res to the labels of a resource of attributes attrs.
+func (c *MetricConverter) resourceLabels(attrs pcommon.Map) {
+	get := func(k string) (string, bool) {
+		if v, ok := attrs.Get(k); ok {
+			return v.AsString(), true
+		}
+		return "", false
+	}
+	ns, hasNs := get(serviceNamespaceAttr)
+	svc, hasSvc := get(serviceNameAttr)
+	inst, hasInst := get(serviceInstanceIDAttr)
+	c.res = appendIdentity(c.res[:0], ns, svc, inst, hasNs, hasSvc, hasInst)
+	if c.cfg.promoteAll {
+		for k, v := range attrs.All() {
+			if !slices.Contains(c.cfg.ignore, k) {
+				c.res = append(c.res, resourceLabel{name: c.names.label(k), value: v.AsString()})
+			}
+		}
+		return
+	}
+	for _, k := range c.cfg.promote {
+		if v, ok := get(k); ok {
+			c.res = append(c.res, resourceLabel{name: c.names.label(k), value: v})
+		}
 	}
 }
 

@@ -74,6 +74,14 @@ func oneMetric(name string, fill func(m pmetric.Metric)) pmetric.Metrics {
 	return md
 }
 
+// withResource adds the attributes kv (key, value, ...) to md's first resource.
+func withResource(md pmetric.Metrics, kv ...string) pmetric.Metrics {
+	for i := 0; i+1 < len(kv); i += 2 {
+		md.ResourceMetrics().At(0).Resource().Attributes().PutStr(kv[i], kv[i+1])
+	}
+	return md
+}
+
 func putExemplar(es pmetric.ExemplarSlice, trace int, v float64, asInt bool, at time.Duration) {
 	e := es.AppendEmpty()
 	e.SetTraceID(traceID(trace))
@@ -91,7 +99,7 @@ func wantExemplar(trace int, v float64, at time.Duration) sample.Exemplar {
 }
 
 func TestMetricConvertTypes(t *testing.T) {
-	svc := []string{"service_name", "checkout"}
+	svc := []string{"job", "checkout"}
 	lbls := func(kv ...string) labels.Labels { return labels.FromStrings(append(kv, svc...)...) }
 	for _, tc := range []struct {
 		name string
@@ -108,7 +116,7 @@ func TestMetricConvertTypes(t *testing.T) {
 			dp.Attributes().PutInt("2xx", 1)
 		}),
 		want: []sample.Point{{Kind: sample.Gauge, T: ms(time.Second), V: 42,
-			Labels: lbls("__name__", "process_memory_usage", "memory_state", "used", "_2xx", "1")}},
+			Labels: lbls("__name__", "process_memory_usage", "memory_state", "used", "key_2xx", "1")}},
 	}, {
 		name: "promoted resource attribute, point attribute wins",
 		opts: []ConvertOpt{PromoteResourceAttributes("k8s.namespace.name", "absent")},
@@ -116,11 +124,34 @@ func TestMetricConvertTypes(t *testing.T) {
 			dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
 			dp.SetTimestamp(ts(0))
 			dp.SetDoubleValue(1.5)
-			dp.Attributes().PutStr("service.name", "override") // Sanitizes to service_name.
+			dp.Attributes().PutStr("service.name", "override") // A label, service_name.
+			dp.Attributes().PutStr("k8s.namespace.name", "point")
 			dp.Attributes().PutStr("__name__", "not the name")
 		}),
 		want: []sample.Point{{Kind: sample.Gauge, T: ms(0), V: 1.5,
-			Labels: labels.FromStrings("__name__", "g", "k8s_namespace_name", "shop", "service_name", "override")}},
+			Labels: labels.FromStrings("__name__", "g", "job", "checkout", "k8s_namespace_name", "point", "service_name", "override")}},
+	}, {
+		name: "promoted resource attribute, job and instance",
+		opts: []ConvertOpt{PromoteResourceAttributes("k8s.namespace.name", "service.name")},
+		md: withResource(oneMetric("g", func(m pmetric.Metric) {
+			dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
+			dp.SetTimestamp(ts(0))
+			dp.SetDoubleValue(1.5)
+			dp.Attributes().PutStr("job", "a point's")
+			dp.Attributes().PutStr("instance", "a point's")
+		}), "service.namespace", "team-a", "service.instance.id", "627cc493", "host.name", "not promoted"),
+		want: []sample.Point{{Kind: sample.Gauge, T: ms(0), V: 1.5,
+			Labels: labels.FromStrings("__name__", "g", "job", "team-a/checkout", "instance", "627cc493", "k8s_namespace_name", "shop", "service_name", "checkout")}},
+	}, {
+		name: "every resource attribute promoted but the ignored",
+		opts: []ConvertOpt{PromoteAllResourceAttributes("host.name")},
+		md: withResource(oneMetric("g", func(m pmetric.Metric) {
+			dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
+			dp.SetTimestamp(ts(0))
+			dp.SetDoubleValue(1)
+		}), "host.name", "not promoted", "cloud.region", "eu-1"),
+		want: []sample.Point{{Kind: sample.Gauge, T: ms(0), V: 1,
+			Labels: labels.FromStrings("__name__", "g", "job", "checkout", "service_name", "checkout", "k8s_namespace_name", "shop", "cloud_region", "eu-1")}},
 	}, {
 		name: "delta monotonic sum with int exemplar",
 		md: oneMetric("requests", func(m pmetric.Metric) {
@@ -135,7 +166,7 @@ func TestMetricConvertTypes(t *testing.T) {
 			putExemplar(dp.Exemplars(), 6, 4, false, 58*time.Second)
 		}),
 		want: []sample.Point{{Kind: sample.Delta, T: ms(time.Minute), V: 7,
-			Labels: lbls("__name__", "requests"), Exemplar: wantExemplar(5, 3, 59*time.Second)}},
+			Labels: lbls("__name__", "requests_total"), Exemplar: wantExemplar(5, 3, 59*time.Second)}},
 	}, {
 		name: "delta non-monotonic sum",
 		md: oneMetric("queue.change", func(m pmetric.Metric) {

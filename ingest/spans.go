@@ -56,9 +56,8 @@ func NewSpanConverter(opts ...ConvertOpt) *SpanConverter {
 	for _, o := range opts {
 		o.fn(&c.cfg)
 	}
-	names := nameCache{}
 	for _, d := range c.cfg.spanDims {
-		c.dimNames = append(c.dimNames, names.label(d))
+		c.dimNames = append(c.dimNames, LabelName(d))
 	}
 	c.dims = make([]string, len(c.dimNames))
 	return c

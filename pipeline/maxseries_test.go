@@ -20,7 +20,7 @@ func TestMaxSeriesOverflow(t *testing.T) {
 	s := mustRules(t, `
 rollup:
   - name: by-user
-    match: req
+    match: req_total
     output: req_by_user
     by: [user]
     aggregations: [sum, count]
@@ -63,7 +63,7 @@ func TestMaxSeriesRefused(t *testing.T) {
 		_, err := rules.Parse("test.yaml", []byte(`
 rollup:
   - name: r
-    match: req
+    match: req_total
     output: o
     aggregations: [sum]
     policies: [10s:2d]
@@ -83,13 +83,13 @@ limits:
   default: {max_series: 4}
 rollup:
   - name: sums
-    match: req
+    match: req_total
     output: req_sum
     by: [user]
     aggregations: [sum]
     policies: [10s:2d]
   - name: counts
-    match: req
+    match: req_total
     output: req_count
     by: [user]
     aggregations: [count]

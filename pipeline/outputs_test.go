@@ -76,15 +76,15 @@ func TestPassThrough(t *testing.T) {
 func TestPassThroughOncePerPolicy(t *testing.T) {
 	const src = `
 rollup:
-  - {name: c-sum, match: c, output: 'c:all', aggregations: [sum], policies: [10s:1d], keep_original: true}
+  - {name: c-sum, match: c_total, output: 'c:all', aggregations: [sum], policies: [10s:1d], keep_original: true}
 mapping:
-  - {name: c-map, match: c, policies: [10s:1d]}
+  - {name: c-map, match: c_total, policies: [10s:1d]}
 `
 	p, log := testPipeline(t, mustRules(t, src), plan.Unmatched{}, nil, "10s:1d")
 	send(t, p, gaugePoint{name: "c", sec: 1, v: 2, delta: true}, gaugePoint{name: "c", sec: 2, v: 3, delta: true})
 	flush(t, p)
 	checkSamples(t, log, []string{
 		`10s:1d {__name__="c:all_sum"}@` + at(10) + `=5`,
-		`10s:1d {__name__="c"}@` + at(10) + `=5`,
+		`10s:1d {__name__="c_total"}@` + at(10) + `=5`, // The counter c.
 	})
 }

@@ -8,7 +8,7 @@ import (
 
 const totalRules = `
 rollup:
-  - {name: reqs, match: reqs, output: reqs, by: [svc], aggregations: [total], policies: [10s:1d]}
+  - {name: reqs, match: reqs_total, output: reqs, by: [svc], aggregations: [total], policies: [10s:1d]}
 `
 
 // The total aggregation writes a running total across windows, as a

@@ -15,11 +15,9 @@ import (
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-)
 
-// RemoteWriteScope is the instrumentation scope of the metrics converted
-// from remote write.
-const RemoteWriteScope = "github.com/weirdev/weir/receiver/prometheusremotewrite"
+	"github.com/weirdev/weir/ingest"
+)
 
 // rwSeries is one remote-write series, of either protocol version.
 type rwSeries struct {
@@ -171,7 +169,7 @@ func cumulative(name string, typ model.MetricType) bool {
 func convert(series []rwSeries, errs []error) rwConverted {
 	c := rwConverted{md: pmetric.NewMetrics(), errs: errs}
 	sm := c.md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
-	sm.Scope().SetName(RemoteWriteScope)
+	sm.Scope().SetName(ingest.RemoteWriteScope) // Prometheus names: ingest keeps them.
 	type key struct {
 		name string
 		sum  bool

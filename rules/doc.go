@@ -15,7 +15,7 @@
 //	  - name: http-latency-by-service
 //	    match: 'http_server_request_duration_seconds{env!="dev"}'
 //	    output: http_server_request_duration_seconds:by_service
-//	    by: [service_name]     # or without: [instance, pod]; never both
+//	    by: [job]              # or without: [instance, pod]; never both
 //	    aggregations: [count, sum, p50, p99]
 //	    policies: [10s:2d, 1m:40d]
 //	    keep_original: false   # also write the input series as it came

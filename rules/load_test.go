@@ -131,7 +131,7 @@ func TestShippedExample(t *testing.T) {
 		if len(s.Limits().Tenants) == 0 || s.Limits().Default.Unlimited() {
 			t.Errorf("Load(%s): limits %+v, want a default and tenants", path, s.Limits())
 		}
-		m := s.Match(lbls("__name__", "http_server_request_duration_seconds", "env", "prod", "service_name", "checkout", "pod", "p-1"))
+		m := s.Match(lbls("__name__", "http_server_request_duration_seconds", "env", "prod", "job", "checkout", "pod", "p-1"))
 		if len(m.Outputs) != 1 || m.Outputs[0].Name != "http_server_request_duration_seconds:by_service" {
 			t.Errorf("Load(%s): the latency rollup does not apply: %+v", path, m)
 		}

@@ -237,6 +237,7 @@ func TestRulesTestOTLPJSON(t *testing.T) {
 	dp.Attributes().PutStr("svc", "cart")
 	g := sm.Metrics().AppendEmpty()
 	g.SetName("node.load1")
+	g.SetUnit("1")
 	g.SetEmptyGauge().DataPoints().AppendEmpty().SetDoubleValue(0.5)
 	b, err := (&pmetric.JSONMarshaler{}).MarshalMetrics(md)
 	if err != nil {
@@ -245,18 +246,25 @@ func TestRulesTestOTLPJSON(t *testing.T) {
 	input := writeTemp(t, "points.json", string(b))
 	rulesFile := writeTemp(t, "rules.yaml", testRules)
 	code, stdout, stderr := weir(t, "rules", "test", rulesFile, "-input", input)
-	want := `bytes_total{service_name="cart", svc="cart"} (delta)
+	want := `bytes_total{job="cart", svc="cart"} (delta)
   rollup "egress" at 1m:40d:
     bytes:svc_rate{svc="cart"}
   passes through (keep_original of rollup "egress") at 1m:40d:
-    bytes_total{service_name="cart", svc="cart"}
+    bytes_total{job="cart", svc="cart"}
 
-node_load1{service_name="cart"} (gauge)
+node_load1_ratio{job="cart"} (gauge)
   passes through (mapping "node") at 1m:40d:
-    node_load1{service_name="cart"}
+    node_load1_ratio{job="cart"}
 `
 	if code != 0 || stdout != want {
 		t.Errorf("exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", code, stdout, want, stderr)
+	}
+	// A configuration brings its otlp section.
+	cfg := writeTemp(t, "weir.yaml", "kafka: {brokers: [a]}\nrules: ["+rulesFile+"]\nremote_write: [{url: 'http://m3/', policies: [10s:2d, 1m:40d], m3_storage_policy_headers: true}]\n"+
+		"otlp: {translation_strategy: UnderscoreEscapingWithoutSuffixes, promote_resource_attributes: [service.name]}\n")
+	code, stdout, stderr = weir(t, "rules", "test", cfg, "-input", input)
+	if want := "node_load1{job=\"cart\", service_name=\"cart\"} (gauge)\n"; code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("with %s: exit %d, stdout:\n%s\nwant it to hold %q\nstderr:\n%s", cfg, code, stdout, want, stderr)
 	}
 
 	bad := writeTemp(t, "bad.json", `{"resourceMetrics": [{"scopeMetrics": 7}]}`)

@@ -93,7 +93,7 @@ func convertOTLP(md pmetric.Metrics, cfg *config.Config) []sample.Point {
 	}
 	var opts []ingest.ConvertOpt
 	if cfg != nil {
-		opts = append(opts, ingest.PromoteResourceAttributes(cfg.Kafka.PromoteResourceAttributes...))
+		opts = append(opts, cfg.OTLP.ConvertOpts()...)
 		if cfg.Kafka.TenantAttribute != "" {
 			opts = append(opts, ingest.TenantAttribute(cfg.Kafka.TenantAttribute))
 		}

@@ -436,9 +436,9 @@ rollup:
     aggregations: [total]
     policies: [10s:2d]
   - name: latency-histogram
-    match: 'db_client_operation_duration'
+    match: 'db_client_operation_duration_seconds'
     output: db_latency
-    by: [service_name]
+    by: [job]
     aggregations: [histogram]
     policies: [10s:2d]
 `
@@ -510,14 +510,17 @@ func TestRunningTotalsSurviveTheirNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sink.snapshot()
-	totals := 0
+	calls, buckets := 0, 0
 	for k := range want {
-		if strings.Contains(k, "calls_total") || strings.Contains(k, "db_latency_bucket") {
-			totals++
+		switch {
+		case strings.Contains(k, "calls_total"):
+			calls++
+		case strings.Contains(k, "db_latency_bucket"):
+			buckets++
 		}
 	}
-	if totals == 0 {
-		t.Fatalf("the reference wrote no running total among %d samples", len(want))
+	if calls == 0 || buckets == 0 {
+		t.Fatalf("the reference wrote %d calls_total and %d db_latency_bucket samples among %d, want both running totals", calls, buckets, len(want))
 	}
 
 	if first == 0 || first >= len(want) {

@@ -68,6 +68,7 @@ type Config struct {
 	Unmatched    Unmatched     `yaml:"unmatched"`
 	Receivers    Receivers     `yaml:"receivers"`
 	Profiler     Profiler      `yaml:"profiler"`
+	OTLP         OTLP          `yaml:"otlp"`
 
 	// file is the config file's path and dir its directory; relative paths
 	// resolve against dir.
@@ -122,8 +123,6 @@ type Kafka struct {
 	SessionTimeout  Duration `yaml:"session_timeout"`
 	TenantHeader    string   `yaml:"tenant_header"`
 	TenantAttribute string   `yaml:"tenant_attribute"`
-	// PromoteResourceAttributes become labels of metric points.
-	PromoteResourceAttributes []string `yaml:"promote_resource_attributes"`
 	// Security is `tls` and `auth.sasl`, in the collector's shape, for
 	// every Kafka client weir makes (see cluster.Security).
 	cluster.Security `yaml:",inline"`
@@ -236,6 +235,7 @@ func (c *Config) FillDefaults() {
 	}
 	c.Receivers.fillDefaults()
 	c.Profiler.fillDefaults()
+	c.OTLP.fillDefaults()
 	t := &c.TailSampling
 	dur(&t.DecisionWait, cluster.DefaultDecisionWait)
 	if t.BaselineRate == nil {
@@ -372,6 +372,7 @@ func (c *Config) validate() []string {
 	errs = append(errs, c.Traces.validate()...)
 	errs = append(errs, c.validateReceivers()...)
 	errs = append(errs, c.Profiler.validate()...)
+	errs = append(errs, c.OTLP.validate()...)
 	return errs
 }
 

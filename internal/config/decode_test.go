@@ -14,13 +14,13 @@ import (
 // nearest valid one and the valid keys of its mapping.
 func TestParseErrorPositions(t *testing.T) {
 	const ok = "kafka: {brokers: [a]}\nremote_write: [{url: 'http://x/'}]\n"
-	kafkaKeys := "valid keys: brokers, group, metrics_topic, spans_topic, metrics_encoding, traces_encoding, dead_letter_topic, partials_topic, decisions_topic, state_topic, partials_partitions, transactional_id, workers, session_timeout, tenant_header, tenant_attribute, promote_resource_attributes, tls, auth"
+	kafkaKeys := "valid keys: brokers, group, metrics_topic, spans_topic, metrics_encoding, traces_encoding, dead_letter_topic, partials_topic, decisions_topic, state_topic, partials_partitions, transactional_id, workers, session_timeout, tenant_header, tenant_attribute, tls, auth"
 	for _, tc := range []struct {
 		name, in string
 		want     []string // each error line, exactly
 	}{
 		{"misspelt top-level key", "kafak:\n  brokers: [a]\nremote_write: [{url: 'http://x/'}]\n", []string{
-			`weir.yaml:1:1: unknown field "kafak"; did you mean "kafka"? valid keys: listen, web_config_file, debug_listen, kafka, rules, aggregation, tail_sampling, remote_write, kafka_sinks, traces, query, unmatched, receivers, profiler`,
+			`weir.yaml:1:1: unknown field "kafak"; did you mean "kafka"? valid keys: listen, web_config_file, debug_listen, kafka, rules, aggregation, tail_sampling, remote_write, kafka_sinks, traces, query, unmatched, receivers, profiler, otlp`,
 		}},
 		{"misspelt key in kafka", "remote_write: [{url: 'http://x/'}]\nkafka:\n  brokers: [a]\n  broker: [b]\n", []string{
 			`weir.yaml:4:3: unknown field "broker" in kafka; did you mean "brokers"? ` + kafkaKeys,
@@ -74,7 +74,7 @@ func TestParseErrorPositions(t *testing.T) {
 			`weir.yaml:3:12: kafka.workers: 65 is not between 1 and 64`,
 		}},
 		{"an alias checked once", ok + "x: &d 5 parsecs\naggregation: {idle_timeout: *d, max_future: *d}\n", []string{
-			`weir.yaml:3:1: unknown field "x"; valid keys: listen, web_config_file, debug_listen, kafka, rules, aggregation, tail_sampling, remote_write, kafka_sinks, traces, query, unmatched, receivers, profiler`,
+			`weir.yaml:3:1: unknown field "x"; valid keys: listen, web_config_file, debug_listen, kafka, rules, aggregation, tail_sampling, remote_write, kafka_sinks, traces, query, unmatched, receivers, profiler, otlp`,
 			`weir.yaml:3:4: aggregation.idle_timeout: bad duration "5 parsecs": time: unknown unit " parsecs" in duration "5 parsecs"`,
 		}},
 	} {

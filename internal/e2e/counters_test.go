@@ -27,7 +27,7 @@ import (
 const counterRules = `
 rollup:
   - name: requests
-    match: e2e_requests
+    match: e2e_requests_total
     output: e2e_requests
     by: [job]
     aggregations: [total]

@@ -78,7 +78,7 @@ func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, 
 	if a.ExemplarTolerance != nil {
 		aggOpts = append(aggOpts, aggregator.ExemplarTolerance(*a.ExemplarTolerance))
 	}
-	convOpts := []ingest.ConvertOpt{ingest.PromoteResourceAttributes(k.PromoteResourceAttributes...)}
+	var convOpts []ingest.ConvertOpt
 	if k.TenantAttribute != "" {
 		convOpts = append(convOpts, ingest.TenantAttribute(k.TenantAttribute))
 	}
@@ -97,7 +97,7 @@ func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, 
 				LimitShare: 1 / float64(workers),
 			},
 			Aggregator:       aggOpts,
-			MetricConvert:    convOpts,
+			MetricConvert:    append(cfg.OTLP.ConvertOpts(), convOpts...),
 			SpanConvert:      append(slices.Clone(convOpts), ingest.SpanDimensions(set.AllSpanDimensions()...)),
 			MetricsEncoding:  ingest.Encoding(k.MetricsEncoding),
 			TracesEncoding:   ingest.Encoding(k.TracesEncoding),

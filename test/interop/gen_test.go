@@ -158,21 +158,23 @@ func (w *workload) add(td ptrace.Traces, spans []span) {
 var jobs = []string{"ingest", "query", "compact"}
 
 // gauges makes interop_queue_depth{job, instance} every second: small
-// integers, so that their sums are exact.
+// integers, so that their sums are exact. Each job and instance is a
+// resource of its own, as the collector's prometheus receiver writes a
+// scrape target (service.name and service.instance.id, which weir makes job
+// and instance as Prometheus' OTLP receiver does).
 func (w *workload) gauges(from, to time.Time) pmetric.Metrics {
 	md := pmetric.NewMetrics()
-	rm := md.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr("service.name", "interop-app")
-	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
-	m.SetName("interop_queue_depth")
-	m.SetDescription("Items waiting, per worker.")
-	dps := m.SetEmptyGauge().DataPoints()
-	for at, s := from.Add(500*time.Millisecond), 0; at.Before(to); at, s = at.Add(time.Second), s+1 {
-		for j, job := range jobs {
-			for inst := range 4 {
+	for j, job := range jobs {
+		for inst := range 4 {
+			rm := md.ResourceMetrics().AppendEmpty()
+			rm.Resource().Attributes().PutStr("service.name", job)
+			rm.Resource().Attributes().PutStr("service.instance.id", fmt.Sprintf("i-%d", inst))
+			m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+			m.SetName("interop_queue_depth")
+			m.SetDescription("Items waiting, per worker.")
+			dps := m.SetEmptyGauge().DataPoints()
+			for at, s := from.Add(500*time.Millisecond), 0; at.Before(to); at, s = at.Add(time.Second), s+1 {
 				dp := dps.AppendEmpty()
-				dp.Attributes().PutStr("job", job)
-				dp.Attributes().PutStr("instance", fmt.Sprintf("i-%d", inst))
 				dp.SetTimestamp(pcommon.NewTimestampFromTime(at))
 				v := float64((s*7 + inst*3 + j) % 20)
 				dp.SetDoubleValue(v)
