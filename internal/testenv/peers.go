@@ -65,7 +65,8 @@ func JaegerSPM(t testing.TB, promURL string) (queryURL string) {
 }
 
 // Prometheus returns the base URL ("http://127.0.0.1:PORT") of a Prometheus
-// that accepts remote write 1.0 on /api/v1/write and stores exemplars (read
+// that accepts remote write 1.0 on /api/v1/write and OTLP on
+// /api/v1/otlp/v1/metrics, and stores exemplars (read
 // them with /api/v1/query_exemplars). It scrapes nothing, is shared by every
 // test of this test binary and is stopped, its TSDB removed, when the binary
 // exits. Tests sharing it should use series of their own.

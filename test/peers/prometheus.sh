@@ -47,6 +47,7 @@ YAML
 		--web.listen-address="127.0.0.1:$port" \
 		--storage.tsdb.path="$dir/data" \
 		--web.enable-remote-write-receiver \
+		--web.enable-otlp-receiver \
 		--enable-feature=exemplar-storage \
 		--log.level=info
 	start_watchdog "$dir" "$owner" "$root/test/peers/prometheus.sh" stop "$dir"
