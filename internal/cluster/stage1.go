@@ -86,7 +86,7 @@ func stage1Session(ctx context.Context, cfg Config, topo topology, s1 *pipeline.
 	s.txn = t
 	t.fails = m.commitFails.WithLabelValues("1")
 	sess := t.sess
-	defer sess.Close()
+	defer t.close()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, cfg.PollInterval)
 		fs := sess.PollFetches(pctx)

@@ -64,7 +64,7 @@ func stage2Session(ctx context.Context, cfg Config, topo topology, s2 *pipeline.
 	s.txn = t
 	t.fails = m.commitFails.WithLabelValues("2")
 	sess := t.sess
-	defer sess.Close()
+	defer t.close()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, cfg.PollInterval)
 		fs := sess.PollFetches(pctx)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -47,6 +48,29 @@ func openTxn(cfg Config, topo topology, stage, group, id string, assigned, gone 
 		return nil, fmt.Errorf("cluster: %s client for %v: %w", stage, cfg.Client.Brokers, err)
 	}
 	return &txn{sess: sess, log: cfg.Logger}, nil
+}
+
+// leaveTimeout bounds how long a closing session waits to leave its group.
+// Leaving waits for a join under way, and a join waits for every member
+// the group knows, a killed one until its session timeout: a shutdown that
+// waited for it took 43 s (longer than Kubernetes' default grace period).
+// A session that could not leave in time goes on closing in the background;
+// if the process exits first, the group drops it by its session timeout.
+const leaveTimeout = 5 * time.Second
+
+// close leaves the group and closes the session's client, waiting at most
+// leaveTimeout.
+func (t *txn) close() {
+	done := make(chan struct{})
+	go func() {
+		t.sess.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(leaveTimeout):
+		t.log.Info("the group is rebalancing: leaving it in the background", "waited", leaveTimeout)
+	}
 }
 
 // logFetchErrors logs the errors of a poll but the end of its timeout.
