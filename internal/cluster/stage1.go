@@ -43,7 +43,8 @@ var errRestart = errors.New("stage 1 transaction aborted")
 const transactionTimeout = time.Minute
 
 // runStage1 runs stage-1 sessions until ctx ends, starting a fresh one after
-// every abort.
+// an end of transaction that failed (an abort rewinds in place, see
+// stage1.rewind).
 func runStage1(ctx context.Context, cfg Config, topo topology, s1 *pipeline.Stage1, dec *decisions, second *secondPass, m *metrics) error {
 	for {
 		err := stage1Session(ctx, cfg, topo, s1, dec, second, m)
@@ -111,6 +112,8 @@ func stage1Session(ctx context.Context, cfg Config, topo topology, s1 *pipeline.
 			return ctx.Err()
 		case err != nil:
 			return err
+		case !committed && s.txn.endFailed:
+			return errRestart // the transaction may still be open
 		case !committed:
 			s.rewind(ctx)
 		}

@@ -41,7 +41,8 @@ type stage2 struct {
 }
 
 // runStage2 runs stage-2 sessions until ctx ends, starting a fresh one
-// after every abort.
+// after an end of transaction that failed (an abort rewinds in place, see
+// stage2.rewind).
 func runStage2(ctx context.Context, cfg Config, topo topology, s2 *pipeline.Stage2, dec *decisions, m *metrics) error {
 	for {
 		err := stage2Session(ctx, cfg, topo, s2, dec, m)
@@ -96,6 +97,8 @@ func stage2Session(ctx context.Context, cfg Config, topo topology, s2 *pipeline.
 		switch {
 		case err != nil:
 			return err
+		case !committed && s.txn.endFailed:
+			return errRestart // the transaction may still be open
 		case !committed:
 			s.rewind(ctx)
 		}

@@ -22,6 +22,11 @@ type txn struct {
 	log  *slog.Logger
 	// fails counts the transactions whose end failed (weir_commit_failures_total).
 	fails prometheus.Counter
+	// endFailed is set when the last end failed, or aborted because a
+	// record was refused, rather than aborted on a rebalance: the
+	// transaction may still be open, or the producer fenced, and only a new
+	// session clears it.
+	endFailed bool
 
 	mu     sync.Mutex
 	failed error
@@ -123,6 +128,9 @@ func (t *txn) end(ctx context.Context, stage string, commit func(*kmsg.TxnOffset
 		how = kgo.TryAbort
 	}
 	committed, err := t.sess.End(kgo.PreTxnCommitFnContext(ctx, commit), how)
+	// A refused record may mean this producer was fenced: a new session
+	// (its InitProducerID) tells.
+	t.endFailed = err != nil || failed != nil
 	switch {
 	case err != nil:
 		t.log.Warn(stage+" end transaction", "err", err)
