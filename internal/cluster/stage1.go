@@ -87,7 +87,7 @@ func stage1Session(ctx context.Context, cfg Config, topo topology, s1 *pipeline.
 	s.txn = t
 	t.fails = m.commitFails.WithLabelValues("1")
 	sess := t.sess
-	defer t.close()
+	defer t.close(ctx)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, cfg.PollInterval)
 		fs := sess.PollFetches(pctx)

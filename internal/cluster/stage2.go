@@ -65,7 +65,7 @@ func stage2Session(ctx context.Context, cfg Config, topo topology, s2 *pipeline.
 	s.txn = t
 	t.fails = m.commitFails.WithLabelValues("2")
 	sess := t.sess
-	defer t.close()
+	defer t.close(ctx)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, cfg.PollInterval)
 		fs := sess.PollFetches(pctx)

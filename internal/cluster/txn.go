@@ -63,9 +63,16 @@ func openTxn(cfg Config, topo topology, stage, group, id string, assigned, gone 
 // if the process exits first, the group drops it by its session timeout.
 const leaveTimeout = 5 * time.Second
 
-// close leaves the group and closes the session's client, waiting at most
-// leaveTimeout.
-func (t *txn) close() {
+// close leaves the group and closes the session's client. On shutdown (ctx
+// ended) it waits at most leaveTimeout. A session closed to start a new one
+// is closed whole first: a client still closing in the background would
+// end its transaction with a bumped epoch and fence its successor, which
+// then restarts and fences the next, and so on.
+func (t *txn) close(ctx context.Context) {
+	if ctx.Err() == nil {
+		t.sess.Close()
+		return
+	}
 	done := make(chan struct{})
 	go func() {
 		t.sess.Close()
