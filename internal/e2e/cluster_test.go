@@ -231,7 +231,10 @@ func keyPartition(key []byte) int { return receiver.KeyPartition(key, partitions
 
 // writeConfig writes the config of process name; workers is its
 // kafka.workers (0: the default, 1). Every timeout and bound is weir's
-// shipped default: fault tests run at the settings users get.
+// shipped default: fault tests run at the settings users get. The
+// transactional ID is the process name under the test's spans topic: tests
+// share the package's broker, and two tests' processes of one name would
+// fence each other's transactions.
 func writeConfig(t testing.TB, dir, name string, brokers []string, rw, spansTopic, metricsTopic string, workers int, extra ...string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
@@ -244,12 +247,12 @@ kafka:
   decisions_topic: %s.decisions
   dead_letter_topic: %s.dlq
   state_topic: %s.state
-  transactional_id: %s
+  transactional_id: %s-%s
   workers: %d
 rules: [rules.yaml]
 remote_write:
   - url: %s
-`, strings.Join(brokers, ", "), spansTopic, metricsTopic, spansTopic, spansTopic, spansTopic, spansTopic, spansTopic, name, workers, rw) + strings.Join(extra, "\n")
+`, strings.Join(brokers, ", "), spansTopic, metricsTopic, spansTopic, spansTopic, spansTopic, spansTopic, spansTopic, spansTopic, name, workers, rw) + strings.Join(extra, "\n")
 	p := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
