@@ -560,7 +560,8 @@ func (b *browser) pollFor(expr string, within time.Duration) {
 	ctx, cancel := context.WithTimeout(b.ctx, within+5*time.Second)
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(within))); err != nil {
-		status, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById('status').textContent + ' | ' + document.getElementById('trace-error').textContent`))
+		status, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById('status').textContent + ' | ' + document.getElementById('trace-error').textContent +
+			' | chart ' + JSON.stringify(document.getElementById('chart').dataset)`))
 		b.checkErrors()
 		b.t.Fatalf("browser: waiting for %s: %v (page says: %q)", expr, err, status)
 	}

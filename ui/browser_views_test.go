@@ -127,10 +127,13 @@ func checkZoomAndBack(t *testing.T, b *browser, base string) {
 	b.checkErrors()
 }
 
-// plotY is the page y of a circle's centre.
+// plotY is the page y of a circle's centre. The circle is told by its
+// series and span as well as its trace and time: two spans of one trace may
+// end in the same millisecond, each an exemplar of its own series.
 func plotY(b *browser, c circle) float64 {
-	return evalJS[float64](b, fmt.Sprintf(`(() => { const e = [...document.querySelectorAll('#chart svg .exemplar')].find(e => e.dataset.traceId === %q && +e.dataset.timestamp === %v);
-		const r = e.getBoundingClientRect(); return r.top + r.height / 2; })()`, c.TraceID, c.T))
+	return evalJS[float64](b, fmt.Sprintf(`(() => { const e = [...document.querySelectorAll('#chart svg .exemplar')].find(e =>
+		e.dataset.traceId === %q && e.dataset.spanId === %q && e.dataset.series === %q && +e.dataset.timestamp === %v);
+		const r = e.getBoundingClientRect(); return r.top + r.height / 2; })()`, c.TraceID, c.SpanID, c.Series, c.T))
 }
 
 // checkHoverLegendSearch: hovering the plot lists the series' values at that

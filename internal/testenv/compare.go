@@ -3,6 +3,7 @@ package testenv
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -10,7 +11,7 @@ import (
 // with the same value (keys and values are the tests' own renderings of a
 // series at a timestamp and of its value with its exemplar), and no sample
 // was written twice with different values (conflicts). It names the first
-// few missing, differing and extra samples.
+// few missing, differing and extra samples, and how many of each metric.
 func CompareOutput(t testing.TB, want, got map[string]string, conflicts []string) {
 	t.Helper()
 	if len(conflicts) > 0 {
@@ -35,8 +36,9 @@ func CompareOutput(t testing.TB, want, got map[string]string, conflicts []string
 	sort.Strings(differ)
 	sort.Strings(extra)
 	if len(missing)+len(differ)+len(extra) > 0 {
-		t.Fatalf("output differs from the reference (%d samples): %d missing %v; %d differ %v; %d extra %v",
-			len(want), len(missing), firstFew(missing), len(differ), firstFew(differ), len(extra), firstFew(extra))
+		t.Fatalf("output differs from the reference (%d samples): %d missing %v %v; %d differ %v %v; %d extra %v %v",
+			len(want), len(missing), byMetric(missing), firstFew(missing), len(differ), byMetric(differ), firstFew(differ),
+			len(extra), byMetric(extra), firstFew(extra))
 	}
 	t.Logf("output equals the reference: %d samples, exemplars included", len(want))
 }
@@ -46,4 +48,18 @@ func firstFew(s []string) []string {
 		return s[:3]
 	}
 	return s
+}
+
+// byMetric counts keys by the metric name they render (the value of their
+// __name__ label).
+func byMetric(keys []string) map[string]int {
+	n := map[string]int{}
+	for _, k := range keys {
+		name := "?"
+		if _, after, ok := strings.Cut(k, "__name__ "); ok {
+			name, _, _ = strings.Cut(after, " ")
+		}
+		n[name]++
+	}
+	return n
 }

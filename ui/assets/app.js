@@ -29,6 +29,7 @@
   let legendFor = ''; // the query whose legend was last folded or unfolded
   let gen = 0;
   let timer = 0;
+  let redrawLater = 0; // a redraw waiting for a drag to end
 
   const query = () => state.q || (state.metric ? selector(state.metric, state.filters) : '');
 
@@ -267,6 +268,11 @@
   function redraw() {
     const d = last;
     if (!d) return;
+    if (weir.chart.dragging()) {
+      clearTimeout(redrawLater);
+      redrawLater = setTimeout(redraw, 100);
+      return;
+    }
     const chart = $('chart');
     $('tooltip').hidden = true;
     const m = weir.chart.build(d, state.hidden, state.search);

@@ -13,6 +13,9 @@
   const HEIGHT = 340;
   const MARGIN = { top: 12, right: 16, bottom: 30, left: 72 };
   const RIGHT_AXIS = 64;
+  // dragging is set while a drag to zoom is under way: a redraw then would
+  // replace the plot under the pointer and lose the drag.
+  let dragging = false;
 
   // seriesUnit is the unit of a result series: by its name, or for an
   // expression's result without one, by the query (a histogram_quantile of
@@ -301,6 +304,7 @@
       if (ev.button !== 0) return;
       const r = root.getBoundingClientRect();
       drag = { x0: Math.min(Math.max(ev.clientX - r.left, MARGIN.left), x1) };
+      dragging = true;
       overlay.setPointerCapture(ev.pointerId);
       ev.preventDefault();
     });
@@ -312,9 +316,11 @@
       sel.setAttribute('width', Math.abs(drag.x1 - drag.x0));
       sel.setAttribute('visibility', 'visible');
     });
+    overlay.addEventListener('pointercancel', () => { drag = null; dragging = false; sel.setAttribute('visibility', 'hidden'); });
     overlay.addEventListener('pointerup', () => {
       const g = drag;
       drag = null;
+      dragging = false;
       sel.setAttribute('visibility', 'hidden');
       if (g && g.x1 !== undefined && Math.abs(g.x1 - g.x0) >= 6) {
         const a = T(Math.min(g.x0, g.x1)), b = T(Math.max(g.x0, g.x1));
@@ -333,5 +339,5 @@
     tip.style.top = Math.max(0, cy - tip.offsetHeight - 8) + 'px';
   }
 
-  weir.chart = { build, draw, place, seriesUnit, valueAtWindow, niceScale, matcher, MAX_DRAWN, MAX_EXEMPLARS };
+  weir.chart = { build, draw, place, dragging: () => dragging, seriesUnit, valueAtWindow, niceScale, matcher, MAX_DRAWN, MAX_EXEMPLARS };
 })();
