@@ -131,9 +131,37 @@ func (s *secondPass) revoke(parts []int32) {
 	s.dec.revoke(parts)
 }
 
-// sync starts the partitions whose decisions caught up and ends the revoked
-// ones, committing what was exported of them.
+// sync ends the revoked partitions, committing what was exported of them,
+// and starts the partitions whose decisions caught up. The revoked go
+// first: a partition revoked and assigned again (an eager rebalance) is
+// committed from its old reading before its new one reads the committed
+// position.
 func (s *secondPass) sync(ctx context.Context) {
+	s.mu.Lock()
+	revoked := s.revoked
+	s.revoked = nil
+	again := map[int32]bool{}
+	for _, p := range revoked {
+		_, again[p] = s.pending[p]
+	}
+	s.mu.Unlock()
+	if len(revoked) > 0 {
+		tp := map[string][]int32{s.cfg.SpansTopic: revoked}
+		s.cl.RemoveConsumePartitions(tp)
+		// The client keeps a partition's pause until it is resumed, removal
+		// and a later add included, while the partition's next reading
+		// starts unpaused: left paused, it would never be fetched again and
+		// its kept traces never exported.
+		s.cl.ResumeFetchPartitions(tp)
+		s.flushAndCommit(ctx, revoked)
+		for _, p := range revoked {
+			delete(s.parts, p)
+			s.m.secondLag.DeleteLabelValues(strconv.Itoa(int(p)))
+			if !again[p] {
+				s.keeps.drop(p)
+			}
+		}
+	}
 	s.mu.Lock()
 	fresh := map[int32]*passPart{}
 	for p, pp := range s.pending {
@@ -146,8 +174,6 @@ func (s *secondPass) sync(ctx context.Context) {
 		s.init(ctx, fresh)
 	}
 	s.mu.Lock()
-	revoked := s.revoked
-	s.revoked = nil
 	add := map[int32]kgo.Offset{}
 	at := func(off int64) kgo.Offset {
 		if off < 0 {
@@ -169,18 +195,6 @@ func (s *secondPass) sync(ctx context.Context) {
 		add[p] = at(pp.start)
 	}
 	s.mu.Unlock()
-	if len(revoked) > 0 {
-		s.cl.RemoveConsumePartitions(map[string][]int32{s.cfg.SpansTopic: revoked})
-		s.flushAndCommit(ctx, revoked)
-		for _, p := range revoked {
-			if _, again := add[p]; again {
-				continue
-			}
-			delete(s.parts, p)
-			s.keeps.drop(p)
-			s.m.secondLag.DeleteLabelValues(strconv.Itoa(int(p)))
-		}
-	}
 	if len(add) > 0 {
 		s.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.SpansTopic: add})
 	}

@@ -93,15 +93,6 @@ type tsTrace struct {
 // offset) may be exported by both, so there spans stored twice are counted,
 // not failed on.
 func TestTailSamplingJaeger(t *testing.T) {
-	// KNOWN FAILURE, skipped so that the rest can land (issue 20): about
-	// half the kept traces (exemplars and baseline alike) never reach
-	// Jaeger, with both processes exporting and no export failing. It fails
-	// the same way on 0a0c1f0, before this session's changes. What is known
-	// is in the closing note of 2026-12-02; set WEIR_E2E_KNOWN_FAILURES=1 to
-	// run it.
-	if os.Getenv("WEIR_E2E_KNOWN_FAILURES") == "" {
-		t.Skip("known failure (issue 20): half the kept traces do not reach Jaeger; WEIR_E2E_KNOWN_FAILURES=1 runs it")
-	}
 	brokers := testenv.Kafka(t, 1)
 	otlpAddr, queryURL := testenv.Jaeger(t)
 	t.Run("stable", func(t *testing.T) {
