@@ -33,9 +33,10 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // cmdConfigCheck validates one configuration as weir run starts with it.
-// It prints every problem found as FILE:LINE:COL: message and exits 1, or
-// one OK line and exits 0; a command line without exactly one readable
-// file gets the usage and exit 2.
+// It prints every problem found as FILE:LINE:COL: message and exits 2 (invalid
+// input, as weir run and weir rules check exit on it), or one OK line and
+// exits 0; a command line without exactly one readable file gets the usage
+// and exit 2 as well.
 func cmdConfigCheck(args []string, stdout, stderr io.Writer) int {
 	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprint(stderr, configUsage)
@@ -52,7 +53,7 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) int {
 	cfg, s, err := loadConfig(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return 1
+		return 2
 	}
 	fmt.Fprintln(stdout, configOK(path, cfg.Rules, s.Len()))
 	return 0

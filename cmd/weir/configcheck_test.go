@@ -44,8 +44,8 @@ func TestConfigCheck(t *testing.T) {
 	} {
 		code, stdout, stderr := weir(t, "config", "check", tc.path)
 		got := lines(stderr)
-		if code != 1 || stdout != "" || len(got) != len(tc.want) {
-			t.Errorf("config check %s: exit %d, stdout %q, stderr:\n%s\nwant exit 1 and %d lines", tc.path, code, stdout, stderr, len(tc.want))
+		if code != 2 || stdout != "" || len(got) != len(tc.want) {
+			t.Errorf("config check %s: exit %d, stdout %q, stderr:\n%s\nwant exit 2 and %d lines", tc.path, code, stdout, stderr, len(tc.want))
 			continue
 		}
 		for i, w := range tc.want {
