@@ -11,7 +11,10 @@ import (
 	"github.com/weirdev/weir/sample"
 )
 
-var errLayout = errors.New("histogram bucket bounds differ from the window's")
+var (
+	errLayout       = errors.New("histogram bucket bounds differ from the window's")
+	errBucketCounts = errors.New("histogram has len(counts) != len(bounds)+1")
+)
 
 // bucketHist sums explicit-bucket histogram deltas and keeps one exemplar per
 // bucket.
@@ -23,7 +26,7 @@ type bucketHist struct {
 
 func (b *bucketHist) add(h *sample.BucketHistogram) error {
 	if len(h.Counts) != len(h.Bounds)+1 {
-		return errors.New("histogram has len(counts) != len(bounds)+1")
+		return errBucketCounts
 	}
 	if b.counts == nil {
 		b.bounds = slices.Clone(h.Bounds)
@@ -61,11 +64,13 @@ func (b *bucketHist) observe(v, count float64, ex sample.Exemplar) error {
 	return nil
 }
 
-func (b *bucketHist) merge(o *bucketHist) error {
+// merge adds o's buckets, which window.canMerge found of b's layout.
+func (b *bucketHist) merge(o *bucketHist) {
 	if o.counts == nil {
-		return nil
+		return
 	}
-	return b.add(&sample.BucketHistogram{Bounds: o.bounds, Counts: o.counts, Exemplars: o.ex})
+	// add refuses only what canMerge ruled out.
+	_ = b.add(&sample.BucketHistogram{Bounds: o.bounds, Counts: o.counts, Exemplars: o.ex})
 }
 
 // bucketsOutput writes an explicit-bucket histogram's cumulative le buckets,

@@ -92,6 +92,38 @@ func TestAggregations(t *testing.T) {
 	}
 }
 
+// TestMergeRefusedWhole: a partial whose buckets have other bounds than
+// its window's (two input partitions' SDKs disagree) is refused whole, and
+// counted: the window's count and sum stay those of its buckets.
+func TestMergeRefusedWhole(t *testing.T) {
+	a := newAgg(t)
+	tg := target("h", 1, Spec{Agg: Buckets, Labels: labels.FromStrings("__name__", "h_bucket")}, Spec{Agg: Count}, Spec{Agg: Sum})
+	ms := t0.UnixMilli()
+	a.Partition(0, t0).Add(&sample.Point{Kind: sample.Histogram, T: ms, Hist: &sample.BucketHistogram{
+		Bounds: []float64{0.1, 0.5}, Counts: []uint64{1, 2, 3}, Count: 6, Sum: 4}}, tg, t0)
+	a.Partition(1, t0).Add(&sample.Point{Kind: sample.Histogram, T: ms, Hist: &sample.BucketHistogram{
+		Bounds: []float64{1}, Counts: []uint64{5, 5}, Count: 10, Sum: 7}}, tg, t0)
+	out := collect(func(emit func(Series)) { flushAll(a, emit) })
+	want := map[string]float64{
+		labels.FromStrings("__name__", "h_bucket", "le", "0.1").String():  1,
+		labels.FromStrings("__name__", "h_bucket", "le", "0.5").String():  3,
+		labels.FromStrings("__name__", "h_bucket", "le", "+Inf").String(): 6,
+		labels.FromStrings("__name__", "h_count").String():                6,
+		labels.FromStrings("__name__", "h_sum").String():                  4,
+	}
+	for k, v := range want {
+		if s, ok := out[k]; !ok || s.V != v {
+			t.Errorf("%s: got %v (emitted %v), want %v", k, s.V, ok, v)
+		}
+	}
+	if len(out) != len(want) {
+		t.Errorf("emitted %d series, want %d: %v", len(out), len(want), out)
+	}
+	if got := testutilDropped(a, ReasonInvalid); got != 1 {
+		t.Errorf("%v refused partials counted invalid, want 1", got)
+	}
+}
+
 func TestBuckets(t *testing.T) {
 	a := newAgg(t)
 	tg := target("h", 1, Spec{Agg: Buckets, Labels: labels.FromStrings("__name__", "h_bucket")})

@@ -159,6 +159,11 @@ func (w *window) scalarValue(t int64, v float64) {
 
 // merge folds a partial window of the same target and start into w.
 func (w *window) merge(o *window) error {
+	// A partial that cannot be merged whole is merged not at all: its count
+	// and sum without its buckets would disagree with them.
+	if err := w.canMerge(o); err != nil {
+		return err
+	}
 	w.kinds |= o.kinds
 	w.n += o.n
 	w.sum.merge(&o.sum)
@@ -181,20 +186,35 @@ func (w *window) merge(o *window) error {
 	if o.hist != nil {
 		if w.hist == nil {
 			w.hist = o.hist
-		} else if err := w.hist.merge(o.hist); err != nil {
-			return err
+		} else {
+			w.hist.merge(o.hist)
 		}
 	}
 	switch {
 	case len(o.ext) == 0:
 	case len(w.ext) == 0:
 		w.ext = o.ext
-	case len(w.ext) != len(o.ext):
-		return errLayout
 	default:
 		for i := range w.ext {
 			w.ext[i].merge(o.ext[i])
 		}
+	}
+	return nil
+}
+
+// canMerge says why o cannot be merged into w: histogram buckets or extra
+// states of another layout.
+func (w *window) canMerge(o *window) error {
+	if o.hist != nil && o.hist.counts != nil {
+		if len(o.hist.counts) != len(o.hist.bounds)+1 {
+			return errBucketCounts
+		}
+		if w.hist != nil && w.hist.counts != nil && !slices.Equal(w.hist.bounds, o.hist.bounds) {
+			return errLayout
+		}
+	}
+	if len(w.ext) != 0 && len(o.ext) != 0 && len(w.ext) != len(o.ext) {
+		return errLayout
 	}
 	return nil
 }
