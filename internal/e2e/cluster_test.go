@@ -163,9 +163,11 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 	return in
 }
 
-func produce(t testing.TB, brokers []string, in input, spansTopic, metricsTopic string) {
+// produce creates the input topics and produces in, with the client options
+// opts (the security of a secure broker) besides the test's.
+func produce(t testing.TB, brokers []string, in input, spansTopic, metricsTopic string, opts ...kgo.Opt) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), inputPartitioner(metricsTopic), kgo.ProducerBatchMaxBytes(4<<20))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), inputPartitioner(metricsTopic), kgo.ProducerBatchMaxBytes(4 << 20)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
