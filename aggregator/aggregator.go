@@ -87,7 +87,17 @@ type Aggregator struct {
 	cfg     config
 	mapping *mapping.LogarithmicMapping
 	parts   map[int32]*Partition
-	m       *metrics
+	// idle keeps the idle clocks of dropped partitions (see DropPartition).
+	idle map[int32]idleMark
+	m    *metrics
+}
+
+// idleMark is what a dropped partition leaves of its idle clock: the offset
+// after the last record it read, and when it last took a point. Records
+// before read are no new data when read again; a record at or after it is.
+type idleMark struct {
+	read  int64
+	since time.Time
 }
 
 // The defaults of the options above.
@@ -137,7 +147,7 @@ func New(opts ...Opt) (*Aggregator, error) {
 	if hi, lo := m.Index(m.MaxIndexableValue()), m.Index(m.MinIndexableValue()); hi > maxSketchIndex || lo < -maxSketchIndex {
 		return nil, fmt.Errorf("aggregator: relative accuracy %v is too fine: its sketch indexes reach %d, beyond ±%d", cfg.accuracy, max(hi, -lo), maxSketchIndex)
 	}
-	return &Aggregator{cfg: cfg, mapping: m, parts: make(map[int32]*Partition), m: newMetrics(cfg.reg)}, nil
+	return &Aggregator{cfg: cfg, mapping: m, parts: make(map[int32]*Partition), idle: make(map[int32]idleMark), m: newMetrics(cfg.reg)}, nil
 }
 
 // RelativeAccuracy returns the sketches' relative accuracy α.
@@ -153,6 +163,9 @@ func (a *Aggregator) Partition(id int32, now time.Time) *Partition {
 	p := a.parts[id]
 	if p == nil {
 		p = newPartition(id, a, now)
+		if m, ok := a.idle[id]; ok {
+			p.read, p.lastData = m.read, m.since
+		}
 		a.parts[id] = p
 	}
 	return p
@@ -171,8 +184,18 @@ func (a *Aggregator) Advance(now time.Time, emit func(Partial), watermark func(p
 
 // DropPartition forgets a partition's open windows without handing them on:
 // another owner replays them from the committed offset.
+//
+// The partition's idle clock outlives it: a partition dropped to be
+// replayed (an aborted transaction) and created again must not count the
+// records it reads again as new data. Were it to, every abort would start
+// the idle timeout over, and under aborts more frequent than the timeout the
+// windows that only idleness closes (the last ones of an input that went
+// quiet) would never close.
 func (a *Aggregator) DropPartition(id int32) {
 	if p := a.parts[id]; p != nil {
+		if read := max(p.next, p.read); read >= 0 {
+			a.idle[id] = idleMark{read: read, since: p.lastData}
+		}
 		a.m.openWindows.Sub(float64(len(p.open)))
 		delete(a.parts, id)
 		a.m.watermark.DeleteLabelValues(fmt.Sprint(id))

@@ -90,6 +90,10 @@ type Partition struct {
 	// offset is the input offset of the record being added, next the offset
 	// after the last record added.
 	offset, next int64
+	// read: records before it were read by an earlier state of the
+	// partition in this process, dropped since (see Aggregator.DropPartition):
+	// replaying them is no new data, and leaves lastData as it was then.
+	read int64
 	// replayThrough: windows ending at or before it were handed on by an
 	// earlier owner of the partition (see Restore).
 	replayThrough int64
@@ -120,6 +124,7 @@ func newPartition(id int32, a *Aggregator, now time.Time) *Partition {
 		lastData:      now,
 		offset:        -1,
 		next:          -1,
+		read:          -1,
 		replayThrough: math.MinInt64,
 		rec:           math.MinInt64,
 		maxRec:        math.MinInt64,
@@ -270,7 +275,9 @@ func (p *Partition) Add(pt *sample.Point, t *Target, now time.Time) string {
 	if pt.T > p.maxT {
 		p.maxT = pt.T
 	}
-	p.lastData = now
+	if p.offset >= p.read {
+		p.lastData = now
+	}
 	return ""
 }
 

@@ -72,3 +72,53 @@ func TestBehindPartitionIsNotIdle(t *testing.T) {
 		t.Fatalf("caught up and idle, the watermark stayed at %v", time.UnixMilli(wm).Sub(t0))
 	}
 }
+
+// TestReplayKeepsIdleClock: a partition dropped and created again (an
+// aborted transaction replays it) that reads again only records it read
+// before has been idle since it first read them. Were the replay to restart
+// the idle timeout, aborts more frequent than it would never let the last
+// windows of a quiet input close. A record past those read before is new
+// data, and restarts it.
+func TestReplayKeepsIdleClock(t *testing.T) {
+	a := newAgg(t, AllowedLateness(time.Second), IdleTimeout(5*time.Second))
+	tg := redTarget(1)
+	ms := t0.UnixMilli()
+	read := func(p *Partition, off int64, now time.Time) {
+		p.SetRecord(off, t0)
+		if r := p.Add(obs(ms+off*100, 1, 0), tg, now); r != "" {
+			t.Fatalf("record %d: point dropped: %s", off, r)
+		}
+	}
+	p := a.Partition(0, t0)
+	for off := range int64(3) {
+		read(p, off, t0)
+	}
+	// Aborts at 2 s and 4 s: the records are read again each time.
+	for _, at := range []time.Duration{2 * time.Second, 4 * time.Second} {
+		a.DropPartition(0)
+		p = a.Partition(0, t0.Add(at))
+		for off := range int64(3) {
+			read(p, off, t0.Add(at))
+		}
+		if wm := p.Advance(t0.Add(at), func(Partial) {}); wm > ms+200 {
+			t.Fatalf("replayed at %v, the watermark went to %+d ms before the idle timeout", at, wm-ms)
+		}
+	}
+	if wm := p.Advance(t0.Add(5*time.Second), func(Partial) {}); wm < t0.Add(4*time.Second).UnixMilli() {
+		t.Fatalf("idle for the timeout since its records were first read, the watermark stayed at %+d ms", wm-ms)
+	}
+
+	// Dropped again, the partition reads one record it had not read: new
+	// data at 6 s, idle at 11 s and not before.
+	a.DropPartition(0)
+	p = a.Partition(0, t0.Add(6*time.Second))
+	for off := range int64(4) {
+		read(p, off, t0.Add(6*time.Second))
+	}
+	if wm := p.Advance(t0.Add(10*time.Second), func(Partial) {}); wm > ms+300 {
+		t.Fatalf("a new record read at 6 s, the watermark went to %+d ms at 10 s", wm-ms)
+	}
+	if wm := p.Advance(t0.Add(11*time.Second), func(Partial) {}); wm < t0.Add(10*time.Second).UnixMilli() {
+		t.Fatalf("idle since 6 s, the watermark stayed at %+d ms at 11 s", wm-ms)
+	}
+}
