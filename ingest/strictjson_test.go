@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
@@ -65,13 +66,15 @@ func TestDecodeJSONTrailingBytes(t *testing.T) {
 }
 
 // FuzzStrictJSON: a valid JSON object is never refused, and one followed by
-// anything but white space always is.
+// anything but white space always is. Valid means UTF-8 too (RFC 8259, and
+// protobuf's JSON mapping): json.Valid passes invalid UTF-8 in strings,
+// strictJSON refuses it.
 func FuzzStrictJSON(f *testing.F) {
 	f.Add([]byte(`{"a":[1,"}"]}`), []byte("x"))
 	f.Add([]byte(`{}`), []byte(" \n"))
 	f.Fuzz(func(t *testing.T, b, suffix []byte) {
 		obj := bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("{"))
-		if !json.Valid(b) || !obj {
+		if !json.Valid(b) || !utf8.Valid(b) || !obj {
 			_ = strictJSON(b)
 			return
 		}
