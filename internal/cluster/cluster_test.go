@@ -258,7 +258,7 @@ func startNodeWith(t *testing.T, brokers []string, name string, cfg pipeline.Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &logTail{}
+	log := &testenv.LogBuffer{}
 	cc := Config{
 		Client:             &Clients{Brokers: brokers, Opts: []kgo.Opt{kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}},
 		TransactionalID:    name,
@@ -270,7 +270,7 @@ func startNodeWith(t *testing.T, brokers []string, name string, cfg pipeline.Con
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("log of %s (tail):\n%s", name, log.tail(60))
+			t.Logf("log of %s (tail):\n%s", name, log.Tail(60))
 		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -285,26 +285,6 @@ func (n *node) stop(t *testing.T) {
 	if err := <-n.done; err != nil {
 		t.Errorf("node stopped with %v", err)
 	}
-}
-
-// logTail keeps a node's log, for a failing test to show.
-type logTail struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logTail) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// tail returns the last n lines of the log.
-func (l *logTail) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(l.b.String(), "\n"), "\n")
-	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }
 
 // waitFor polls cond until it holds or the deadline passes.

@@ -163,6 +163,21 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 	return in
 }
 
+// withRules writes e2eRules to a new directory (the weir processes'
+// rules.yaml) and returns it with in's reference output under them.
+func withRules(t testing.TB, in input, spansTopic, metricsTopic string) (dir string, want map[string]string) {
+	t.Helper()
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(e2eRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, reference(t, in, set, spansTopic, metricsTopic)
+}
+
 // produce creates the input topics and produces in, with the client options
 // opts (the security of a secure broker) besides the test's.
 func produce(t testing.TB, brokers []string, in input, spansTopic, metricsTopic string, opts ...kgo.Opt) {
@@ -277,15 +292,7 @@ func TestClusterExactlyOnce(t *testing.T) {
 	t.Logf("input: %d points, %d spans in %d records", in.points, in.spans, len(in.records))
 	produce(t, brokers, in, spansTopic, metricsTopic)
 
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(e2eRules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := reference(t, in, set, spansTopic, metricsTopic)
+	dir, want := withRules(t, in, spansTopic, metricsTopic)
 	t.Logf("reference: %d samples", len(want))
 
 	rw := newReceiver(t)

@@ -3,14 +3,11 @@ package e2e
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/weirdev/weir/internal/testenv"
-	"github.com/weirdev/weir/rules"
 )
 
 // scenario prepares a smaller fixed input on brokers and its reference.
@@ -25,15 +22,7 @@ func scenarioOf(t *testing.T, brokers []string, prefix string, in input, extra .
 	t.Helper()
 	spansTopic, metricsTopic := prefix+"_spans", prefix+"_metrics"
 	produce(t, brokers, in, spansTopic, metricsTopic)
-	dir = t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(e2eRules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = reference(t, in, set, spansTopic, metricsTopic)
+	dir, want = withRules(t, in, spansTopic, metricsTopic)
 	rw = newReceiver(t)
 	cfg = func(name string, more ...string) string {
 		return writeConfig(t, dir, name, brokers, rw.URL, spansTopic, metricsTopic, 1, append(slices.Clone(extra), more...)...)

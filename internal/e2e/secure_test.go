@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/weirdev/weir/internal/testenv"
-	"github.com/weirdev/weir/rules"
 )
 
 // TestExactlyOnceOverSASLSSL: the real broker's client listener takes
@@ -32,15 +31,7 @@ func TestExactlyOnceOverSASLSSL(t *testing.T) {
 	produce(t, brokers, in, spansTopic, metricsTopic,
 		kgo.DialTLSConfig(k.TLS()), kgo.SASL(scram.Auth{User: u.Name, Pass: u.Password}.AsSha512Mechanism()))
 
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(e2eRules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := reference(t, in, set, spansTopic, metricsTopic)
+	dir, want := withRules(t, in, spansTopic, metricsTopic)
 	rw := newReceiver(t)
 	secret := func(name, value string) string {
 		p := filepath.Join(dir, name)
