@@ -29,6 +29,7 @@ type Stage1 struct {
 	traces     []spanTrace // Scratch: the traces of a spans record.
 	now        time.Time   // Wall time of the record being handled.
 	part       *aggregator.Partition
+	in         plan.Input // Where the record being handled comes from.
 	add        func(*sample.Point)
 	scratch    []byte
 	prof       *cardinality.Profiler // nil: off
@@ -77,6 +78,7 @@ func (s *Stage1) Handle(r Record, keep func(tailsampling.Decision)) error {
 	s.now = time.Now()
 	s.part = s.agg.Partition(Source(r.Spans, r.Partition), s.now)
 	s.part.SetRecord(r.Offset, r.Time)
+	s.in = plan.Input{Spans: r.Spans, Partition: r.Partition, Offset: r.Offset, Watermark: s.part.Watermark()}
 	if r.Spans {
 		return s.spans(r, keep)
 	}
@@ -84,7 +86,7 @@ func (s *Stage1) Handle(r Record, keep func(tailsampling.Decision)) error {
 }
 
 func (s *Stage1) addPoint(pt *sample.Point) {
-	ts := s.plan.Route(pt, s.now)
+	ts := s.plan.Route(pt, s.in)
 	for _, t := range ts {
 		if s.part.Add(pt, t, s.now) == "" {
 			s.plan.Taken(pt.T)
@@ -212,6 +214,8 @@ func (s *Stage1) Advance(now time.Time, partial func(key uint64, value []byte), 
 	}
 	for id, p := range s.agg.Partitions() {
 		s.holdSkew(id, p.TakeSkew(), now)
+		spans, part := sourcePartition(id)
+		s.plan.AdvanceLimits(spans, part, p.Watermark())
 	}
 }
 
@@ -248,13 +252,14 @@ func KeyPartition(key uint64, partitions int32) int32 { return int32(key % uint6
 func PartialKey(key uint64) []byte { return binary.BigEndian.AppendUint64(nil, key) }
 
 // Position returns what to commit for an input partition: the first offset
-// that still feeds an open window or holds the previous point of a
-// cumulative series, and the partition's watermark (its flushed-through
-// time), for the commit's metadata. ok is false when the partition holds
-// nothing to commit yet. Committing them makes a replay rebuild exactly the
-// open windows, skip the emitted ones, and derive the same next delta of
-// every cumulative series, whose previous point may be in a window long
-// handed on.
+// that still feeds an open window, holds the previous point of a
+// cumulative series or counted in a tenant's limit interval that points
+// still to come may fall in, and the partition's watermark (its
+// flushed-through time), for the commit's metadata. ok is false when the
+// partition holds nothing to commit yet. Committing them makes a replay
+// rebuild exactly the open windows, skip the emitted ones, derive the same
+// next delta of every cumulative series, whose previous point may be in a
+// window long handed on, and admit the same points under the limits.
 func (s *Stage1) Position(spans bool, partition int32) (offset, flushedThrough int64, ok bool) {
 	p := s.agg.Partitions()[Source(spans, partition)]
 	if p == nil {
@@ -268,6 +273,9 @@ func (s *Stage1) Position(spans bool, partition int32) (offset, flushedThrough i
 		if base, held := conv.OldestBase(); held && base < off {
 			off = base
 		}
+	}
+	if held, ok := s.plan.LimitsHold(spans, partition); ok && held < off {
+		off = held
 	}
 	return off, p.Watermark(), true
 }
@@ -300,6 +308,7 @@ func (s *Stage1) Revoked(spans bool, partition int32) {
 	s.agg.DropPartition(id)
 	delete(s.skew, id)
 	s.m.skew.DeleteLabelValues(sourceLabel(id))
+	s.plan.ForgetLimits(spans, partition)
 	if !spans {
 		delete(s.metricConv, partition)
 	}
@@ -313,14 +322,20 @@ func (s *Stage1) Reset() {
 	}
 	clear(s.metricConv)
 	clear(s.skew)
+	s.plan.ForgetAllLimits()
 	s.m.skew.Reset()
 }
 
 func sourceLabel(id int32) string {
-	if id&(1<<20) != 0 {
-		return "metrics/" + strconv.Itoa(int(id&^(1<<20)))
+	if spans, part := sourcePartition(id); !spans {
+		return "metrics/" + strconv.Itoa(int(part))
 	}
 	return "spans/" + strconv.Itoa(int(id))
+}
+
+// sourcePartition is the inverse of Source.
+func sourcePartition(id int32) (spans bool, partition int32) {
+	return id&(1<<20) == 0, id &^ (1 << 20)
 }
 
 type stage1Metrics struct {

@@ -78,7 +78,7 @@ func BenchmarkAddPoint(b *testing.B) {
 				now := time.Now()
 				part := agg.Partition(0, now)
 				add := func(pt *sample.Point) {
-					for _, t := range p.Route(pt, now) {
+					for _, t := range p.Route(pt, Input{}) {
 						if part.Add(pt, t, now) == "" {
 							p.Taken(pt.T)
 						}

@@ -8,11 +8,9 @@ package plan
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
@@ -35,16 +33,12 @@ type Config struct {
 	// (default DefaultMaxCacheBytes): a cache that would grow beyond it is
 	// emptied, and its series are matched again as they come.
 	MaxCacheBytes int64
-	// LimitShare is the share of the rules' per-tenant limits this plan
-	// enforces, in (0, 1] (0 means 1): a process running n workers over
-	// one input, each with its own partitions, gives each 1/n.
-	LimitShare float64
-	Logger     *slog.Logger
-	Reg        prometheus.Registerer
+	Logger        *slog.Logger
+	Reg           prometheus.Registerer
 }
 
-// Plan routes points to their targets. Route, Refresh and Taken are called
-// from the worker's goroutine; SetRules from any.
+// Plan routes points to their targets. Route, Refresh, Taken and the
+// limits' methods are called from the worker's goroutine; SetRules from any.
 type Plan struct {
 	cfg     Config
 	log     *slog.Logger
@@ -63,7 +57,8 @@ type Plan struct {
 	m            *metrics
 }
 
-// New builds a plan. It fails for a limit share outside (0, 1].
+// New builds a plan. It returns no error today; the signature leaves room
+// for options that can be invalid.
 func New(cfg Config) (*Plan, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -74,19 +69,12 @@ func New(cfg Config) (*Plan, error) {
 	if cfg.MaxCacheBytes <= 0 {
 		cfg.MaxCacheBytes = DefaultMaxCacheBytes
 	}
-	if cfg.LimitShare == 0 {
-		cfg.LimitShare = 1
-	}
-	if !(cfg.LimitShare > 0 && cfg.LimitShare <= 1) {
-		return nil, fmt.Errorf("plan: limit share %v is not in (0, 1]", cfg.LimitShare)
-	}
 	p := &Plan{
 		cfg:          cfg,
 		log:          cfg.Logger,
 		cache:        make(map[uint64][]*match),
 		targets:      make(map[uint64]*aggregator.Target),
 		seriesLimits: make(map[uint64]*aggregator.SeriesLimit),
-		limits:       tenantLimits{share: cfg.LimitShare},
 		m:            newMetrics(cfg.Reg),
 	}
 	p.rules.Store(cfg.Rules)
@@ -110,13 +98,14 @@ func (p *Plan) Rules() *rules.Set { return p.applied }
 // rule, a limit or the unmatched policy keeps out of every window.
 var ErrDropped = errors.New("plan: point dropped")
 
-// Route returns the targets pt feeds under the rules in force for its event
-// time, or none when a drop rule, a tenant limit at now or the unmatched
-// policy keeps it out; each such point is counted (weir_rules_dropped_points_total,
+// Route returns the targets pt, read from in, feeds under the rules in
+// force for its event time, or none when a drop rule, its tenant's limit
+// (see tenantLimits: a function of in's records and their event times) or
+// the unmatched policy keeps it out; each such point is counted (weir_rules_dropped_points_total,
 // weir_limits_shed_points_total, weir_rules_unmatched_points_total). The
 // targets are shared and must not be modified. Call Taken for every target
 // that took the point.
-func (p *Plan) Route(pt *sample.Point, now time.Time) []*aggregator.Target {
+func (p *Plan) Route(pt *sample.Point, in Input) []*aggregator.Target {
 	m := p.lookup(pt)
 	if m.drop != "" {
 		p.m.dropped.WithLabelValues(m.drop).Inc()
@@ -125,12 +114,39 @@ func (p *Plan) Route(pt *sample.Point, now time.Time) []*aggregator.Target {
 	if m.unmatched {
 		p.m.unmatched.Inc()
 	}
-	if len(m.targets) > 0 && !p.limits.admit(m.tenant, m.priority, now) {
+	if len(m.targets) > 0 && !p.limits.admit(m.tenant, m.priority, pt.T, in) {
 		p.m.shed.WithLabelValues(m.tenant, strconv.Itoa(m.priority)).Inc()
 		return nil
 	}
 	return m.targets
 }
+
+// SetInputPartitions says how many partitions the metrics and spans topics
+// have (0: one), before the first point: each partition admits its share
+// of a tenant's limit, so that the group as a whole enforces it.
+func (p *Plan) SetInputPartitions(metrics, spans int32) {
+	p.limits.metricsParts, p.limits.spansParts = metrics, spans
+}
+
+// AdvanceLimits tells the limits an input partition's watermark: the
+// intervals whose points can no longer feed an open window are dropped.
+func (p *Plan) AdvanceLimits(spans bool, partition int32, watermark int64) {
+	p.limits.advance(spans, partition, watermark)
+}
+
+// LimitsHold returns the first offset of an input partition a replay must
+// read to rebuild the limits' counts of the points still to come; ok is
+// false when there is nothing to hold.
+func (p *Plan) LimitsHold(spans bool, partition int32) (offset int64, ok bool) {
+	return p.limits.hold(spans, partition)
+}
+
+// ForgetLimits drops the limits' counts of an input partition, as its
+// windows are dropped: its next reader replays them from the commit.
+func (p *Plan) ForgetLimits(spans bool, partition int32) { p.limits.forget(spans, partition) }
+
+// ForgetAllLimits drops the limits' counts of every input partition.
+func (p *Plan) ForgetAllLimits() { clear(p.limits.inputs) }
 
 // Taken records that a target took a point of event time t: a rule switch
 // ends once the newest event time passed its boundaries.

@@ -76,7 +76,7 @@ func (p *Plan) refreshRules() {
 	if r.prev != nil && !r.done && r.maxT >= r.bounds[len(r.bounds)-1] {
 		p.endSwitch()
 	}
-	p.limits.use(p.applied)
+	p.limits.use(p.applied, r.unmatched)
 	s := p.rules.Load()
 	if s == p.applied || (r.prev != nil && !r.done) {
 		return

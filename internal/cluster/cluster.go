@@ -173,6 +173,8 @@ func Run(ctx context.Context, cfg Config, w *pipeline.Worker) error {
 	}
 	cfg.Logger.Info("cluster topology", "metrics_partitions", topo.metricsParts, "spans_partitions", topo.spansParts,
 		"partials_partitions", topo.partialsParts, "transactional_id", cfg.TransactionalID)
+	// Each input partition admits its share of the tenants' limits.
+	w.Plan.SetInputPartitions(topo.metricsParts, topo.spansParts)
 	m := newMetrics(cfg.Reg)
 	keeps := newKeepSets(cfg)
 	dec, err := newDecisions(cfg, topo, keeps, m)

@@ -92,9 +92,8 @@ func New(cfg *config.Config, set *rules.Set, sinks Sinks, clientOpts []kgo.Opt, 
 		}
 		w, err := pipeline.New(pipeline.Config{
 			Plan: plan.Config{
-				Rules:      set,
-				Unmatched:  plan.Unmatched{Drop: cfg.Unmatched.Drop, Policies: cfg.UnmatchedPolicies()},
-				LimitShare: 1 / float64(workers),
+				Rules:     set,
+				Unmatched: plan.Unmatched{Drop: cfg.Unmatched.Drop, Policies: cfg.UnmatchedPolicies()},
 			},
 			Aggregator:       aggOpts,
 			MetricConvert:    append(cfg.OTLP.ConvertOpts(), convOpts...),
