@@ -35,12 +35,17 @@ type Input struct {
 // time, in record order; which process reads the partition, and when, does
 // not matter.
 //
-// When an interval is short of budget, points of lower-priority rules are
-// refused first: a point of priority rank r (0 = lowest of the P priorities
-// in use, 0 always among them for series no rule matched) is admitted only
-// if the interval stays within (r+1)/P of its budget, so the highest
-// priority can use it all and the lowest stops at the first slice. Never a
-// random drop.
+// A tenant's quota pools reserve their shares of each interval's budget:
+// a point of a pool (the first whose matchers select its input series) is
+// admitted while its pool's share of the interval is not spent. Beyond it,
+// and for the series outside every pool, points draw on the rest of the
+// budget the pools do not reserve, and there lower priorities are refused
+// first: a point of priority rank r (0 = lowest of the P priorities in use
+// by rules and pools, 0 always among them for series no rule matched; a
+// pool's point has its pool's priority, another its rules' highest) is
+// admitted only if the rest stays within (r+1)/P of its budget, so the
+// highest priority can use it all and the lowest stops at the first slice.
+// Never a random drop.
 //
 // A replay rebuilds an interval's count only if it reads every record that
 // counted in it: the partition's commit point stays at or before the first
@@ -62,41 +67,94 @@ type tenantLimits struct {
 	inputs                   map[inputKey]*inputLimits
 }
 
-type inputKey struct {
-	spans     bool
-	partition int32
+// admit counts one point of event time t (Unix ms) for a tenant, its pool
+// (an index into the limit's Pools, -1 for none) and its rules' priority,
+// read from in, and reports whether it fits the limit.
+func (l *tenantLimits) admit(tenant string, pool, priority int, t int64, in Input) bool {
+	q, ok := l.quota(tenant, pool, t, in, true)
+	if !ok {
+		return true
+	}
+	iv := q.iv
+	if q.pool >= 0 {
+		if iv.pools[q.pool] < q.budget(q.lim.Pools[q.pool].Share) {
+			iv.pools[q.pool]++
+			return true
+		}
+		priority = q.lim.Pools[q.pool].Priority
+	}
+	r, _ := slices.BinarySearch(l.prios, priority)
+	n := int64(len(l.prios))
+	if (iv.rest+1)*n > q.rest()*int64(r+1) {
+		return false
+	}
+	iv.rest++
+	return true
 }
 
-// inputLimits holds the open intervals of one input partition.
-type inputLimits struct {
-	open map[intervalKey]*interval
-	// byClose orders the open intervals by closing watermark; byFirst by
-	// their first record (the order they were opened in, offsets only
-	// growing), with closed ones dropped from its front and compacted.
-	byClose intervalHeap
-	byFirst []*interval
-	live    int
+// judgedAs returns the name of a point's pool ("" for none) and the
+// priority admit judged it at.
+func (l *tenantLimits) judgedAs(tenant string, pool, priority int) (string, int) {
+	if pools := l.limits.For(tenant).Pools; pool >= 0 && pool < len(pools) {
+		return pools[pool].Name, pools[pool].Priority
+	}
+	return "", priority
 }
 
-type intervalKey struct {
-	tenant string
-	start  int64 // Unix ms
+// overQuota reports whether a point of event time t of a tenant's pool (-1
+// for none) read from in is over quota, for the drop rules that act only
+// then: a pool's share of the interval is spent, or, outside every pool,
+// the interval's unreserved rest has no room left for the lowest priority.
+// It counts nothing.
+func (l *tenantLimits) overQuota(tenant string, pool int, t int64, in Input) bool {
+	q, ok := l.quota(tenant, pool, t, in, false)
+	if !ok {
+		return false
+	}
+	if q.pool >= 0 {
+		var n int64
+		if q.iv != nil {
+			n = q.iv.pools[q.pool]
+		}
+		return n >= q.budget(q.lim.Pools[q.pool].Share)
+	}
+	var n int64
+	if q.iv != nil {
+		n = q.iv.rest
+	}
+	return (n+1)*int64(len(l.prios)) > q.rest()
 }
 
-type interval struct {
-	key    intervalKey
-	used   int64 // points admitted
-	first  int64 // offset of the record that opened it, -1 for none
-	closes int64 // the watermark at which it closes
-	closed bool
+// quota is what a point is judged by: its tenant's limit, the interval of
+// its event time on its input partition, and its pool.
+type quota struct {
+	lim  rules.Limit
+	iv   *interval // nil when not created and not open
+	pool int       // -1: none
+	k    int64     // the interval's number: its start over its length
+	per  float64   // points the partition admits per interval on average
 }
 
-// admit counts one point of event time t (Unix ms) for a tenant and
-// priority read from in, and reports whether it fits the limit.
-func (l *tenantLimits) admit(tenant string, priority int, t int64, in Input) bool {
+// budget is what the interval admits of a share of the limit.
+func (q quota) budget(share float64) int64 { return intervalBudget(q.per*share, q.k) }
+
+// rest is the interval's budget the pools do not reserve.
+func (q quota) rest() int64 {
+	b := q.budget(1)
+	for _, p := range q.lim.Pools {
+		b -= q.budget(p.Share)
+	}
+	return max(b, 0)
+}
+
+// quota looks up (with create, opens) the interval of a point; ok is false
+// when the tenant has no limit or every window the point could feed was
+// handed on: the aggregator drops it whatever is decided here, and a replay
+// that no longer has the interval's count must decide alike.
+func (l *tenantLimits) quota(tenant string, pool int, t int64, in Input, create bool) (quota, bool) {
 	lim := l.limits.For(tenant)
 	if lim.Unlimited() {
-		return true
+		return quota{}, false
 	}
 	w := lim.Burst.Milliseconds()
 	if w <= 0 {
@@ -105,99 +163,40 @@ func (l *tenantLimits) admit(tenant string, priority int, t int64, in Input) boo
 	start := t - mod(t, w)
 	closes := satAdd(satAdd(start, w), l.maxRes)
 	if closes <= in.Watermark {
-		// Every window the point could feed was handed on: the aggregator
-		// drops it whatever is decided here, and a replay that no longer
-		// has the interval's count must decide alike.
-		return true
-	}
-	il := l.input(in)
-	k := intervalKey{tenant, start}
-	iv := il.open[k]
-	if iv == nil {
-		iv = &interval{key: k, first: max(in.Offset, -1), closes: closes}
-		il.open[k] = iv
-		heap.Push(&il.byClose, iv)
-		il.byFirst = append(il.byFirst, iv)
-		il.live++
+		return quota{}, false
 	}
 	parts := l.metricsParts
 	if in.Spans {
 		parts = l.spansParts
 	}
-	budget := intervalBudget(lim.SamplesPerSecond*float64(w)/1000/float64(max(parts, 1)), start/w)
-	r, _ := slices.BinarySearch(l.prios, priority)
-	n := int64(len(l.prios))
-	if (iv.used+1)*n > budget*int64(r+1) {
-		return false
+	if pool >= len(lim.Pools) {
+		pool = -1 // a match of other rules than those in force: no pool
 	}
-	iv.used++
-	return true
+	q := quota{lim: lim, pool: pool, k: start / w, per: lim.SamplesPerSecond * float64(w) / 1000 / float64(max(parts, 1))}
+	k := intervalKey{tenant, start}
+	il := l.inputs[inputKey{in.Spans, in.Partition}]
+	if il != nil {
+		q.iv = il.open[k]
+	}
+	if q.iv == nil && create {
+		il = l.input(in)
+		q.iv = &interval{key: k, first: max(in.Offset, -1), closes: closes, pools: make([]int64, len(lim.Pools))}
+		il.open[k] = q.iv
+		heap.Push(&il.byClose, q.iv)
+		il.byFirst = append(il.byFirst, q.iv)
+		il.live++
+	}
+	if q.iv != nil && len(q.iv.pools) < len(lim.Pools) {
+		// The rules changed the tenant's pools while the interval was open.
+		q.iv.pools = append(q.iv.pools, make([]int64, len(lim.Pools)-len(q.iv.pools))...)
+	}
+	return q, true
 }
 
 // intervalBudget is the budget of interval k when intervals average b
 // points: floor((k+1)b) - floor(kb).
 func intervalBudget(b float64, k int64) int64 {
 	return int64(math.Floor(float64(k+1)*b) - math.Floor(float64(k)*b))
-}
-
-func (l *tenantLimits) input(in Input) *inputLimits {
-	k := inputKey{in.Spans, in.Partition}
-	il := l.inputs[k]
-	if il == nil {
-		if l.inputs == nil {
-			l.inputs = map[inputKey]*inputLimits{}
-		}
-		il = &inputLimits{open: map[intervalKey]*interval{}}
-		l.inputs[k] = il
-	}
-	return il
-}
-
-// advance closes the intervals of a partition that its watermark wm passed.
-func (l *tenantLimits) advance(spans bool, partition int32, wm int64) {
-	il := l.inputs[inputKey{spans, partition}]
-	if il == nil {
-		return
-	}
-	for len(il.byClose) > 0 && il.byClose[0].closes <= wm {
-		iv := heap.Pop(&il.byClose).(*interval)
-		iv.closed = true
-		delete(il.open, iv.key)
-		il.live--
-	}
-	n := 0
-	for n < len(il.byFirst) && il.byFirst[n].closed {
-		n++
-	}
-	il.byFirst = il.byFirst[n:]
-	// Intervals of a tenant that sends rarely would keep the ones closed
-	// behind them: drop those once they are half.
-	if len(il.byFirst) > 64 && len(il.byFirst) > 2*il.live {
-		il.byFirst = slices.DeleteFunc(il.byFirst, func(iv *interval) bool { return iv.closed })
-	}
-	if il.live == 0 {
-		delete(l.inputs, inputKey{spans, partition})
-	}
-}
-
-// hold returns the offset of the first record of a partition's open
-// intervals: where a replay must start to rebuild their counts.
-func (l *tenantLimits) hold(spans bool, partition int32) (int64, bool) {
-	il := l.inputs[inputKey{spans, partition}]
-	if il == nil {
-		return 0, false
-	}
-	for _, iv := range il.byFirst {
-		if !iv.closed && iv.first >= 0 {
-			return iv.first, true
-		}
-	}
-	return 0, false
-}
-
-// forget drops a partition's counts: its next reader replays them.
-func (l *tenantLimits) forget(spans bool, partition int32) {
-	delete(l.inputs, inputKey{spans, partition})
 }
 
 // use takes the limits of a rule set and the unmatched policies it passes
@@ -211,40 +210,17 @@ func (l *tenantLimits) use(s *rules.Set, unmatched []rules.StoragePolicy) {
 	for _, r := range s.Rules() {
 		l.prios = append(l.prios, r.Priority)
 	}
+	for _, lim := range l.limits.Tenants {
+		for _, p := range lim.Pools {
+			l.prios = append(l.prios, p.Priority)
+		}
+	}
+	for _, p := range l.limits.Default.Pools {
+		l.prios = append(l.prios, p.Priority)
+	}
 	slices.Sort(l.prios)
 	l.prios = slices.Compact(l.prios)
 	for _, pol := range slices.Concat(s.Policies(), unmatched) {
 		l.maxRes = max(l.maxRes, pol.Resolution.Milliseconds())
 	}
-}
-
-func mod(a, b int64) int64 {
-	m := a % b
-	if m < 0 {
-		m += b
-	}
-	return m
-}
-
-// satAdd adds b >= 0 to a, saturating: event times are the input's.
-func satAdd(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}
-
-// intervalHeap is a min-heap of intervals by closing watermark.
-type intervalHeap []*interval
-
-func (h intervalHeap) Len() int           { return len(h) }
-func (h intervalHeap) Less(i, j int) bool { return h[i].closes < h[j].closes }
-func (h intervalHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *intervalHeap) Push(x any)        { *h = append(*h, x.(*interval)) }
-func (h *intervalHeap) Pop() any {
-	old := *h
-	iv := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return iv
 }

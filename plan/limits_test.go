@@ -49,7 +49,7 @@ limits:
 	// interleaved: more than its 100.
 	for range 300 {
 		for _, prio := range []int{1, 10} {
-			if l.admit("small", prio, t0, in) {
+			if l.admit("small", -1, prio, t0, in) {
 				admitted[prio]++
 			}
 		}
@@ -61,14 +61,14 @@ limits:
 	}
 	// Once the low priority is out, the high one is still admitted while
 	// the budget lasts; here it is spent.
-	if l.admit("small", 10, t0+500, in) {
+	if l.admit("small", -1, 10, t0+500, in) {
 		t.Errorf("a point past the interval's budget was admitted")
 	}
 	// The next interval of event time has its own budget, whenever it
 	// is read.
 	n := 0
 	for range 200 {
-		if l.admit("small", 10, t0+1000, in) {
+		if l.admit("small", -1, 10, t0+1000, in) {
 			n++
 		}
 	}
@@ -76,12 +76,12 @@ limits:
 		t.Errorf("next interval: %d admitted, want 100", n)
 	}
 	// A late point of the first interval is still judged by its count.
-	if l.admit("small", 10, t0, in) {
+	if l.admit("small", -1, 10, t0, in) {
 		t.Errorf("a late point of a spent interval was admitted")
 	}
 	// Another tenant has its own count and limit.
 	for i := range 1000 {
-		if !l.admit("big", 1, t0, in) {
+		if !l.admit("big", -1, 1, t0, in) {
 			t.Fatalf("tenant big refused point %d", i)
 		}
 	}
@@ -114,7 +114,7 @@ limits:
 				in := Input{Spans: tc.spansIn, Partition: part, Offset: int64(i), Watermark: base - 60_000}
 				n := 0
 				for range 50 {
-					if l.admit("t", 0, start+int64(i)*1000, in) {
+					if l.admit("t", -1, 0, start+int64(i)*1000, in) {
 						n++
 					}
 				}
@@ -152,6 +152,16 @@ limits:
   tenants:
     b: {samples_per_second: 10, burst: 1s}
     free: {samples_per_second: 1000000, burst: 1s}
+    c:
+      samples_per_second: 6
+      burst: 10s
+      pools:
+        - {name: x0, match: '{x="0"}', share: 0.25, priority: 20}
+        - {name: x1, match: '{x="1"}', share: 0.25}
+drop:
+  - name: lo-x1-over-quota
+    match: '{__name__="lo", x="1"}'
+    only_over_quota: true
 `
 
 // replayRecord is one input record of points.
@@ -161,13 +171,14 @@ type replayRecord struct {
 }
 
 // replayInput is a partition's records: one every 200 ms of event time,
-// each with points of three tenants and three priorities, their event
+// each with points of four tenants (one with quota pools and a drop rule
+// acting over quota) and three priorities, their event
 // times up to 8 s behind or 1 s ahead of the record's, so that points come
 // out of order and some late.
 func replayInput(n int) []replayRecord {
 	rng := rand.New(rand.NewPCG(3, 5))
 	names := []string{"lo", "mid", "hi"}
-	tenants := []string{"a", "b", "free"}
+	tenants := []string{"a", "b", "free", "c"}
 	var recs []replayRecord
 	for i := range n {
 		at := base + int64(i)*200
@@ -175,7 +186,7 @@ func replayInput(n int) []replayRecord {
 		for j := range 12 {
 			r.pts = append(r.pts, sample.Point{
 				Labels: labels.FromStrings("__name__", names[rng.IntN(3)], "x", fmt.Sprint(j%4)),
-				Tenant: tenants[rng.IntN(3)], Kind: sample.Gauge, V: 1,
+				Tenant: tenants[rng.IntN(len(tenants))], Kind: sample.Gauge, V: 1,
 				T: at - 8000 + rng.Int64N(9000),
 			})
 		}

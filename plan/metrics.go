@@ -21,8 +21,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weir_rules_unmatched_points_total", Help: "Points that no rule matched: passed through at the unmatched storage policies, or dropped when configured so.",
 		}),
 		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "weir_limits_shed_points_total", Help: "Points refused because their tenant was over its limit, by tenant and rule priority.",
-		}, []string{"tenant", "priority"}),
+			Name: "weir_limits_shed_points_total", Help: "Points refused because their tenant was over its limit, by tenant, quota pool (empty: none) and the priority they were judged at (their pool's, else their rules').",
+		}, []string{"tenant", "pool", "priority"}),
 		ruleSwaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weir_pipeline_rule_swaps_total", Help: "Rule sets taken into use.",
 		}),

@@ -99,9 +99,10 @@ func (p *Plan) Rules() *rules.Set { return p.applied }
 var ErrDropped = errors.New("plan: point dropped")
 
 // Route returns the targets pt, read from in, feeds under the rules in
-// force for its event time, or none when a drop rule, its tenant's limit
-// (see tenantLimits: a function of in's records and their event times) or
-// the unmatched policy keeps it out; each such point is counted (weir_rules_dropped_points_total,
+// force for its event time, or none when a drop rule (one with
+// only_over_quota while its quota pool is over), its tenant's limit (see
+// tenantLimits: a function of in's records and their event times) or the
+// unmatched policy keeps it out; each such point is counted (weir_rules_dropped_points_total,
 // weir_limits_shed_points_total, weir_rules_unmatched_points_total). The
 // targets are shared and must not be modified. Call Taken for every target
 // that took the point.
@@ -114,8 +115,16 @@ func (p *Plan) Route(pt *sample.Point, in Input) []*aggregator.Target {
 	if m.unmatched {
 		p.m.unmatched.Inc()
 	}
-	if len(m.targets) > 0 && !p.limits.admit(m.tenant, m.priority, pt.T, in) {
-		p.m.shed.WithLabelValues(m.tenant, strconv.Itoa(m.priority)).Inc()
+	if len(m.targets) == 0 {
+		return nil
+	}
+	if m.dropOverQuota != "" && p.limits.overQuota(m.tenant, m.pool, pt.T, in) {
+		p.m.dropped.WithLabelValues(m.dropOverQuota).Inc()
+		return nil
+	}
+	if !p.limits.admit(m.tenant, m.pool, m.priority, pt.T, in) {
+		pool, prio := p.limits.judgedAs(m.tenant, m.pool, m.priority)
+		p.m.shed.WithLabelValues(m.tenant, pool, strconv.Itoa(prio)).Inc()
 		return nil
 	}
 	return m.targets

@@ -180,7 +180,8 @@ func (p *Plan) lookup(pt *sample.Point) *match {
 	}
 	old := p.matchIn(r.prev, r.prevUnmatched, &r.prevCache, &r.prevCached, h, pt)
 	cur := p.matchIn(p.applied, r.unmatched, &p.cache, &p.cached, h, pt)
-	m := &match{lset: pt.Labels, tenant: pt.Tenant, kind: pt.Kind, phase: phase, unmatched: old.unmatched, priority: max(old.priority, cur.priority)}
+	m := &match{lset: pt.Labels, tenant: pt.Tenant, kind: pt.Kind, phase: phase, unmatched: old.unmatched, priority: max(old.priority, cur.priority),
+		pool: cur.pool, dropOverQuota: cur.dropOverQuota}
 	// A target of a rule that did not change is in both; its resolution's
 	// boundary picks exactly one of them.
 	for _, t := range old.targets {
@@ -209,7 +210,8 @@ func (p *Plan) matchIn(set *rules.Set, unmatched []rules.StoragePolicy, cache *m
 	}
 	sp := spanScoped(set, pt)
 	rm := set.Match(sp.Labels)
-	m := &match{lset: pt.Labels, tenant: pt.Tenant, kind: pt.Kind, drop: rm.Drop, unmatched: rm.Drop == "" && len(rm.Outputs) == 0}
+	m := &match{lset: pt.Labels, tenant: pt.Tenant, kind: pt.Kind, drop: rm.Drop, unmatched: rm.Drop == "" && len(rm.Outputs) == 0,
+		pool: set.Limit(pt.Tenant).PoolOf(sp.Labels), dropOverQuota: rm.DropOverQuota}
 	for i, o := range rm.Outputs {
 		if i == 0 || o.Priority > m.priority {
 			m.priority = o.Priority

@@ -25,6 +25,11 @@ type match struct {
 	// priority is the highest priority of the rules feeding the series: a
 	// tenant over its limit sheds the lowest first (see limits.go).
 	priority int
+	// pool is the index of the tenant's quota pool holding the series (-1:
+	// none); dropOverQuota the drop rule that drops it while that pool is
+	// over quota ("": none).
+	pool          int
+	dropOverQuota string
 	// owner and gen say whose match cache, and which generation of it
 	// (Plan.cacheGen), held the match when lookup left it in a point's
 	// sample.Series: it is valid there while both still hold.

@@ -20,6 +20,11 @@ type Match struct {
 	// came in: true when no rule matched it, or when a matching rollup says
 	// keep_original. A mapping rule replaces the raw series by its policies.
 	KeepOriginal bool
+	// DropOverQuota is the name of the first drop rule with only_over_quota
+	// that matched, or "": the series is dropped while its quota pool, or
+	// its tenant outside every pool, is over its share (plan's limits
+	// decide). Outputs are as if it had not matched.
+	DropOverQuota string
 }
 
 // Output is one series a matching rollup or mapping rule feeds.
@@ -79,6 +84,9 @@ func (s *Set) Match(lset labels.Labels) Match {
 	}
 	if len(m.Outputs) == 0 {
 		m.KeepOriginal = true
+	}
+	if r := s.quotaDrops.first(name, lset); r != nil {
+		m.DropOverQuota = r.name
 	}
 	return m
 }

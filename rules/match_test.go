@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -374,7 +375,7 @@ limits:
 		"team-b": {SamplesPerSecond: 2500, Burst: time.Second},
 		"other":  {SamplesPerSecond: 100000, Burst: 10 * time.Second},
 	} {
-		if got := l.For(tenant); got != want {
+		if got := l.For(tenant); !reflect.DeepEqual(got, want) {
 			t.Errorf("Limits().For(%q) = %+v, want %+v", tenant, got, want)
 		}
 	}

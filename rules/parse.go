@@ -50,7 +50,7 @@ type limitDef struct {
 var topFields = []string{"drop", "rollup", "mapping", "spans", "limits"}
 
 var ruleFields = [...][]string{
-	DropRule:    {"name", "match"},
+	DropRule:    {"name", "match", "only_over_quota"},
 	RollupRule:  {"name", "match", "output", "by", "without", "aggregations", "buckets", "policies", "keep_original", "keep_metric_names", "priority", "max_series"},
 	MappingRule: {"name", "match", "policies", "priority"},
 }
@@ -153,20 +153,10 @@ func (d *decoder) rule(n *yaml.Node, kind RuleKind, idx int) *rule {
 		r.namePos = d.at(f.val)
 	}
 	if f, ok := fs["match"]; ok {
-		if s, ok := d.str(f.val, what+": match"); ok {
-			r.selector = s
-			ms, err := parser.NewParser(parser.Options{}).ParseMetricSelector(s)
-			switch {
-			case err != nil:
-				d.errorf(f.val, "%s: bad matcher %q: %v", what, s, err)
-			case matchesEmpty(ms):
-				// PromQL refuses such a selector in a query; here it would
-				// drop or roll up every series of every tenant.
-				d.errorf(f.val, "%s: bad matcher %q: it matches every series: add a matcher that does not match the empty string, such as a metric name", what, s)
-			default:
-				r.matchers = ms
-			}
-		}
+		r.selector, r.matchers = d.selector(f.val, what)
+	}
+	if f, ok := fs["only_over_quota"]; ok {
+		r.onlyOverQuota, _ = d.boolean(f.val, what+": only_over_quota")
 	}
 	if f, ok := fs["output"]; ok {
 		if s, ok := d.str(f.val, what+": output"); ok {
@@ -234,6 +224,27 @@ func (d *decoder) rule(n *yaml.Node, kind RuleKind, idx int) *rule {
 	// refused anyway.
 	r.finish()
 	return r
+}
+
+// selector decodes a match field: a PromQL series selector that does not
+// match every series. The matchers are nil when it is refused.
+func (d *decoder) selector(n *yaml.Node, what string) (string, []*labels.Matcher) {
+	s, ok := d.str(n, what+": match")
+	if !ok {
+		return "", nil
+	}
+	ms, err := parser.NewParser(parser.Options{}).ParseMetricSelector(s)
+	switch {
+	case err != nil:
+		d.errorf(n, "%s: bad matcher %q: %v", what, s, err)
+	case matchesEmpty(ms):
+		// PromQL refuses such a selector in a query; here it would
+		// drop or roll up every series of every tenant.
+		d.errorf(n, "%s: bad matcher %q: it matches every series: add a matcher that does not match the empty string, such as a metric name", what, s)
+	default:
+		return s, ms
+	}
+	return s, nil
 }
 
 // labelNames decodes a by or without list: distinct label names, sorted.
@@ -393,11 +404,20 @@ func (d *decoder) limits(n *yaml.Node) limitsDef {
 const defaultBurst = time.Second
 
 func (d *decoder) limit(n *yaml.Node, what string) (Limit, bool) {
-	fs, ok := d.fields(n, what, "samples_per_second", "burst", "max_series")
+	fs, ok := d.fields(n, what, "samples_per_second", "burst", "max_series", "pools")
 	if !ok {
 		return Limit{}, false
 	}
 	lim := Limit{Burst: defaultBurst}
+	if f, ok := fs["pools"]; ok {
+		if _, rate := fs["samples_per_second"]; !rate {
+			d.errorf(f.key, "%s: pools without samples_per_second: a pool is a share of it", what)
+			return Limit{}, false
+		}
+		if lim.Pools, ok = d.pools(f.val, what); !ok {
+			return Limit{}, false
+		}
+	}
 	if f, ok := fs["max_series"]; ok {
 		if lim.MaxSeries, ok = d.integer(f.val, what+": max_series"); !ok {
 			return Limit{}, false
@@ -439,6 +459,72 @@ func (d *decoder) limit(n *yaml.Node, what string) (Limit, bool) {
 		lim.Burst = time.Duration(b)
 	}
 	return lim, true
+}
+
+// pools decodes a limit's quota pools: named once each, shares adding up
+// to at most 1.
+func (d *decoder) pools(n *yaml.Node, what string) ([]Pool, bool) {
+	items, ok := d.seq(n, what+": pools")
+	if !ok {
+		return nil, false
+	}
+	var out []Pool
+	first := map[string]*yaml.Node{}
+	total := 0.0
+	good := true
+	for i, it := range items {
+		pw := fmt.Sprintf("%s: pool #%d", what, i+1)
+		fs, ok := d.fields(it, pw, "name", "match", "share", "priority")
+		if !ok {
+			good = false
+			continue
+		}
+		var p Pool
+		if f, ok := fs["name"]; ok {
+			if p.Name, ok = d.str(f.val, pw+": name"); ok {
+				if prev, dup := first[p.Name]; dup {
+					d.errorf(f.val, "%s: pool %q named twice (first at %s)", what, p.Name, d.at(prev))
+					good = false
+				} else {
+					first[p.Name] = f.val
+				}
+				pw = fmt.Sprintf("%s: pool %q", what, p.Name)
+			}
+		}
+		for _, req := range []string{"name", "match", "share"} {
+			if _, ok := fs[req]; !ok {
+				d.errorf(it, "%s: missing required field %q", pw, req)
+				good = false
+			}
+		}
+		if f, ok := fs["match"]; ok {
+			if _, p.Matchers = d.selector(f.val, pw); p.Matchers == nil {
+				good = false
+			}
+		}
+		if f, ok := fs["share"]; ok {
+			p.Share, ok = d.number(f.val, pw+": share")
+			switch {
+			case !ok:
+				good = false
+			case !(p.Share > 0 && p.Share <= 1):
+				d.errorf(f.val, "%s: share %v: want a fraction of the limit in (0, 1]", pw, p.Share)
+				good = false
+			case total+p.Share > 1+1e-9:
+				d.errorf(f.val, "%s: share %v brings the pools' shares to %.4g: they may add up to 1 at most", pw, p.Share, total+p.Share)
+				good = false
+			default:
+				total += p.Share
+			}
+		}
+		if f, ok := fs["priority"]; ok {
+			if p.Priority, ok = d.integer(f.val, pw+": priority"); !ok {
+				good = false
+			}
+		}
+		out = append(out, p)
+	}
+	return out, good
 }
 
 // matchesEmpty reports whether every matcher matches the empty string, so

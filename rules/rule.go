@@ -74,7 +74,10 @@ type rule struct {
 	keepMetricNames bool
 	priority        int
 	maxSeries       int // 0: no limit
-	fp              uint64
+	// onlyOverQuota: a drop rule that drops only while the series' quota
+	// pool (or its tenant, outside every pool) is over its share.
+	onlyOverQuota bool
+	fp            uint64
 
 	// rest are the matchers still to check once the index has selected the
 	// rule by metric name; set by index.add.
@@ -152,6 +155,9 @@ func (r *rule) fingerprint() uint64 {
 		num(0)
 	}
 	num(uint64(int64(r.priority)))
+	if r.onlyOverQuota { // only when set: the other rules' fingerprints stay those of before
+		num(1)
+	}
 	h.Write(buf)
 	return h.Sum64()
 }

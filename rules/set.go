@@ -15,9 +15,11 @@ import (
 // files loaded together, the span dimensions and the tenant limits. A Set is
 // immutable and safe for concurrent use; a reload builds a new one.
 type Set struct {
-	rules  []*rule
-	drops  index
-	xforms index // rollup and mapping rules
+	rules []*rule
+	drops index
+	// quotaDrops are the drop rules that act only over quota.
+	quotaDrops index
+	xforms     index // rollup and mapping rules
 
 	spanDims []string
 	services map[string][]string // global dimensions first, then the service's own
@@ -129,7 +131,7 @@ func compile(srcs []source, errs Errors) (*Set, error) {
 		order = append(order, src.name)
 	}
 
-	s := &Set{drops: newIndex(), xforms: newIndex()}
+	s := &Set{drops: newIndex(), quotaDrops: newIndex(), xforms: newIndex()}
 	for _, f := range defs {
 		s.rules = append(s.rules, f.rules...)
 	}
@@ -144,9 +146,12 @@ func compile(srcs []source, errs Errors) (*Set, error) {
 
 	for i, r := range s.rules {
 		r.seq = i
-		if r.kind == DropRule {
+		switch {
+		case r.kind == DropRule && r.onlyOverQuota:
+			s.quotaDrops.add(r)
+		case r.kind == DropRule:
 			s.drops.add(r)
-		} else {
+		default:
 			s.xforms.add(r)
 		}
 		for _, p := range r.policies {
@@ -316,6 +321,10 @@ func (s *Set) AllSpanDimensions() []string {
 	}
 	return out
 }
+
+// Limit returns the limit of tenant (Limits().For without copying the
+// map). Its Pools are shared with the Set and must not be modified.
+func (s *Set) Limit(tenant string) Limit { return s.limits.For(tenant) }
 
 // Limits returns the per-tenant limits. The map is the caller's.
 func (s *Set) Limits() Limits { return s.limits.clone() }

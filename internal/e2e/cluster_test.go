@@ -167,8 +167,14 @@ func genInput(t testing.TB, spansTopic, metricsTopic string, traces, metricBatch
 // rules.yaml) and returns it with in's reference output under them.
 func withRules(t testing.TB, in input, spansTopic, metricsTopic string) (dir string, want map[string]string) {
 	t.Helper()
+	return withRulesOf(t, e2eRules, in, spansTopic, metricsTopic)
+}
+
+// withRulesOf is withRules with the rules src.
+func withRulesOf(t testing.TB, src string, in input, spansTopic, metricsTopic string) (dir string, want map[string]string) {
+	t.Helper()
 	dir = t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(e2eRules), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))
@@ -219,6 +225,7 @@ func reference(t testing.TB, in input, set *rules.Set, spansTopic, metricsTopic 
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.W.Plan.SetInputPartitions(partitions, partitions) // as cluster.Run tells it, for the limits
 	type tp struct {
 		spans bool
 		part  int32
@@ -314,15 +321,7 @@ func TestClusterExactlyOnce(t *testing.T) {
 	// the output could wait for nearly all of it. The metrics topic tells the
 	// input's progress: a spans partition's commit stays at its oldest
 	// undecided trace.
-	metricsRecords := 0
-	for _, r := range in.records {
-		if r.Topic == metricsTopic {
-			metricsRecords++
-		}
-	}
-	consumed := func() float64 {
-		return committedShare(t, ctx, brokers, "e2e-"+spansTopic, metricsTopic, metricsRecords)
-	}
+	consumed := consumedShare(t, ctx, brokers, in, spansTopic, metricsTopic)
 	if !waitFor(ctx, 100*time.Millisecond, func() bool { return count() > 0 || consumed() >= 0.25 || exited(a, b, c) }) || exited(a, b, c) {
 		t.Fatalf("no output and a quarter of the metrics input not committed: %.0f%% committed", 100*consumed())
 	}
@@ -361,6 +360,18 @@ func TestClusterExactlyOnce(t *testing.T) {
 	}
 	got, conflicts := rw.snapshot()
 	testenv.CompareOutput(t, want, got, conflicts)
+}
+
+// consumedShare returns a function telling the share of in's metrics
+// records the stage-1 group of writeConfig's processes has committed.
+func consumedShare(t *testing.T, ctx context.Context, brokers []string, in input, spansTopic, metricsTopic string) func() float64 {
+	n := 0
+	for _, r := range in.records {
+		if r.Topic == metricsTopic {
+			n++
+		}
+	}
+	return func() float64 { return committedShare(t, ctx, brokers, "e2e-"+spansTopic, metricsTopic, n) }
 }
 
 // committedShare returns the share of the n records of topic that stage-1
