@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -49,10 +50,17 @@ func (c *Clients) opts(extra ...kgo.Opt) []kgo.Opt {
 	return append(opts, extra...)
 }
 
-// kgoLogger hands franz-go's warnings and errors to slog.
+// kgoLogger hands franz-go's warnings and errors to slog, and its info
+// (why a transaction aborted, a rejoin, a reset offset) as debug when the
+// logger takes debug (weir run -v).
 type kgoLogger struct{ l *slog.Logger }
 
-func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+func (k kgoLogger) Level() kgo.LogLevel {
+	if k.l.Enabled(context.Background(), slog.LevelDebug) {
+		return kgo.LogLevelInfo
+	}
+	return kgo.LogLevelWarn
+}
 
 func (k kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
 	switch level {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -19,6 +21,7 @@ import (
 // committed without it.
 type txn struct {
 	sess *kgo.GroupTransactSession
+	id   string // the transactional ID
 	log  *slog.Logger
 	// fails counts the transactions whose end failed (weir_commit_failures_total).
 	fails prometheus.Counter
@@ -27,6 +30,9 @@ type txn struct {
 	// transaction may still be open, or the producer fenced, and only a new
 	// session clears it.
 	endFailed bool
+	// ended is set once a transaction of the session ended; produced
+	// while the current one produced a record.
+	ended, produced bool
 
 	mu     sync.Mutex
 	failed error
@@ -52,7 +58,7 @@ func openTxn(cfg Config, topo topology, stage, group, id string, assigned, gone 
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %s client for %v: %w", stage, cfg.Client.Brokers, err)
 	}
-	return &txn{sess: sess, log: cfg.Logger}, nil
+	return &txn{sess: sess, id: id, log: cfg.Logger}, nil
 }
 
 // leaveTimeout bounds how long a closing session waits to leave its group.
@@ -102,11 +108,13 @@ func (t *txn) begin(stage string) error {
 	t.mu.Lock()
 	t.failed = nil
 	t.mu.Unlock()
+	t.produced = false
 	return nil
 }
 
 // produce produces r in the transaction.
 func (t *txn) produce(r *kgo.Record) {
+	t.produced = true
 	t.sess.Produce(context.Background(), r, func(r *kgo.Record, err error) {
 		if err != nil {
 			t.mu.Lock()
@@ -134,7 +142,11 @@ func (t *txn) end(ctx context.Context, stage string, commit func(*kmsg.TxnOffset
 		t.log.Error(stage+": a record of the transaction was refused; aborting it, its input is read again", "err", failed)
 		how = kgo.TryAbort
 	}
+	if !t.produced && t.ended {
+		t.awaitPrevious(ctx, stage)
+	}
 	committed, err := t.sess.End(kgo.PreTxnCommitFnContext(ctx, commit), how)
+	t.ended = true
 	// A refused record may mean this producer was fenced: a new session
 	// (its InitProducerID) tells.
 	t.endFailed = err != nil || failed != nil
@@ -146,9 +158,46 @@ func (t *txn) end(ctx context.Context, stage string, commit func(*kmsg.TxnOffset
 		}
 	case !committed && failed == nil:
 		// franz-go aborts a transaction during which the group revoked or
-		// lost partitions of this member: a member joined or left, or this
-		// one missed its session timeout (a loaded machine).
-		t.log.Info(stage + ": the group rebalanced during the transaction; aborted, its input is read again")
+		// lost partitions of this member (a member joined or left, or this
+		// one missed its session timeout), or whose offset commit the
+		// broker refused as abortable (a coordinator moving, say); with
+		// weir -v, its log says which.
+		t.log.Info(stage + ": the transaction was aborted (a rebalance, or an offset commit refused as abortable); its input is read again")
 	}
 	return committed && failed == nil, nil
+}
+
+// awaitPreviousLimit bounds how long a transaction that produced nothing
+// waits for the previous one to complete.
+const awaitPreviousLimit = 5 * time.Second
+
+// awaitPrevious waits until the broker completed the session's previous
+// transaction (wrote its markers). A transaction that produced nothing
+// starts on the broker with its offset commit; begun while the previous
+// one is still being completed, that commit is refused, and franz-go
+// aborts the transaction on it (TestBackToBackTransactionsCommit: one in
+// three back to back) — each abort makes the stage replay its input. A
+// transaction that produced records needs no wait: franz-go retries adding
+// their partitions until the previous transaction is complete. If the
+// state cannot be read (an old broker, no DESCRIBE on the transactional
+// ID), the commit goes ahead: the worst is an abort.
+func (t *txn) awaitPrevious(ctx context.Context, stage string) {
+	adm := kadm.NewClient(t.sess.Client())
+	wctx, cancel := context.WithTimeout(ctx, awaitPreviousLimit)
+	defer cancel()
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		ds, err := adm.DescribeTransactions(wctx, t.id)
+		d, ok := ds[t.id]
+		if err != nil || !ok || d.Err != nil {
+			t.log.Debug(stage+": cannot read the previous transaction's state; committing", "err", cmp.Or(err, d.Err))
+			return
+		}
+		if d.State != "PrepareCommit" && d.State != "PrepareAbort" {
+			return
+		}
+		if !sleep(wctx, wait) {
+			t.log.Debug(stage+": the previous transaction is still completing; committing anyway", "waited", awaitPreviousLimit)
+			return
+		}
+	}
 }
