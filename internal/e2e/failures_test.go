@@ -62,6 +62,9 @@ func TestBrokerRestart(t *testing.T) {
 	t.Logf("restarting the broker at %d/%d samples", len(got), len(want))
 	k.Restart(t, 1, false)
 	settle(ctx, rw, len(want))
+	if got, _ := rw.snapshot(); len(got) < len(want) {
+		logProgress(t, context.Background(), a, b)
+	}
 	a.stop(t)
 	b.stop(t)
 	got, conflicts := rw.snapshot()

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -95,4 +96,34 @@ func (m metricsText) sum(name string, labels ...string) (float64, bool) {
 		found = true
 	}
 	return total, found
+}
+
+// progressPrefixes are the metrics that tell why windows stay open.
+var progressPrefixes = []string{"weir_stage2_open_windows", "weir_stage2_sources_behind", "weir_stage2_oldest_open_window_end_seconds",
+	"weir_aggregator_watermark_seconds", "weir_stage1_transaction_aborts_total", "weir_stage2_transaction_aborts_total"}
+
+// logProgress logs, for processes still running, the metrics that say why
+// windows stay open: for a test whose output stopped short.
+func logProgress(t *testing.T, ctx context.Context, ps ...*proc) {
+	t.Helper()
+	for _, p := range ps {
+		addr := p.httpAddr(ctx)
+		if addr == "" {
+			continue
+		}
+		m, err := scrape(ctx, addr)
+		if err != nil {
+			t.Logf("%s: %v", p.name, err)
+			continue
+		}
+		var lines []string
+		for line := range strings.Lines(string(m)) {
+			for _, pre := range progressPrefixes {
+				if strings.HasPrefix(line, pre) && !strings.HasSuffix(strings.TrimSpace(line), " 0") {
+					lines = append(lines, strings.TrimSpace(line))
+				}
+			}
+		}
+		t.Logf("%s's progress:\n%s", p.name, strings.Join(lines, "\n"))
+	}
 }
