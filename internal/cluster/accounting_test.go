@@ -76,21 +76,7 @@ func TestEveryPointAccountedForOnKafka(t *testing.T) {
 	cfg := pipeline.Config{Reg: reg, Series: map[string]pipeline.SeriesSink{"": newCapture()},
 		Plan: plan.Config{Rules: set, Unmatched: plan.Unmatched{Policies: []rules.StoragePolicy{{Resolution: 10 * time.Second, Retention: 48 * time.Hour}}}}}
 	n := startNodeWith(t, brokers, "acct", cfg, func(c *Config) { c.Reg = reg })
-	sum := func(name string) float64 {
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		v := 0.0
-		for _, mf := range mfs {
-			if mf.GetName() == name {
-				for _, m := range mf.GetMetric() {
-					v += m.GetCounter().GetValue()
-				}
-			}
-		}
-		return v
-	}
+	sum := func(name string) float64 { return counterSum(t, reg, name) }
 	var read, convDropped, taken, aggDropped, dead float64
 	balanced := func() bool {
 		read, convDropped = sum("weir_ingest_data_points_total"), sum("weir_ingest_dropped_points_total")

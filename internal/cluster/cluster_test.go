@@ -110,10 +110,13 @@ func inputCluster(t *testing.T, n int) []string {
 	return brokers
 }
 
+// inputPartitions is the partition count of inputCluster's input topics.
+const inputPartitions = 4
+
 // emptyCluster starts inputCluster's cluster with no records.
 func emptyCluster(t *testing.T) []string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, DefaultSpansTopic, DefaultMetricsTopic))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(inputPartitions, DefaultSpansTopic, DefaultMetricsTopic))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,11 +223,20 @@ func eachRecord(t *testing.T, brokers []string, fn func(*kgo.Record), topics ...
 // window flushed.
 func reference(t *testing.T, brokers []string) map[string]string {
 	t.Helper()
+	return referenceWith(t, brokers, pipeline.Config{})
+}
+
+// referenceWith is reference under cfg (its series sink is the
+// reference's), with the input topics' partition counts set for the limits.
+func referenceWith(t *testing.T, brokers []string, cfg pipeline.Config) map[string]string {
+	t.Helper()
 	sink := newCapture()
-	l, err := pipelinetest.New(pipeline.Config{Series: map[string]pipeline.SeriesSink{"": sink}})
+	cfg.Series = map[string]pipeline.SeriesSink{"": sink}
+	l, err := pipelinetest.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.W.Plan.SetInputPartitions(inputPartitions, inputPartitions)
 	eachRecord(t, brokers, func(r *kgo.Record) {
 		rec := pipeline.Record{Spans: r.Topic == DefaultSpansTopic, Partition: r.Partition, Offset: r.Offset, Time: r.Timestamp, Key: r.Key, Value: r.Value}
 		if err := l.Handle(rec); err != nil {

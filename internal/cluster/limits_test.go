@@ -1,16 +1,13 @@
 package cluster
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weirdev/weir/internal/testenv"
 	"github.com/weirdev/weir/pipeline"
-	"github.com/weirdev/weir/pipeline/pipelinetest"
 	"github.com/weirdev/weir/plan"
 	"github.com/weirdev/weir/rules"
 )
@@ -56,23 +53,8 @@ func TestLimitsEqualReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refSink := newCapture()
 	reg := prometheus.NewRegistry()
-	ref, err := pipelinetest.New(pipeline.Config{Plan: plan.Config{Rules: set}, Series: map[string]pipeline.SeriesSink{"": refSink}, Reg: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref.W.Plan.SetInputPartitions(4, 4)
-	eachRecord(t, brokers, func(r *kgo.Record) {
-		rec := pipeline.Record{Spans: r.Topic == DefaultSpansTopic, Partition: r.Partition, Offset: r.Offset, Time: r.Timestamp, Key: r.Key, Value: r.Value}
-		if err := ref.Handle(rec); err != nil {
-			t.Fatal(err)
-		}
-	}, DefaultSpansTopic, DefaultMetricsTopic)
-	if err := ref.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	want := refSink.snapshot()
+	want := referenceWith(t, brokers, pipeline.Config{Plan: plan.Config{Rules: set}, Reg: reg})
 	if len(want) == 0 {
 		t.Fatal("reference produced nothing")
 	}
